@@ -1,0 +1,35 @@
+# One-command entry points. Each sets up .venv (and the EGL system libraries) on first use.
+#   make figures [SCALE=smoke|cpu|full] [ONLY=00,11] [FORCE=1]   regenerate figures via papermill
+#   make test                                                      the whole test suite (CI runs this)
+#   make bench [BENCH=name]                                        benchmarks -> bench/results/
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SCALE ?= cpu
+ONLY ?=
+BENCH ?=
+STAMP := $(VENV)/.setup-stamp
+
+.PHONY: setup figures test bench sync clean-build
+
+$(STAMP): pyproject.toml scripts/setup_env.sh
+	VENV=$(VENV) bash scripts/setup_env.sh
+	touch $@
+
+setup: $(STAMP)
+
+figures: $(STAMP)
+	$(PY) -m sdfnets.cli figures --scale $(SCALE) $(if $(ONLY),--only $(ONLY)) $(if $(FORCE),--force)
+
+test: $(STAMP)
+	$(PY) -m pytest -n 2 --dist loadfile -q
+
+bench: $(STAMP)
+	$(PY) bench/run.py $(BENCH)
+
+# keep the .ipynb copies in step with the reviewed py:percent sources
+sync: $(STAMP)
+	$(VENV)/bin/jupytext --sync notebooks/[0-9][0-9]_*.py
+
+clean-build:
+	rm -rf build

@@ -1,0 +1,137 @@
+"""The ``sdfnets`` command line. ``sdfnets --help`` lists every command."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Optional
+
+import typer
+
+from . import config as config_mod
+from . import paths
+
+app = typer.Typer(help="From weight-space diffusion to latent-space DeepSDF: data, figures, models.",
+                  no_args_is_help=True, add_completion=False)
+data_app = typer.Typer(help="Build and inspect the shared data foundation.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+ScaleOpt = typer.Option("cpu", "--scale", help="Preset the defaults come from: smoke | cpu | full.")
+
+
+def _data_config(scale: str, corpus: Optional[str], num_shapes: Optional[int], seed: int):
+    overrides = {k: v for k, v in (("corpus", corpus), ("num_shapes", num_shapes)) if v is not None}
+    try:
+        return config_mod.resolve(scale, seed=seed, data=overrides).data
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+
+@data_app.command("build")
+def data_build(
+    corpus: Optional[str] = typer.Option(None, help="procedural | folder:PATH (default: the scale's corpus)."),
+    num_shapes: Optional[int] = typer.Option(None, "--num-shapes", "-n", min=1, help="How many shapes."),
+    scale: str = ScaleOpt,
+    seed: int = typer.Option(0, help="Corpus and sampling seed."),
+    workers: int = typer.Option(1, min=1, help="Processes for meshing and SDF sampling."),
+):
+    """Build (or resume) a dataset: canonical meshes, SDF samples, renders, manifest."""
+    from .data import Dataset, build_dataset
+
+    cfg = _data_config(scale, corpus, num_shapes, seed)
+    try:
+        root = build_dataset(cfg, workers=workers)
+    except (ValueError, FileNotFoundError) as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from exc
+    ds = Dataset(root)
+    typer.echo(f"{ds}\n  {len(ds)} shapes built, {len(ds.failed)} failed")
+    for f in ds.failed:
+        typer.echo(f"  failed [{f['stage']}] {f['uid']}: {f['reason']}")
+
+
+@data_app.command("info")
+def data_info(
+    corpus: Optional[str] = typer.Option(None, help="Show one dataset (with --num-shapes/--scale)."),
+    num_shapes: Optional[int] = typer.Option(None, "--num-shapes", "-n"),
+    scale: str = ScaleOpt,
+    seed: int = typer.Option(0),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+):
+    """Summarise built datasets: shapes, categories, failures, size on disk."""
+    from .data import Dataset, dataset_root
+
+    if corpus is None and num_shapes is None:
+        roots = sorted(p.parent for p in paths.data_dir().glob("*/*/manifest.json"))
+    else:
+        roots = [dataset_root(_data_config(scale, corpus, num_shapes, seed))]
+    summaries = []
+    for root in roots:
+        try:
+            ds = Dataset(root)
+        except FileNotFoundError as exc:
+            typer.secho(f"error: {exc}", fg="red", err=True)
+            raise typer.Exit(1) from exc
+        size = sum(p.stat().st_size for p in root.rglob("*") if p.is_file() and "_work" not in p.parts)
+        cats = {c: len(v) for c, v in ds.manifest["categories"].items()}
+        summaries.append({"root": str(root), "corpus": ds.manifest["corpus"], "num_shapes": len(ds),
+                          "num_failed": len(ds.failed), "categories": cats, "bytes": size})
+    if as_json:
+        typer.echo(json.dumps(summaries, indent=2))
+        return
+    if not summaries:
+        typer.echo(f"no datasets under {paths.data_dir()}; build one with `sdfnets data build`")
+    for s in summaries:
+        typer.echo(f"{s['root']}\n  corpus {s['corpus']}: {s['num_shapes']} shapes, {s['num_failed']} failed, "
+                   f"{s['bytes'] / 2**20:.1f} MiB\n  categories: "
+                   + ", ".join(f"{k} {v}" for k, v in sorted(s["categories"].items())))
+
+
+@data_app.command("verify")
+def data_verify(corpus: Optional[str] = typer.Option(None), num_shapes: Optional[int] = typer.Option(None, "-n"),
+                scale: str = ScaleOpt, seed: int = typer.Option(0)):
+    """Check every artifact of a dataset against the hashes in its manifest."""
+    from .data import Dataset, dataset_root
+
+    ds = Dataset(dataset_root(_data_config(scale, corpus, num_shapes, seed)))
+    bad = ds.verify()
+    for b in bad:
+        typer.echo(f"mismatch: {b}")
+    typer.echo(f"{len(ds)} shapes checked, {len(bad)} mismatches")
+    raise typer.Exit(1 if bad else 0)
+
+
+@app.command("figures")
+def figures(
+    scale: str = ScaleOpt,
+    only: Optional[str] = typer.Option(None, help="Notebook prefixes, e.g. 00 or 00,11."),
+    force: bool = typer.Option(False, help="Rerun notebooks that are up to date."),
+):
+    """Execute the notebooks headlessly (papermill) and regenerate their figures."""
+    from .notebooks import run_all
+
+    try:
+        results = run_all(scale, only, force, echo=typer.echo)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    failed = [r for r in results if r.status == "failed"]
+    for r in failed:
+        typer.secho(f"notebook failed: {r.error}", fg="red", err=True)
+    raise typer.Exit(1 if failed else 0)
+
+
+@app.command("notebooks")
+def notebooks(scale: str = ScaleOpt):
+    """List the notebooks in thesis order and whether their figures are up to date."""
+    from .notebooks import is_fresh, list_notebooks
+
+    for nb in list_notebooks():
+        typer.echo(f"{'fresh' if is_fresh(nb, scale) else 'stale':6s} {nb.stem}")
+
+
+def main() -> None:  # pragma: no cover
+    app(prog_name="sdfnets")
+
+
+if __name__ == "__main__":  # pragma: no cover  (python -m sdfnets.cli)
+    main()

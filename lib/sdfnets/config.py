@@ -1,0 +1,98 @@
+"""Configs and scale presets, in one place.
+
+Three scales run the same code:
+
+- ``smoke``: CI, seconds on a CPU. Tiny corpus, few points, few small views.
+- ``cpu``: a laptop, minutes, still shows the phenomenon.
+- ``full``: one GPU at thesis scale (200,000 SDF points, 64 views of 224 x 224).
+
+A notebook's ``parameters`` cell holds only literals (``SCALE = "smoke"``); the next cell
+calls :func:`resolve` so that everything derived stays where papermill can reach it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+SCALES = ("smoke", "cpu", "full")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    corpus: str = "procedural"  # procedural | folder:PATH  (more corpora register in data.corpora)
+    num_shapes: int = 48
+    seed: int = 0
+    # procedural corpus: marching-cubes grid the analytic shapes are meshed on
+    mesh_resolution: int = 128
+    # SDF samples (thesis: 200,000 per shape, half near the surface, half uniform in [-1, 1]^3)
+    num_points: int = 200_000
+    near_surface_fraction: float = 0.5
+    # DeepSDF's two perturbation scales around surface samples (variances 0.0025 and 0.00025)
+    noise_stds: tuple[float, float] = (0.05, 0.0158)
+    num_surface_points: int = 30_000  # kept with normals, for Chamfer / F-score later
+    # multi-view renders (thesis: 64 views on a Fibonacci sphere at distance 2.5, 224 x 224)
+    num_views: int = 64
+    image_size: int = 224
+    camera_distance: float = 2.5
+    # input guards for user meshes
+    max_file_mb: float = 512.0
+    max_faces: int = 5_000_000
+
+    def content_hash(self) -> str:
+        """Hash of everything that changes the built artifacts (not the shape count)."""
+        d = dataclasses.asdict(self)
+        d.pop("num_shapes")
+        d.pop("max_file_mb")
+        d.pop("max_faces")
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:8]
+
+
+@dataclass(frozen=True)
+class Config:
+    scale: str
+    seed: int = 0
+    data: DataConfig = field(default_factory=DataConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+_PRESETS: dict[str, dict] = {
+    "smoke": dict(
+        data=dict(num_shapes=8, mesh_resolution=64, num_points=16_000, num_surface_points=4_000,
+                  num_views=8, image_size=64),
+    ),
+    "cpu": dict(
+        data=dict(num_shapes=48, mesh_resolution=112, num_points=100_000, num_surface_points=20_000,
+                  num_views=16, image_size=128),
+    ),
+    "full": dict(
+        data=dict(num_shapes=976, mesh_resolution=128),
+    ),
+}
+
+
+def resolve(scale: str = "smoke", seed: int = 0, **sections: dict) -> Config:
+    """Build the config of ``scale``, then apply per-section overrides.
+
+    >>> resolve("smoke", data={"num_shapes": 4}).data.num_shapes
+    4
+    """
+    if scale not in _PRESETS:
+        raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
+    preset = _PRESETS[scale]
+    built = {}
+    for name, cls in (("data", DataConfig),):
+        values = {**preset.get(name, {}), **(sections.pop(name, None) or {})}
+        if name == "data":
+            values.setdefault("seed", seed)
+        unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown {name} setting(s): {', '.join(sorted(unknown))}")
+        built[name] = cls(**values)
+    if sections:
+        raise ValueError(f"unknown config section(s): {', '.join(sorted(sections))}")
+    return Config(scale=scale, seed=seed, **built)

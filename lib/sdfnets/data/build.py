@@ -1,0 +1,212 @@
+"""Build a dataset: canonical meshes, SDF samples and multi-view renders, plus the manifest.
+
+Resumable and crash-safe. Each shape is worked on in ``_work/<key>/`` where every artifact is
+written atomically, so a finished stage is simply a file that exists; rerunning continues
+where an interrupted build stopped. A shape that fails a stage gets ``failed.json`` with the
+stage and the reason, and the build goes on. Finally the successful shapes get contiguous
+``obj_idx`` values in corpus order, their artifacts are hard-linked to ``meshes/obj_NNNN.ply``,
+``sdf/obj_NNNN.npz`` and ``renders/obj_NNNN.npz``, and ``manifest.json`` is written last.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import trimesh
+from tqdm import tqdm
+
+from .. import __version__, paths
+from ..config import DataConfig
+from ..io import atomic_save_npz, atomic_write_bytes, atomic_write_json, sha256_file
+from . import meshes
+from .corpora import ShapeSource, get_corpus
+from .sampling import VERSION as SAMPLING_VERSION
+from .sampling import sample_sdf
+
+MANIFEST_VERSION = 1
+ARTIFACTS = {"mesh": ("meshes", "mesh.ply", "ply"), "sdf": ("sdf", "sdf.npz", "npz"),
+             "renders": ("renders", "renders.npz", "npz")}
+
+
+def dataset_root(cfg: DataConfig) -> Path:
+    """Folder of the dataset of ``cfg``; keyed by its settings and the corpus code version."""
+    corpus = get_corpus(cfg.corpus, seed=cfg.seed, mesh_resolution=cfg.mesh_resolution)
+    code = f"{corpus.version}:sampling-v{SAMPLING_VERSION}"
+    key = hashlib.sha256(f"{cfg.content_hash()}:{code}".encode()).hexdigest()[:8]
+    return paths.dataset_dir(cfg.corpus, cfg.num_shapes, key)
+
+
+def _key(uid: str) -> str:
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in uid)[-48:]
+    return f"{safe}-{hashlib.sha1(uid.encode()).hexdigest()[:8]}"
+
+
+def _shape_seed(cfg: DataConfig, uid: str) -> int:
+    return int(hashlib.sha256(f"{cfg.seed}:{uid}".encode()).hexdigest()[:8], 16)
+
+
+def _fail(work: Path, src: ShapeSource, stage: str, reason: str) -> dict:
+    record = {"uid": src.uid, "category": src.category, "name": src.name, "stage": stage, "reason": reason}
+    atomic_write_json(work / "failed.json", record)
+    return record
+
+
+def process_geometry(src: ShapeSource, cfg: DataConfig, work: Path) -> dict:
+    """Mesh and SDF stages of one shape (runs in a worker process). Returns its status."""
+    work.mkdir(parents=True, exist_ok=True)
+    if (work / "failed.json").exists():
+        return json.loads((work / "failed.json").read_text())
+    stage = "mesh"
+    try:
+        if not (work / "mesh.ply").exists():
+            corpus = get_corpus(cfg.corpus, seed=cfg.seed, mesh_resolution=cfg.mesh_resolution)
+            raw, info = corpus.load(src, max_file_mb=cfg.max_file_mb, max_faces=cfg.max_faces)
+            mesh, center, scale = meshes.normalize_to_unit_sphere(raw)
+            if not mesh.is_watertight:
+                raise meshes.MeshError("mesh is not watertight after conversion")
+            info.update(center=center.tolist(), scale=scale, num_faces=len(mesh.faces),
+                        num_vertices=len(mesh.vertices), volume=float(mesh.volume),
+                        area=float(mesh.area), bodies=int(mesh.body_count))
+            atomic_write_json(work / "info.json", info)
+            atomic_write_bytes(work / "mesh.ply", mesh.export(file_type="ply"))
+        stage = "sdf"
+        if not (work / "sdf.npz").exists():
+            mesh = trimesh.load(work / "mesh.ply", process=False)
+            samples = sample_sdf(mesh, cfg.num_points, near_surface_fraction=cfg.near_surface_fraction,
+                                 noise_stds=tuple(cfg.noise_stds), num_surface_points=cfg.num_surface_points,
+                                 seed=_shape_seed(cfg, src.uid))
+            if not np.isfinite(samples["sdf"]).all():
+                raise meshes.MeshError("signed distances contain NaN")
+            atomic_save_npz(work / "sdf.npz", **samples)
+    except meshes.MeshError as exc:
+        return _fail(work, src, stage, str(exc))
+    except MemoryError:
+        return _fail(work, src, stage, "ran out of memory")
+    except Exception as exc:  # one bad shape never stops the build
+        detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        return _fail(work, src, stage, f"unexpected error: {detail}")
+    return {"uid": src.uid, "ok": True}
+
+
+def _render_missing(todo: list[tuple[ShapeSource, Path]], cfg: DataConfig, progress: bool) -> list[dict]:
+    from .render import Renderer, camera_poses
+
+    failures = []
+    if not todo:
+        return failures
+    poses = camera_poses(cfg.num_views, cfg.camera_distance)
+    with Renderer(cfg.image_size, cfg.camera_distance) as renderer:
+        for src, work in tqdm(todo, desc="render", unit="shape", disable=not progress):
+            try:
+                mesh = trimesh.load(work / "mesh.ply", process=False)
+                out = renderer.render_views(mesh, poses)
+                atomic_save_npz(work / "renders.npz", compressed=True, **out)
+            except Exception as exc:
+                failures.append(_fail(work, src, "renders", f"{type(exc).__name__}: {exc}"))
+    return failures
+
+
+def build_dataset(cfg: DataConfig, *, workers: int = 1, progress: bool = True,
+                  on_shape: Callable[[str], None] | None = None) -> Path:
+    """Build (or finish building) the dataset of ``cfg``; returns its root folder.
+
+    ``on_shape(uid)`` is called after each shape's geometry stages (tests use it to interrupt).
+    """
+    root = dataset_root(cfg)
+    corpus = get_corpus(cfg.corpus, seed=cfg.seed, mesh_resolution=cfg.mesh_resolution)
+    sources = corpus.sources(cfg.num_shapes)
+    work_of = {s.uid: root / "_work" / _key(s.uid) for s in sources}
+    if len(set(work_of.values())) != len(sources):
+        raise ValueError("corpus yields duplicate uids")
+    root.mkdir(parents=True, exist_ok=True)
+
+    pending = [s for s in sources if not _geometry_done(work_of[s.uid])]
+    bar = tqdm(total=len(pending), desc=f"mesh+sdf ({cfg.corpus})", unit="shape", disable=not progress)
+    if workers <= 1:
+        for s in pending:
+            process_geometry(s, cfg, work_of[s.uid])
+            bar.update()
+            if on_shape:
+                on_shape(s.uid)
+    else:
+        with ProcessPoolExecutor(workers) as pool:
+            futures = {pool.submit(process_geometry, s, cfg, work_of[s.uid]): s for s in pending}
+            for fut in as_completed(futures):
+                fut.result()
+                bar.update()
+                if on_shape:
+                    on_shape(futures[fut].uid)
+    bar.close()
+
+    to_render = [(s, work_of[s.uid]) for s in sources
+                 if (work_of[s.uid] / "sdf.npz").exists() and not (work_of[s.uid] / "renders.npz").exists()
+                 and not (work_of[s.uid] / "failed.json").exists()]
+    _render_missing(to_render, cfg, progress)
+    write_manifest(root, cfg, sources, work_of)
+    return root
+
+
+def _geometry_done(work: Path) -> bool:
+    return (work / "failed.json").exists() or (work / "sdf.npz").exists()
+
+
+def _link(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".{dst.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(src, tmp)
+    except OSError:
+        shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)
+
+
+def write_manifest(root: Path, cfg: DataConfig, sources: list[ShapeSource], work_of: dict[str, Path]) -> dict:
+    shapes, failed = [], []
+    for src in sources:
+        work = work_of[src.uid]
+        if (work / "failed.json").exists():
+            failed.append(json.loads((work / "failed.json").read_text()))
+            continue
+        if not all((work / name).exists() for _, name, _ in ARTIFACTS.values()):
+            failed.append({"uid": src.uid, "category": src.category, "name": src.name, "stage": "incomplete",
+                           "reason": "build interrupted before this shape finished"})
+            continue
+        idx = len(shapes)
+        artifacts = {}
+        for kind, (folder, name, ext) in ARTIFACTS.items():
+            dst = root / folder / f"obj_{idx:04d}.{ext}"
+            _link(work / name, dst)
+            artifacts[kind] = {"path": dst.relative_to(root).as_posix(), "sha256": sha256_file(dst),
+                               "bytes": dst.stat().st_size}
+        info = json.loads((work / "info.json").read_text())
+        shapes.append({"obj_idx": idx, "uid": src.uid, "category": src.category, "name": src.name,
+                       "source": src.source, "license": src.license, "meta": {**src.meta, **info},
+                       "artifacts": artifacts})
+    categories: dict[str, list[int]] = {}
+    for s in shapes:
+        categories.setdefault(s["category"], []).append(s["obj_idx"])
+    manifest = {
+        "manifest_version": MANIFEST_VERSION,
+        "sdfnets_version": __version__,
+        "corpus": cfg.corpus,
+        "num_requested": len(sources),
+        "num_shapes": len(shapes),
+        "config": dataclasses.asdict(cfg),
+        "shapes": shapes,
+        "failed": failed,
+        "uid_to_idx": {s["uid"]: s["obj_idx"] for s in shapes},
+        "idx_to_uid": {str(s["obj_idx"]): s["uid"] for s in shapes},
+        "categories": categories,
+    }
+    atomic_write_json(root / "manifest.json", manifest)
+    return manifest

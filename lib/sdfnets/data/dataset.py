@@ -1,0 +1,82 @@
+"""Reading a built dataset: the manifest, meshes, SDF samples and renders by ``obj_idx``."""
+
+from __future__ import annotations
+
+import json
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import trimesh
+
+from ..config import DataConfig
+from ..io import sha256_file
+from .build import build_dataset, dataset_root
+
+
+class Dataset:
+    def __init__(self, root: Path | str):
+        self.root = Path(root)
+        path = self.root / "manifest.json"
+        if not path.exists():
+            raise FileNotFoundError(f"no manifest.json in {self.root}; build it with `sdfnets data build`")
+        self.manifest = json.loads(path.read_text())
+
+    def __len__(self) -> int:
+        return self.manifest["num_shapes"]
+
+    def __repr__(self) -> str:
+        return (f"Dataset({self.manifest['corpus']!r}, {len(self)} shapes, "
+                f"{len(self.failed)} failed, root={str(self.root)!r})")
+
+    @property
+    def shapes(self) -> list[dict]:
+        return self.manifest["shapes"]
+
+    @property
+    def failed(self) -> list[dict]:
+        return self.manifest["failed"]
+
+    @cached_property
+    def categories(self) -> list[str]:
+        return [s["category"] for s in self.shapes]
+
+    def index_of(self, uid: str) -> int:
+        return self.manifest["uid_to_idx"][uid]
+
+    def uid_of(self, obj_idx: int) -> str:
+        return self.manifest["idx_to_uid"][str(obj_idx)]
+
+    def _path(self, obj_idx: int, kind: str) -> Path:
+        return self.root / self.shapes[obj_idx]["artifacts"][kind]["path"]
+
+    def mesh(self, obj_idx: int) -> trimesh.Trimesh:
+        return trimesh.load(self._path(obj_idx, "mesh"), process=False)
+
+    def sdf(self, obj_idx: int) -> dict[str, np.ndarray]:
+        with np.load(self._path(obj_idx, "sdf")) as z:
+            return {k: z[k] for k in z.files}
+
+    def renders(self, obj_idx: int) -> dict[str, np.ndarray]:
+        with np.load(self._path(obj_idx, "renders")) as z:
+            return {k: z[k] for k in z.files}
+
+    def verify(self) -> list[str]:
+        """Artifacts whose content no longer matches the manifest's hash."""
+        bad = []
+        for s in self.shapes:
+            for kind, a in s["artifacts"].items():
+                p = self.root / a["path"]
+                if not p.exists() or sha256_file(p) != a["sha256"]:
+                    bad.append(f"obj_{s['obj_idx']:04d} {kind}")
+        return bad
+
+
+def load_or_build(cfg: DataConfig, **build_kwargs) -> Dataset:
+    """Open the dataset of ``cfg`` if it is complete, else build (or resume) it."""
+    root = dataset_root(cfg)
+    if (root / "manifest.json").exists():
+        ds = Dataset(root)
+        if not any(f["stage"] == "incomplete" for f in ds.failed):
+            return ds
+    return Dataset(build_dataset(cfg, **build_kwargs))

@@ -1,0 +1,110 @@
+"""The one place figures and recorded numbers are written.
+
+Static figures are PNGs with a fixed style and no timestamps; interactive ones are plotly
+HTML beside them. Names are deterministic: ``figures/<scale>/<notebook>/<name>.{png,html}``.
+Key numbers go to ``figures/values/<notebook>.<scale>.json``, which tests and the write-up read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from . import paths  # noqa: E402
+from .io import atomic_write_text  # noqa: E402
+
+STYLE = {
+    "figure.dpi": 110,
+    "savefig.dpi": 110,
+    "savefig.bbox": "tight",
+    "font.size": 10,
+    "axes.titlesize": 10,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.25,
+    "image.cmap": "viridis",
+    "svg.hashsalt": "sdfnets",
+}
+plt.rcParams.update(STYLE)
+
+
+def save_figure(fig, name: str, *, notebook: str, scale: str) -> Path:
+    """Save a matplotlib figure as PNG (no software/date metadata, so reruns are byte-stable)."""
+    path = paths.figure_path(notebook, name, scale, "png")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fig.savefig(tmp, format="png", metadata={"Software": None})
+    os.replace(tmp, path)
+    plt.close(fig)
+    return path
+
+
+def save_plotly(fig, name: str, *, notebook: str, scale: str) -> Path:
+    """Save an interactive plotly figure as standalone HTML (plotly.js from its CDN)."""
+    path = paths.figure_path(notebook, name, scale, "html")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    html = fig.to_html(include_plotlyjs="cdn", full_html=True, div_id=f"{notebook}-{name}")
+    atomic_write_text(path, html)
+    return path
+
+
+def device_name() -> str:
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            return torch.cuda.get_device_name(0)
+    except ImportError:  # pragma: no cover - torch is a dependency
+        pass
+    return f"cpu ({platform.machine()}, {os.cpu_count()} cores)"
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=paths.REPO_ROOT,
+                             capture_output=True, text=True, timeout=10)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def record_values(notebook: str, values: dict, *, scale: str, corpus: str, num_shapes: int) -> Path:
+    """Write a notebook's key numbers with the context needed to trust them."""
+    record = {
+        "notebook": notebook,
+        "scale": scale,
+        "corpus": corpus,
+        "num_shapes": int(num_shapes),
+        "device": device_name(),
+        "git_commit": git_commit(),
+        "values": values,
+    }
+    path = paths.values_path(notebook, scale)
+    atomic_write_text(path, json.dumps(record, indent=2, sort_keys=True, default=_jsonable) + "\n")
+    return path
+
+
+def load_values(notebook: str, scale: str) -> dict:
+    return json.loads(paths.values_path(notebook, scale).read_text())
+
+
+def _jsonable(x):
+    try:
+        import numpy as np
+
+        if isinstance(x, np.generic):
+            return x.item()
+        if isinstance(x, np.ndarray):
+            return x.tolist()
+    except ImportError:  # pragma: no cover
+        pass
+    raise TypeError(f"not JSON serialisable: {type(x).__name__}")

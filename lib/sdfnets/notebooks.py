@@ -1,0 +1,125 @@
+"""Run the notebooks headlessly with papermill: the engine behind ``make figures``.
+
+The ``py:percent`` scripts in ``notebooks/`` are the source. Each is converted with jupytext,
+executed with ``SCALE`` injected into its ``parameters`` cell, and written to
+``build/notebooks/<scale>/``. A stamp (hash of the notebook, the library and the scale) makes
+an unchanged notebook skip; a failing one is reported with its cell and the run exits non-zero.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import paths
+from .config import SCALES
+
+
+@dataclass
+class NotebookResult:
+    notebook: str
+    status: str  # "ran", "fresh" (skipped: up to date) or "failed"
+    seconds: float = 0.0
+    error: str = ""
+
+
+def list_notebooks(only: str | None = None) -> list[Path]:
+    """Notebook sources in thesis order; ``only`` picks by prefix, e.g. "00" or "00,11"."""
+    nbs = sorted(p for p in paths.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.py"))
+    if only:
+        keys = [k.strip() for k in str(only).split(",") if k.strip()]
+        nbs = [p for p in nbs if any(p.stem.startswith(k) for k in keys)]
+        if not nbs:
+            raise ValueError(f"no notebook matches {only!r}")
+    return nbs
+
+
+def source_hash(notebook: Path, scale: str) -> str:
+    h = hashlib.sha256(f"{scale}\n".encode())
+    h.update(notebook.read_bytes())
+    for p in sorted(paths.LIB_DIR.rglob("*.py")):
+        h.update(p.relative_to(paths.LIB_DIR).as_posix().encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def _stamp(notebook: str, scale: str) -> Path:
+    return paths.build_dir() / "notebooks" / scale / f"{notebook}.stamp"
+
+
+def is_fresh(notebook: Path, scale: str) -> bool:
+    stamp = _stamp(notebook.stem, scale)
+    return (stamp.exists() and stamp.read_text().strip() == source_hash(notebook, scale)
+            and paths.values_path(notebook.stem, scale).exists())
+
+
+def to_ipynb(notebook: Path, dest: Path) -> Path:
+    import jupytext
+
+    nb = jupytext.read(notebook)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    jupytext.write(nb, dest)
+    return dest
+
+
+def run_notebook(notebook: Path, scale: str, parameters: dict | None = None) -> Path:
+    import papermill
+
+    out = paths.executed_notebook_path(notebook.stem, scale)
+    src = to_ipynb(notebook, out.with_name(out.stem + ".input.ipynb"))
+    papermill.execute_notebook(str(src), str(out), parameters={"SCALE": scale, **(parameters or {})},
+                               kernel_name="python3", cwd=str(paths.REPO_ROOT), progress_bar=False,
+                               log_output=False)
+    return out
+
+
+def run_all(scale: str = "cpu", only: str | None = None, force: bool = False,
+            parameters: dict | None = None, echo=print) -> list[NotebookResult]:
+    if scale not in SCALES:
+        raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
+    from papermill.exceptions import PapermillExecutionError
+
+    results = []
+    for nb in list_notebooks(only):
+        if not force and not parameters and is_fresh(nb, scale):
+            echo(f"[fresh]  {nb.stem} ({scale})")
+            results.append(NotebookResult(nb.stem, "fresh"))
+            continue
+        echo(f"[run]    {nb.stem} ({scale}) ...")
+        t0 = time.perf_counter()
+        try:
+            run_notebook(nb, scale, parameters)
+        except PapermillExecutionError as exc:
+            where = f"cell {exc.cell_index} (execution count {exc.exec_count})"
+            msg = f"{nb.stem}: {where}: {exc.ename}: {exc.evalue}"
+            echo(f"[FAILED] {msg}\n         executed copy: {paths.executed_notebook_path(nb.stem, scale)}")
+            results.append(NotebookResult(nb.stem, "failed", time.perf_counter() - t0, msg))
+            continue
+        secs = time.perf_counter() - t0
+        _stamp(nb.stem, scale).write_text(source_hash(nb, scale) + "\n")
+        echo(f"[done]   {nb.stem} in {secs:.1f} s")
+        results.append(NotebookResult(nb.stem, "ran", secs))
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:  # pragma: no cover - thin wrapper, used by make
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--scale", default="cpu", choices=SCALES)
+    ap.add_argument("--only", default=None)
+    ap.add_argument("--force", action="store_true")
+    args = ap.parse_args(argv)
+    results = run_all(args.scale, args.only or None, args.force)
+    failed = [r for r in results if r.status == "failed"]
+    for r in failed:
+        print(f"notebook failed: {r.error}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""Plot builders shared by the notebooks (they return figures; :mod:`sdfnets.figures` saves them)."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from . import figures  # noqa: F401  (applies the project style)
+
+
+def image_grid(images: Sequence[np.ndarray], titles: Sequence[str] | None = None, ncols: int = 8,
+               size: float = 1.4, suptitle: str | None = None):
+    n = len(images)
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * size * (1.15 if titles else 1.0)),
+                             squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for i, img in enumerate(images):
+        ax = axes.ravel()[i]
+        ax.imshow(img)
+        if titles:
+            ax.set_title(titles[i], fontsize=7)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def sdf_slices(slices: Sequence[np.ndarray], extent: float, titles: Sequence[str], axis_labels=("x", "y")):
+    """Signed distance on planar slices: diverging colours, the zero level set in black."""
+    n = len(slices)
+    fig, axes = plt.subplots(1, n, figsize=(3.1 * n + 1.0, 3.0), squeeze=False, layout="constrained")
+    vmax = max(float(np.abs(s).max()) for s in slices)
+    for ax, s, title in zip(axes[0], slices, titles):
+        im = ax.imshow(s.T, origin="lower", extent=(-extent, extent, -extent, extent), cmap="RdBu_r",
+                       vmin=-vmax, vmax=vmax)
+        ax.contour(s.T, levels=[0.0], colors="k", linewidths=1.0, origin="lower",
+                   extent=(-extent, extent, -extent, extent))
+        ax.set_title(title)
+        ax.set_xlabel(axis_labels[0])
+        ax.grid(False)
+    axes[0][0].set_ylabel(axis_labels[1])
+    fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8, label="signed distance (negative inside)")
+    return fig
+
+
+def bar_counts(counts: dict[str, int], title: str, xlabel: str = "", ylabel: str = "shapes"):
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.45 * len(counts) + 1.5), 3.0))
+    names = list(counts)
+    ax.bar(names, [counts[k] for k in names], color="#7f93b8")
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.tick_params(axis="x", rotation=45)
+    fig.tight_layout()
+    return fig
+
+
+def histograms(series: dict[str, np.ndarray], title: str, xlabel: str, bins: int = 60, log: bool = False):
+    fig, ax = plt.subplots(figsize=(5.0, 3.2))
+    lo = min(float(np.min(v)) for v in series.values())
+    hi = max(float(np.max(v)) for v in series.values())
+    edges = np.linspace(lo, hi, bins + 1)
+    for name, v in series.items():
+        ax.hist(v, bins=edges, alpha=0.6, label=name, log=log)
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def plotly_mesh(vertices: np.ndarray, faces: np.ndarray, title: str = "", points: np.ndarray | None = None,
+                values: np.ndarray | None = None):
+    """Interactive mesh, optionally with sample points coloured by a value (e.g. SDF)."""
+    import plotly.graph_objects as go
+
+    data = [go.Mesh3d(x=vertices[:, 0], y=vertices[:, 2], z=vertices[:, 1], i=faces[:, 0], j=faces[:, 1],
+                      k=faces[:, 2], color="#8c9dbf", opacity=1.0 if points is None else 0.35, flatshading=False,
+                      name="mesh")]
+    if points is not None:
+        data.append(go.Scatter3d(x=points[:, 0], y=points[:, 2], z=points[:, 1], mode="markers",
+                                 marker=dict(size=1.5, color=values, colorscale="RdBu_r", cmid=0.0,
+                                             colorbar=dict(title="SDF")), name="samples"))
+    fig = go.Figure(data)
+    # Y is up in the project's frame; plotly's default camera has Z up, so axes are swapped above
+    fig.update_layout(title=title, scene=dict(aspectmode="data", xaxis_title="x", yaxis_title="z",
+                                              zaxis_title="y (up)"),
+                      margin=dict(l=0, r=0, t=40, b=0), height=520)
+    return fig

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Set up everything `make` needs on a fresh Debian/Ubuntu machine with Python 3.11:
+# the system libraries for headless rendering (EGL), a .venv with torch==2.13.0 installed
+# first (the CPU wheel; an unpinned torch would pull gigabytes of CUDA), then the pinned package.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${VENV:-.venv}
+
+# 1. Headless OpenGL through EGL (Mesa's software renderer on a CPU machine).
+need=()
+ldconfig -p | grep -q 'libEGL.so.1 ' || need+=(libegl1)
+ldconfig -p | grep -q 'libEGL_mesa.so.0' || need+=(libegl-mesa0)
+ldconfig -p | grep -q 'libGLESv2.so.2' || need+=(libgles2)
+ldconfig -p | grep -q 'libGL.so.1 ' || need+=(libgl1)
+ls /usr/lib/x86_64-linux-gnu/dri/swrast_dri.so /usr/lib/*/dri/swrast_dri.so >/dev/null 2>&1 || need+=(libgl1-mesa-dri)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing system packages for headless rendering: ${need[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+
+# 2. The virtual environment.
+PY=${PYTHON:-}
+if [ -z "$PY" ]; then
+  for c in python3.11 python3; do
+    if command -v "$c" >/dev/null && "$c" -c 'import sys; sys.exit(sys.version_info[:2] < (3, 11))'; then PY=$c; break; fi
+  done
+fi
+[ -n "$PY" ] || { echo "error: Python >= 3.11 not found (set PYTHON=...)"; exit 1; }
+[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+"$VENV/bin/python" -m pip install -q --upgrade pip
+"$VENV/bin/python" -m pip install -q torch==2.13.0
+"$VENV/bin/python" -m pip install -q -e ".[dev]"
+"$VENV/bin/python" -c "import sdfnets, torch; print(f'sdfnets {sdfnets.__version__} with torch {torch.__version__} ready in $VENV')"

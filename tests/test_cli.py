@@ -1,0 +1,36 @@
+import json
+
+from typer.testing import CliRunner
+
+from sdfnets.cli import app
+
+runner = CliRunner()
+
+
+def test_help_lists_every_command():
+    out = runner.invoke(app, ["--help"]).output
+    for cmd in ("data", "figures", "notebooks"):
+        assert cmd in out
+    data_help = runner.invoke(app, ["data", "--help"]).output
+    for cmd in ("build", "info", "verify"):
+        assert cmd in data_help
+
+
+def test_build_info_verify_round_trip(tmp_path, monkeypatch):
+    monkeypatch.setenv("SDFNETS_DATA_DIR", str(tmp_path))
+    res = runner.invoke(app, ["data", "build", "--scale", "smoke", "--num-shapes", "3"])
+    assert res.exit_code == 0, res.output
+    assert "3 shapes built, 0 failed" in res.output
+    res = runner.invoke(app, ["data", "info", "--json"])
+    info = json.loads(res.output)
+    assert len(info) == 1 and info[0]["num_shapes"] == 3 and info[0]["corpus"] == "procedural"
+    assert sum(info[0]["categories"].values()) == 3
+    res = runner.invoke(app, ["data", "verify", "--scale", "smoke", "-n", "3"])
+    assert res.exit_code == 0 and "0 mismatches" in res.output
+
+
+def test_bad_arguments_exit_nonzero(tmp_path):
+    assert runner.invoke(app, ["data", "build", "--scale", "galactic"]).exit_code != 0
+    res = runner.invoke(app, ["data", "build", "--corpus", f"folder:{tmp_path}/none", "--scale", "smoke"])
+    assert res.exit_code == 2 and "not found" in res.output
+    assert runner.invoke(app, ["figures", "--only", "99"]).exit_code != 0

@@ -1,0 +1,35 @@
+import pytest
+
+from sdfnets import config, paths
+
+
+def test_scales_resolve_with_growing_sizes():
+    smoke, cpu, full = (config.resolve(s) for s in config.SCALES)
+    assert smoke.data.num_shapes < cpu.data.num_shapes < full.data.num_shapes
+    assert full.data.num_points == 200_000 and full.data.num_views == 64 and full.data.image_size == 224
+    assert full.data.camera_distance == 2.5
+
+
+def test_overrides_and_errors():
+    cfg = config.resolve("smoke", seed=3, data={"num_shapes": 5})
+    assert cfg.data.num_shapes == 5 and cfg.data.seed == 3 and cfg.seed == 3
+    with pytest.raises(ValueError, match="unknown scale"):
+        config.resolve("huge")
+    with pytest.raises(ValueError, match="unknown data setting"):
+        config.resolve("smoke", data={"num_shapez": 5})
+    with pytest.raises(ValueError, match="unknown config section"):
+        config.resolve("smoke", model={})
+
+
+def test_content_hash_ignores_count_but_not_sampling():
+    a = config.resolve("smoke").data
+    b = config.resolve("smoke", data={"num_shapes": 99}).data
+    c = config.resolve("smoke", data={"num_points": 999}).data
+    assert a.content_hash() == b.content_hash() != c.content_hash()
+
+
+def test_paths_follow_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("SDFNETS_FIGURES_DIR", str(tmp_path))
+    assert paths.values_path("00_x", "cpu") == tmp_path / "values" / "00_x.cpu.json"
+    assert paths.figure_path("00_x", "g", "cpu", "png") == tmp_path / "cpu" / "00_x" / "g.png"
+    assert paths.dataset_dir("folder:/a/b", 3, "abc").name == "n3-abc"

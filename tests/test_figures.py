@@ -1,0 +1,32 @@
+import json
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from sdfnets import figures, paths
+
+
+def _plot():
+    fig, ax = plt.subplots()
+    ax.plot(np.arange(10) ** 2)
+    return fig
+
+
+def test_saved_png_is_deterministic():
+    p1 = figures.save_figure(_plot(), "curve", notebook="99_test", scale="smoke")
+    b1 = p1.read_bytes()
+    p2 = figures.save_figure(_plot(), "curve", notebook="99_test", scale="smoke")
+    assert p1 == p2 == paths.figure_path("99_test", "curve", "smoke", "png")
+    assert b1 == p2.read_bytes() and b1[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plotly_html_and_values_record():
+    import plotly.graph_objects as go
+
+    p = figures.save_plotly(go.Figure(go.Scatter(y=[1, 2])), "scatter", notebook="99_test", scale="smoke")
+    assert p.suffix == ".html" and "plotly" in p.read_text()
+    path = figures.record_values("99_test", {"x": np.float32(1.5), "n": np.int64(3)}, scale="smoke",
+                                 corpus="procedural", num_shapes=3)
+    rec = json.loads(path.read_text())
+    assert rec["values"] == {"x": 1.5, "n": 3}
+    assert {"scale", "corpus", "num_shapes", "device", "git_commit"} <= set(rec)

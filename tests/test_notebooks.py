@@ -1,0 +1,80 @@
+"""Every notebook: paired with its reviewed py:percent copy, clean, and executed at smoke scale."""
+
+import ast
+import json
+
+import jupytext
+import nbformat
+import pytest
+
+from sdfnets import figures, notebooks, paths
+
+NOTEBOOKS = notebooks.list_notebooks()
+IDS = [p.stem for p in NOTEBOOKS]
+
+
+def _code(nb):
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+def test_there_are_notebooks():
+    assert "00_data_foundation" in IDS
+
+
+@pytest.mark.parametrize("src", NOTEBOOKS, ids=IDS)
+def test_ipynb_is_in_step_and_clean(src):
+    ipynb = src.with_suffix(".ipynb")
+    assert ipynb.exists(), f"{ipynb.name} missing: run `make sync`"
+    stored = nbformat.read(ipynb, as_version=4)
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in _code(stored))
+    from_py = jupytext.read(src)
+    assert [(c.cell_type, c.source) for c in stored.cells] == [(c.cell_type, c.source) for c in from_py.cells], \
+        f"{ipynb.name} differs from {src.name}: run `make sync`"
+
+
+@pytest.mark.parametrize("src", NOTEBOOKS, ids=IDS)
+def test_conventions(src):
+    nb = jupytext.read(src)
+    first = nb.cells[0]
+    assert first.cell_type == "markdown" and first.source.startswith(f"# {src.stem[:2]} ")
+    assert "**Reads:**" in first.source and "**Writes:**" in first.source
+    params = [c for c in _code(nb) if "parameters" in c.metadata.get("tags", [])]
+    assert len(params) == 1, "exactly one cell tagged `parameters`"
+    for node in ast.parse(params[0].source).body:  # literals only: papermill must reach everything
+        assert isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant), ast.unparse(node)
+    assert "SCALE" in params[0].source
+    text = "\n".join(c.source for c in _code(nb))
+    assert "nn.Module" not in text and "../" not in text and ".savefig(" not in text
+    assert "record_values" in text
+
+
+# Smoke-scale expectations for the numbers each notebook records.
+EXPECT = {
+    "00_data_foundation": lambda v, rec: (
+        rec["num_shapes"] == 8 and v["num_failed"] == 0 and v["num_categories"] == 8
+        and v["sign_gap_max"] < 0.03 and abs(v["uniform_inside_share"] - v["volume_share"]) < 0.01
+        and 0.05 < v["render_foreground_share"] < 0.6 and v["num_views"] == 8),
+}
+
+
+@pytest.mark.parametrize("src", NOTEBOOKS, ids=IDS)
+def test_notebook_runs_at_smoke_scale(src):
+    results = notebooks.run_all("smoke", only=src.stem, force=True, echo=lambda *_: None)
+    assert [r.status for r in results] == ["ran"], results[0].error
+    rec = figures.load_values(src.stem, "smoke")
+    assert rec["scale"] == "smoke" and rec["notebook"] == src.stem
+    assert src.stem in EXPECT, f"add smoke expectations for {src.stem}"
+    assert EXPECT[src.stem](rec["values"], rec), json.dumps(rec, indent=1)
+    assert any(paths.figure_path(src.stem, "x", "smoke", "png").parent.glob("*.png"))
+    # an unchanged notebook is not rerun
+    assert [r.status for r in notebooks.run_all("smoke", only=src.stem, echo=lambda *_: None)] == ["fresh"]
+
+
+def test_failing_notebook_is_reported_with_its_cell(tmp_path, monkeypatch):
+    bad = tmp_path / "98_broken.py"
+    bad.write_text('# %% [markdown]\n# # 98 broken\n\n# %% tags=["parameters"]\nSCALE = "smoke"\n\n'
+                   '# %%\nx = 1\n\n# %%\nraise RuntimeError("boom")\n')
+    monkeypatch.setattr(paths, "NOTEBOOKS_DIR", tmp_path)
+    results = notebooks.run_all("smoke", echo=lambda *_: None)
+    assert results[0].status == "failed"
+    assert "98_broken" in results[0].error and "cell" in results[0].error and "boom" in results[0].error
