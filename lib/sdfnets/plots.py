@@ -74,9 +74,18 @@ def histograms(series: dict[str, np.ndarray], title: str, xlabel: str, bins: int
 
 
 def plotly_mesh(vertices: np.ndarray, faces: np.ndarray, title: str = "", points: np.ndarray | None = None,
-                values: np.ndarray | None = None):
-    """Interactive mesh, optionally with sample points coloured by a value (e.g. SDF)."""
+                values: np.ndarray | None = None, max_faces: int = 8000):
+    """Interactive mesh, optionally with sample points coloured by a value (e.g. SDF).
+
+    Meshes are decimated to ``max_faces`` first so the HTML stays small.
+    """
     import plotly.graph_objects as go
+
+    if len(faces) > max_faces:
+        import point_cloud_utils as pcu
+
+        vertices, faces, _, _ = pcu.decimate_triangle_mesh(np.asarray(vertices, np.float64),
+                                                           np.asarray(faces, np.int32), max_faces)
 
     data = [go.Mesh3d(x=vertices[:, 0], y=vertices[:, 2], z=vertices[:, 1], i=faces[:, 0], j=faces[:, 1],
                       k=faces[:, 2], color="#8c9dbf", opacity=1.0 if points is None else 0.35, flatshading=False,

@@ -111,3 +111,12 @@ class Renderer:
 
     def __exit__(self, *exc):
         self.close()
+
+
+GALLERY_DIRECTION = np.array([0.55, 0.45, 0.70])  # front-right, above: how people photograph furniture
+
+
+def gallery_view(poses: np.ndarray, direction: np.ndarray = GALLERY_DIRECTION) -> int:
+    """Index of the stored camera closest to ``direction`` (seen from the object)."""
+    eyes = poses[:, :3, 3] / np.linalg.norm(poses[:, :3, 3], axis=1, keepdims=True)
+    return int(np.argmax(eyes @ (direction / np.linalg.norm(direction))))
