@@ -54,6 +54,11 @@ EXPECT = {
         rec["num_shapes"] == 8 and v["num_failed"] == 0 and v["num_categories"] == 8
         and v["sign_gap_max"] < 0.03 and abs(v["uniform_inside_share"] - v["volume_share"]) < 0.01
         and 0.05 < v["render_foreground_share"] < 0.6 and v["num_views"] == 8),
+    "01_real_corpus": lambda v, rec: (
+        v["pack_shapes"] >= 500 and v["pack_failed"] >= 1 and v["all_watertight"] and v["offset_p95_max"] < 0.05
+        and v["splits"]["ood"] > 0 and v["splits"]["train"] > v["splits"]["test"] > 0 and v["pack_mib"] <= 20
+        # the demo library: two soups and an open mesh convert, the two-part model fails the gate
+        and v["live_conversions"] == 4 and v["live_conversions_passed"] == 3),
 }
 
 

@@ -29,23 +29,32 @@ def _data_config(scale: str, corpus: Optional[str], num_shapes: Optional[int], s
 
 @data_app.command("build")
 def data_build(
-    corpus: Optional[str] = typer.Option(None, help="procedural | folder:PATH (default: the scale's corpus)."),
+    corpus: Optional[str] = typer.Option(
+        None, help="procedural | sweethome3d | pack:PATH | sweethome3d-raw[:DIR] | objaverse-lvis | folder:PATH "
+                   "(default: the scale's corpus)."),
     num_shapes: Optional[int] = typer.Option(None, "--num-shapes", "-n", min=1, help="How many shapes."),
+    from_pack: bool = typer.Option(False, "--from-pack", help="Rebuild from the committed corpus pack "
+                                                               "(same as --corpus sweethome3d)."),
     scale: str = ScaleOpt,
     seed: int = typer.Option(0, help="Corpus and sampling seed."),
-    workers: int = typer.Option(1, min=1, help="Processes for meshing and SDF sampling."),
+    workers: int = typer.Option(1, min=1, help="Processes for meshing, SDF sampling and rendering."),
 ):
     """Build (or resume) a dataset: canonical meshes, SDF samples, renders, manifest."""
+    import time
+
     from .data import Dataset, build_dataset
 
-    cfg = _data_config(scale, corpus, num_shapes, seed)
+    if from_pack and corpus and not corpus.startswith(("pack:", "sweethome3d")):
+        raise typer.BadParameter("--from-pack reads a pack; drop --corpus or give --corpus pack:PATH")
+    cfg = _data_config(scale, corpus or ("sweethome3d" if from_pack else None), num_shapes, seed)
+    t0 = time.perf_counter()
     try:
         root = build_dataset(cfg, workers=workers)
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
         raise typer.Exit(2) from exc
     ds = Dataset(root)
-    typer.echo(f"{ds}\n  {len(ds)} shapes built, {len(ds.failed)} failed")
+    typer.echo(f"{ds}\n  {len(ds)} shapes built, {len(ds.failed)} failed, {time.perf_counter() - t0:.1f} s")
     for f in ds.failed:
         typer.echo(f"  failed [{f['stage']}] {f['uid']}: {f['reason']}")
 
@@ -76,15 +85,50 @@ def data_info(
         cats = {c: len(v) for c, v in ds.manifest["categories"].items()}
         summaries.append({"root": str(root), "corpus": ds.manifest["corpus"], "num_shapes": len(ds),
                           "num_failed": len(ds.failed), "categories": cats, "bytes": size})
+    packs = []
+    if corpus is None and num_shapes is None:
+        from .data.pack import Pack
+
+        packs = [Pack(p, verify=False).info() for p in sorted(paths.packs_dir().glob("*.zip"))]
     if as_json:
-        typer.echo(json.dumps(summaries, indent=2))
+        typer.echo(json.dumps({"packs": packs, "datasets": summaries}, indent=2))
         return
+    for p in packs:
+        typer.echo(f"pack {p['path']}\n  corpus {p['corpus']} v{p['pack_version']}: {p['num_shapes']} shapes, "
+                   f"{p['num_failed']} failed the gate, {p['bytes'] / 2**20:.1f} MiB\n  categories: "
+                   + ", ".join(f"{k} {v}" for k, v in sorted(p["categories"].items())))
     if not summaries:
         typer.echo(f"no datasets under {paths.data_dir()}; build one with `sdfnets data build`")
     for s in summaries:
         typer.echo(f"{s['root']}\n  corpus {s['corpus']}: {s['num_shapes']} shapes, {s['num_failed']} failed, "
                    f"{s['bytes'] / 2**20:.1f} MiB\n  categories: "
                    + ", ".join(f"{k} {v}" for k, v in sorted(s["categories"].items())))
+
+
+@data_app.command("pack")
+def data_pack(
+    source: str = typer.Option("", help="Folder of .sh3f files (default: fetch Debian's sweethome3d-furniture)."),
+    out: Optional[str] = typer.Option(None, help="Pack file to write (default: data/packs/sweethome3d-v1.zip)."),
+    num_shapes: Optional[int] = typer.Option(None, "--num-shapes", "-n", min=1, help="Only the first N models."),
+    workers: int = typer.Option(1, min=1, help="Processes converting models."),
+    timeout: float = typer.Option(300.0, help="Seconds one model may take."),
+    memory_mb: float = typer.Option(8000.0, help="Memory one model may use."),
+):
+    """Convert the Sweet Home 3D libraries into the corpus pack (resumable)."""
+    from pathlib import Path
+
+    from .data.make_pack import build_pack
+    from .data.pack import Pack
+
+    try:
+        path = build_pack(source, Path(out) if out else None, workers=workers, num_shapes=num_shapes,
+                          timeout_s=timeout, memory_mb=memory_mb)
+    except (RuntimeError, FileNotFoundError, ValueError) as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from exc
+    info = Pack(path).info()
+    typer.echo(f"{path}: {info['num_shapes']} shapes, {info['num_failed']} failed the gate, "
+               f"{info['bytes'] / 2**20:.1f} MiB")
 
 
 @data_app.command("verify")

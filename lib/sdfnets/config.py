@@ -22,7 +22,7 @@ SCALES = ("smoke", "cpu", "full")
 
 @dataclass(frozen=True)
 class DataConfig:
-    corpus: str = "procedural"  # procedural | folder:PATH  (more corpora register in data.corpora)
+    corpus: str = "procedural"  # procedural | sweethome3d | pack:PATH | folder:PATH | objaverse-lvis
     num_shapes: int = 48
     seed: int = 0
     # procedural corpus: marching-cubes grid the analytic shapes are meshed on
@@ -37,16 +37,22 @@ class DataConfig:
     num_views: int = 64
     image_size: int = 224
     camera_distance: float = 2.5
-    # input guards for user meshes
+    # splits: fixed per shape; None = the corpus' own held-out categories (sweethome3d: Characters)
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+    ood_categories: tuple[str, ...] | None = None
+    # input guards for user meshes; each shape's geometry runs in a child process with limits
     max_file_mb: float = 512.0
     max_faces: int = 5_000_000
+    shape_timeout_s: float = 300.0
+    shape_memory_mb: float = 8000.0
 
     def content_hash(self) -> str:
         """Hash of everything that changes the built artifacts (not the shape count)."""
         d = dataclasses.asdict(self)
-        d.pop("num_shapes")
-        d.pop("max_file_mb")
-        d.pop("max_faces")
+        for k in ("num_shapes", "max_file_mb", "max_faces", "shape_timeout_s", "shape_memory_mb",
+                  "val_fraction", "test_fraction", "ood_categories"):  # these change no artifact
+            d.pop(k)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:8]
 
 
@@ -69,8 +75,8 @@ _PRESETS: dict[str, dict] = {
         data=dict(num_shapes=48, mesh_resolution=112, num_points=100_000, num_surface_points=20_000,
                   num_views=16, image_size=128),
     ),
-    "full": dict(
-        data=dict(num_shapes=976, mesh_resolution=128),
+    "full": dict(  # the real corpus: every shape of the Sweet Home 3D pack (the thesis had 976)
+        data=dict(corpus="sweethome3d", num_shapes=976, mesh_resolution=128),
     ),
 }
 

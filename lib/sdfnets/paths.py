@@ -29,6 +29,15 @@ def data_dir() -> Path:
     return _dir("SDFNETS_DATA_DIR", REPO_ROOT / "data")
 
 
+def packs_dir() -> Path:
+    """Committed corpus packs (tracked, unlike the rest of ``data/``)."""
+    return REPO_ROOT / "data" / "packs"
+
+
+def downloads_dir() -> Path:
+    return data_dir() / "downloads"
+
+
 def figures_dir() -> Path:
     return _dir("SDFNETS_FIGURES_DIR", REPO_ROOT / "figures")
 

@@ -100,3 +100,18 @@ def plotly_mesh(vertices: np.ndarray, faces: np.ndarray, title: str = "", points
                                               zaxis_title="y (up)"),
                       margin=dict(l=0, r=0, t=40, b=0), height=520)
     return fig
+
+
+def before_after(pairs: Sequence[tuple[np.ndarray, np.ndarray]], titles: Sequence[str], size: float = 1.8):
+    """Rows of (source render, canonical render) pairs."""
+    n = len(pairs)
+    fig, axes = plt.subplots(2, n, figsize=(n * size, 2 * size + 0.4), squeeze=False)
+    for j, ((a, b), t) in enumerate(zip(pairs, titles)):
+        for i, img in enumerate((a, b)):
+            axes[i, j].imshow(img)
+            axes[i, j].axis("off")
+        axes[0, j].set_title(t, fontsize=7)
+    axes[0, 0].text(-0.08, 0.5, "source", transform=axes[0, 0].transAxes, rotation=90, va="center", ha="right")
+    axes[1, 0].text(-0.08, 0.5, "canonical", transform=axes[1, 0].transAxes, rotation=90, va="center", ha="right")
+    fig.tight_layout()
+    return fig

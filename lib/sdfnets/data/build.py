@@ -13,10 +13,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import multiprocessing as mp
 import os
 import shutil
 import traceback
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Callable
 
@@ -27,8 +28,9 @@ from tqdm import tqdm
 from .. import __version__, paths
 from ..config import DataConfig
 from ..io import atomic_save_npz, atomic_write_bytes, atomic_write_json, sha256_file
-from . import meshes
+from . import meshes, splits
 from .corpora import ShapeSource, get_corpus
+from .isolate import map_isolated
 from .sampling import VERSION as SAMPLING_VERSION
 from .sampling import sample_sdf
 
@@ -97,29 +99,62 @@ def process_geometry(src: ShapeSource, cfg: DataConfig, work: Path) -> dict:
     return {"uid": src.uid, "ok": True}
 
 
-def _render_missing(todo: list[tuple[ShapeSource, Path]], cfg: DataConfig, progress: bool) -> list[dict]:
-    from .render import Renderer, camera_poses
+_RENDERER = None
 
-    failures = []
+
+def _render_init(image_size: int, distance: float) -> None:
+    global _RENDERER
+    from .render import Renderer
+
+    if _RENDERER is not None:
+        _RENDERER.close()
+    _RENDERER = Renderer(image_size, distance)
+
+
+def _render_one(job: tuple[str, str, int]) -> str:
+    """Render one shape in a render worker; returns an error message or ''."""
+    from .render import camera_poses
+
+    work, _, num_views = job
+    try:
+        mesh = trimesh.load(Path(work) / "mesh.ply", process=False)
+        out = _RENDERER.render_views(mesh, camera_poses(num_views, _RENDERER.distance))
+        atomic_save_npz(Path(work) / "renders.npz", compressed=True, **out)
+        return ""
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+def _render_missing(todo: list[tuple[ShapeSource, Path]], cfg: DataConfig, progress: bool, workers: int) -> None:
+    """Render in ``workers`` processes, each with its own GL context (spawned: no GL state is forked)."""
     if not todo:
-        return failures
-    poses = camera_poses(cfg.num_views, cfg.camera_distance)
-    with Renderer(cfg.image_size, cfg.camera_distance) as renderer:
-        for src, work in tqdm(todo, desc="render", unit="shape", disable=not progress):
-            try:
-                mesh = trimesh.load(work / "mesh.ply", process=False)
-                out = renderer.render_views(mesh, poses)
-                atomic_save_npz(work / "renders.npz", compressed=True, **out)
-            except Exception as exc:
-                failures.append(_fail(work, src, "renders", f"{type(exc).__name__}: {exc}"))
-    return failures
+        return
+    jobs = [(str(work), src.uid, cfg.num_views) for src, work in todo]
+    bar = tqdm(total=len(jobs), desc="render", unit="shape", disable=not progress)
+    if workers <= 1:
+        _render_init(cfg.image_size, cfg.camera_distance)
+        results = (_render_one(j) for j in jobs)
+        for (src, work), err in zip(todo, results):
+            if err:
+                _fail(work, src, "renders", err)
+            bar.update()
+    else:
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_render_init,
+                                 initargs=(cfg.image_size, cfg.camera_distance)) as pool:
+            for (src, work), err in zip(todo, pool.map(_render_one, jobs, chunksize=4)):
+                if err:
+                    _fail(work, src, "renders", err)
+                bar.update()
+    bar.close()
 
 
 def build_dataset(cfg: DataConfig, *, workers: int = 1, progress: bool = True,
                   on_shape: Callable[[str], None] | None = None) -> Path:
     """Build (or finish building) the dataset of ``cfg``; returns its root folder.
 
-    ``on_shape(uid)`` is called after each shape's geometry stages (tests use it to interrupt).
+    Geometry (mesh and SDF stages) runs in ``workers`` child processes with the config's per-shape
+time and memory limits; renders in ``workers`` processes with a GL context each.
+``on_shape(uid)`` is called after each shape's geometry stages (tests use it to interrupt).
     """
     root = dataset_root(cfg)
     corpus = get_corpus(cfg.corpus, seed=cfg.seed, mesh_resolution=cfg.mesh_resolution)
@@ -131,27 +166,22 @@ def build_dataset(cfg: DataConfig, *, workers: int = 1, progress: bool = True,
 
     pending = [s for s in sources if not _geometry_done(work_of[s.uid])]
     bar = tqdm(total=len(pending), desc=f"mesh+sdf ({cfg.corpus})", unit="shape", disable=not progress)
-    if workers <= 1:
-        for s in pending:
-            process_geometry(s, cfg, work_of[s.uid])
-            bar.update()
-            if on_shape:
-                on_shape(s.uid)
-    else:
-        with ProcessPoolExecutor(workers) as pool:
-            futures = {pool.submit(process_geometry, s, cfg, work_of[s.uid]): s for s in pending}
-            for fut in as_completed(futures):
-                fut.result()
-                bar.update()
-                if on_shape:
-                    on_shape(futures[fut].uid)
+    jobs = map_isolated(lambda s: process_geometry(s, cfg, work_of[s.uid]), pending, workers=workers,
+                        timeout_s=cfg.shape_timeout_s, memory_mb=cfg.shape_memory_mb)
+    for outcome in jobs:
+        if not outcome.ok:  # the child died or timed out: record why, carry on
+            kind = "timeout" if "timed out" in outcome.error else "crash"
+            _fail(work_of[outcome.item.uid], outcome.item, "mesh", f"{kind}: {outcome.error}")
+        bar.update()
+        if on_shape:
+            on_shape(outcome.item.uid)
     bar.close()
 
     to_render = [(s, work_of[s.uid]) for s in sources
                  if (work_of[s.uid] / "sdf.npz").exists() and not (work_of[s.uid] / "renders.npz").exists()
                  and not (work_of[s.uid] / "failed.json").exists()]
-    _render_missing(to_render, cfg, progress)
-    write_manifest(root, cfg, sources, work_of)
+    _render_missing(to_render, cfg, progress, workers)
+    write_manifest(root, cfg, sources, work_of, corpus.ood_categories)
     return root
 
 
@@ -170,7 +200,9 @@ def _link(src: Path, dst: Path) -> None:
     os.replace(tmp, dst)
 
 
-def write_manifest(root: Path, cfg: DataConfig, sources: list[ShapeSource], work_of: dict[str, Path]) -> dict:
+def write_manifest(root: Path, cfg: DataConfig, sources: list[ShapeSource], work_of: dict[str, Path],
+                   corpus_ood: tuple[str, ...] = ()) -> dict:
+    ood = tuple(cfg.ood_categories) if cfg.ood_categories is not None else tuple(corpus_ood)
     shapes, failed = [], []
     for src in sources:
         work = work_of[src.uid]
@@ -189,9 +221,11 @@ def write_manifest(root: Path, cfg: DataConfig, sources: list[ShapeSource], work
             artifacts[kind] = {"path": dst.relative_to(root).as_posix(), "sha256": sha256_file(dst),
                                "bytes": dst.stat().st_size}
         info = json.loads((work / "info.json").read_text())
+        split = splits.assign(src.uid, src.category, seed=cfg.seed, val=cfg.val_fraction,
+                              test=cfg.test_fraction, ood_categories=ood)
         shapes.append({"obj_idx": idx, "uid": src.uid, "category": src.category, "name": src.name,
-                       "source": src.source, "license": src.license, "meta": {**src.meta, **info},
-                       "artifacts": artifacts})
+                       "source": src.source, "license": src.license, "split": split,
+                       "meta": {**src.meta, **info}, "artifacts": artifacts})
     categories: dict[str, list[int]] = {}
     for s in shapes:
         categories.setdefault(s["category"], []).append(s["obj_idx"])
@@ -207,6 +241,8 @@ def write_manifest(root: Path, cfg: DataConfig, sources: list[ShapeSource], work
         "uid_to_idx": {s["uid"]: s["obj_idx"] for s in shapes},
         "idx_to_uid": {str(s["obj_idx"]): s["uid"] for s in shapes},
         "categories": categories,
+        "ood_categories": list(ood),
+        "splits": {name: [s["obj_idx"] for s in shapes if s["split"] == name] for name in splits.SPLITS},
     }
     atomic_write_json(root / "manifest.json", manifest)
     return manifest

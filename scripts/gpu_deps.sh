@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# On a machine WITH network: gather what a GPU node without network needs beyond its own image
+# (PyTorch, numpy, scipy, scikit-image, matplotlib, tqdm, typer are assumed there):
+#   .whl/  CPython 3.12 manylinux wheels of the packages the node lacks
+#   .gl/   the GL vendor-neutral loaders (glvnd) for NVIDIA's EGL driver
+# Both folders are git-ignored; carry them with the repository (about 22 MB together).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY_TARGET:-3.12}
+mkdir -p .whl .gl
+plat=(--platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64
+      --platform manylinux2014_x86_64 --platform manylinux1_x86_64)
+python3 -m pip download -q --no-deps --only-binary=:all: --python-version "$PY" --implementation cp "${plat[@]}" \
+  -d .whl trimesh==5.2.0 point-cloud-utils==0.34.0 pyrender==0.1.45 pyglet==2.1.19 freetype-py==2.5.1 \
+  DracoPy==2.2.0 javaproperties==0.8.2 rtree==1.4.1 mesh-to-sdf==0.0.15
+python3 -m pip wheel -q --no-deps -w .whl PyOpenGL==3.1.0   # pure Python, published as a source archive only
+(cd .gl && apt-get download libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)
+du -sh .whl .gl
