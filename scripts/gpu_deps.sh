@@ -13,6 +13,11 @@ plat=(--platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platfo
 python3 -m pip download -q --no-deps --only-binary=:all: --python-version "$PY" --implementation cp "${plat[@]}" \
   -d .whl trimesh==5.2.0 point-cloud-utils==0.34.0 pyrender==0.1.45 pyglet==2.1.19 freetype-py==2.5.1 \
   DracoPy==2.2.0 javaproperties==0.8.2 rtree==1.4.1 mesh-to-sdf==0.0.15
+# the notebooks' script engine (no Jupyter kernel on the node): jupytext and what it reads with
+python3 -m pip download -q --no-deps --only-binary=:all: --python-version "$PY" --implementation cp "${plat[@]}" \
+  -d .whl jupytext==1.19.6 mdit-py-plugins==0.7.0 nbformat==5.11.1 fastjsonschema==2.22.3 jsonschema==4.26.0 \
+  jsonschema-specifications==2025.9.1 referencing==0.37.0 rpds-py==2026.9.1 jupyter_core==5.9.1 traitlets==5.16.1 \
+  platformdirs==4.14.7
 python3 -m pip wheel -q --no-deps -w .whl PyOpenGL==3.1.0   # pure Python, published as a source archive only
 (cd .gl && apt-get download libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)
 du -sh .whl .gl

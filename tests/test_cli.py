@@ -23,8 +23,11 @@ def test_build_info_verify_round_trip(tmp_path, monkeypatch):
     assert "3 shapes built, 0 failed" in res.output
     res = runner.invoke(app, ["data", "info", "--json"])
     info = json.loads(res.output)
-    assert len(info) == 1 and info[0]["num_shapes"] == 3 and info[0]["corpus"] == "procedural"
-    assert sum(info[0]["categories"].values()) == 3
+    ds = info["datasets"]
+    assert len(ds) == 1 and ds[0]["num_shapes"] == 3 and ds[0]["corpus"] == "procedural"
+    assert sum(ds[0]["categories"].values()) == 3
+    (pack,) = info["packs"]  # the committed corpus pack, with its size and shape count
+    assert pack["num_shapes"] >= 500 and pack["bytes"] <= 20 * 2**20
     res = runner.invoke(app, ["data", "verify", "--scale", "smoke", "-n", "3"])
     assert res.exit_code == 0 and "0 mismatches" in res.output
 

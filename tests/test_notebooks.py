@@ -57,8 +57,14 @@ EXPECT = {
     "01_real_corpus": lambda v, rec: (
         v["pack_shapes"] >= 500 and v["pack_failed"] >= 1 and v["all_watertight"] and v["offset_p95_max"] < 0.05
         and v["splits"]["ood"] > 0 and v["splits"]["train"] > v["splits"]["test"] > 0 and v["pack_mib"] <= 20
-        # the demo library: two soups and an open mesh convert, the two-part model fails the gate
-        and v["live_conversions"] == 4 and v["live_conversions_passed"] == 3),
+        # the demo library: a soup and an open mesh convert; a lamp in pieces and a two-part model fail
+        and v["live_conversions"] == 4 and v["live_conversions_passed"] == 2),
+    "11_deepsdf": lambda v, rec: (
+        v["decoder_parameters"] == 25_793 and v["full"]["shapes"] == 7 and v["test_reconstruction"]["shapes"] == 1
+        # the pilot's point: more capacity, better fit and better meshes
+        and v["pilot"]["large"]["sdf_l1_mean"] < v["pilot"]["small"]["sdf_l1_mean"]
+        and v["pilot"]["large"]["chamfer_l1"] < v["pilot"]["small"]["chamfer_l1"]
+        and v["full"]["empty_meshes"] == 0 and 0 < v["full"]["fscore"] <= 1),
 }
 
 
@@ -83,3 +89,17 @@ def test_failing_notebook_is_reported_with_its_cell(tmp_path, monkeypatch):
     results = notebooks.run_all("smoke", echo=lambda *_: None)
     assert results[0].status == "failed"
     assert "98_broken" in results[0].error and "cell" in results[0].error and "boom" in results[0].error
+
+
+def test_script_engine_runs_without_a_kernel(tmp_path, monkeypatch):
+    nb = tmp_path / "97_script.py"
+    nb.write_text('# %% [markdown]\n# # 97 script\n\n# %% tags=["parameters"]\nSCALE = "smoke"\nN = 2\n\n'
+                  '# %%\nfrom sdfnets import figures\n'
+                  'figures.record_values("97_script", {"n": N, "scale_seen": SCALE}, scale=SCALE, corpus="none", '
+                  'num_shapes=0)\n\n# %%\nif N > 5:\n    raise ValueError("late")\n')
+    monkeypatch.setattr(paths, "NOTEBOOKS_DIR", tmp_path)
+    res = notebooks.run_all("cpu", engine="script", echo=lambda *_: None)
+    assert res[0].status == "ran"
+    assert figures.load_values("97_script", "cpu")["values"] == {"n": 2, "scale_seen": "cpu"}
+    res = notebooks.run_all("cpu", engine="script", force=True, parameters={"N": 9}, echo=lambda *_: None)
+    assert res[0].status == "failed" and "cell 3" in res[0].error and "late" in res[0].error

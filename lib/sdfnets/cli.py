@@ -150,12 +150,14 @@ def figures(
     scale: str = ScaleOpt,
     only: Optional[str] = typer.Option(None, help="Notebook prefixes, e.g. 00 or 00,11."),
     force: bool = typer.Option(False, help="Rerun notebooks that are up to date."),
+    engine: str = typer.Option("papermill", help="papermill (executed copies kept) or script (plain Python, "
+                                                 "for machines without a Jupyter kernel)."),
 ):
     """Execute the notebooks headlessly (papermill) and regenerate their figures."""
     from .notebooks import run_all
 
     try:
-        results = run_all(scale, only, force, echo=typer.echo)
+        results = run_all(scale, only, force, echo=typer.echo, engine=engine)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
     failed = [r for r in results if r.status == "failed"]

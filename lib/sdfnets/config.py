@@ -57,10 +57,39 @@ class DataConfig:
 
 
 @dataclass(frozen=True)
+class DeepSDFConfig:
+    """Phase 11. ``recipe="thesis"`` is the write-up's recipe exactly; ``"fast"`` trades the
+    tiny batch for a large one kept on the GPU (bf16 autocast, torch.compile, fused Adam)."""
+
+    recipe: str = "thesis"  # thesis | fast
+    latent_dim: int = 64
+    hidden: int = 512
+    num_layers: int = 8
+    skip_layer: int = 4
+    pe_bands: int = 6
+    latent_init_std: float = 0.01
+    lr_decoder: float = 5e-4
+    lr_latent: float = 1e-3
+    latent_reg: float = 1e-5  # L2 on latent norms
+    clamp: float = 0.1  # clamped-L1 SDF loss
+    shapes_per_step: int = 4
+    points_per_shape: int = 8192
+    epochs: int = 1500  # one epoch = every shape seen once at points_per_shape points
+    lr_schedule: str = "constant"  # constant | cosine
+    compile: bool = True  # torch.compile the step (fast recipe, on a GPU)
+    checkpoint_every: int = 2000  # steps
+    # evaluation
+    mesh_resolution: int = 128  # marching-cubes grid
+    eval_shapes: int = 96  # shapes meshed and measured (SDF error is measured on all)
+    recon_steps: int = 800  # test-time latent fitting
+
+
+@dataclass(frozen=True)
 class Config:
     scale: str
     seed: int = 0
     data: DataConfig = field(default_factory=DataConfig)
+    deepsdf: DeepSDFConfig = field(default_factory=DeepSDFConfig)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -70,15 +99,40 @@ _PRESETS: dict[str, dict] = {
     "smoke": dict(
         data=dict(num_shapes=8, mesh_resolution=64, num_points=16_000, num_surface_points=4_000,
                   num_views=8, image_size=64),
+        deepsdf=dict(hidden=64, num_layers=4, skip_layer=2, points_per_shape=1024, epochs=40,
+                     checkpoint_every=20, mesh_resolution=32, eval_shapes=8, recon_steps=60),
     ),
     "cpu": dict(
         data=dict(num_shapes=48, mesh_resolution=112, num_points=100_000, num_surface_points=20_000,
                   num_views=16, image_size=128),
+        deepsdf=dict(hidden=128, num_layers=8, points_per_shape=2048, epochs=200, checkpoint_every=500,
+                     mesh_resolution=64, eval_shapes=24, recon_steps=300),
     ),
     "full": dict(  # the real corpus: every shape of the Sweet Home 3D pack (the thesis had 976)
         data=dict(corpus="sweethome3d", num_shapes=976, mesh_resolution=128),
+        deepsdf=dict(recipe="fast", shapes_per_step=64, lr_decoder=1.5e-3, lr_latent=2e-3, lr_schedule="cosine"),
     ),
 }
+
+
+# Phase 11's 20-shape pilot (thesis: a 256 x 4 decoder for 800 epochs gives blobs, 512 x 8 for
+# 4,000 epochs clean meshes), shrunk at smoke and cpu scale.
+PILOT = {
+    "smoke": dict(num_shapes=8, small=dict(hidden=16, num_layers=2, skip_layer=0, epochs=20),
+                  large=dict(hidden=64, num_layers=4, skip_layer=2, epochs=80)),
+    "cpu": dict(num_shapes=20, small=dict(hidden=64, num_layers=4, skip_layer=2, epochs=200),
+                large=dict(hidden=128, num_layers=8, skip_layer=4, epochs=800)),
+    "full": dict(num_shapes=20, small=dict(hidden=256, num_layers=4, skip_layer=2, epochs=800, shapes_per_step=20,
+                                           lr_schedule="constant", compile=False),
+                 large=dict(hidden=512, num_layers=8, skip_layer=4, epochs=4000, shapes_per_step=20,
+                            lr_schedule="constant", compile=False)),
+}
+
+
+def pilot_configs(cfg: "Config") -> tuple["Config", "Config"]:
+    """The pilot's (small decoder, large decoder) configs at ``cfg``'s scale."""
+    p = PILOT[cfg.scale]
+    return tuple(dataclasses.replace(cfg, deepsdf=dataclasses.replace(cfg.deepsdf, **p[k])) for k in ("small", "large"))
 
 
 def resolve(scale: str = "smoke", seed: int = 0, **sections: dict) -> Config:
@@ -91,7 +145,7 @@ def resolve(scale: str = "smoke", seed: int = 0, **sections: dict) -> Config:
         raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
     preset = _PRESETS[scale]
     built = {}
-    for name, cls in (("data", DataConfig),):
+    for name, cls in (("data", DataConfig), ("deepsdf", DeepSDFConfig)):
         values = {**preset.get(name, {}), **(sections.pop(name, None) or {})}
         if name == "data":
             values.setdefault("seed", seed)

@@ -77,11 +77,42 @@ def run_notebook(notebook: Path, scale: str, parameters: dict | None = None) -> 
     return out
 
 
+class ScriptCellError(RuntimeError):
+    def __init__(self, cell_index: int, exc: BaseException):
+        super().__init__(f"{type(exc).__name__}: {exc}")
+        self.cell_index, self.ename, self.evalue = cell_index, type(exc).__name__, str(exc)
+
+
+def run_script(notebook: Path, scale: str, parameters: dict | None = None) -> dict:
+    """Execute the notebook's code cells as plain Python in one namespace, the parameters
+    injected after the ``parameters`` cell: for machines without a Jupyter kernel (a GPU node).
+    Figures and recorded values are the same; cell outputs are not kept."""
+    import jupytext
+
+    nb = jupytext.read(notebook)
+    ns: dict = {"__name__": "__main__"}
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        try:
+            exec(compile(cell.source, f"{notebook.name}[cell {i}]", "exec"), ns)
+        except Exception as exc:
+            raise ScriptCellError(i, exc) from exc
+        if "parameters" in cell.metadata.get("tags", []):
+            ns.update({"SCALE": scale, **(parameters or {})})
+    return ns
+
+
 def run_all(scale: str = "cpu", only: str | None = None, force: bool = False,
-            parameters: dict | None = None, echo=print) -> list[NotebookResult]:
+            parameters: dict | None = None, echo=print, engine: str = "papermill") -> list[NotebookResult]:
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
-    from papermill.exceptions import PapermillExecutionError
+    if engine not in ("papermill", "script"):
+        raise ValueError(f"unknown engine {engine!r}; papermill or script")
+    if engine == "papermill":
+        from papermill.exceptions import PapermillExecutionError
+    else:
+        PapermillExecutionError = ScriptCellError  # noqa: N806  (same fields: cell_index, ename, evalue)
 
     results = []
     for nb in list_notebooks(only):
@@ -92,14 +123,18 @@ def run_all(scale: str = "cpu", only: str | None = None, force: bool = False,
         echo(f"[run]    {nb.stem} ({scale}) ...")
         t0 = time.perf_counter()
         try:
-            run_notebook(nb, scale, parameters)
+            if engine == "papermill":
+                run_notebook(nb, scale, parameters)
+            else:
+                run_script(nb, scale, parameters)
         except PapermillExecutionError as exc:
-            where = f"cell {exc.cell_index} (execution count {exc.exec_count})"
+            where = f"cell {exc.cell_index}" + (f" (execution count {exc.exec_count})" if engine == "papermill" else "")
             msg = f"{nb.stem}: {where}: {exc.ename}: {exc.evalue}"
             echo(f"[FAILED] {msg}\n         executed copy: {paths.executed_notebook_path(nb.stem, scale)}")
             results.append(NotebookResult(nb.stem, "failed", time.perf_counter() - t0, msg))
             continue
         secs = time.perf_counter() - t0
+        _stamp(nb.stem, scale).parent.mkdir(parents=True, exist_ok=True)
         _stamp(nb.stem, scale).write_text(source_hash(nb, scale) + "\n")
         echo(f"[done]   {nb.stem} in {secs:.1f} s")
         results.append(NotebookResult(nb.stem, "ran", secs))
@@ -113,8 +148,9 @@ def main(argv: list[str] | None = None) -> int:  # pragma: no cover - thin wrapp
     ap.add_argument("--scale", default="cpu", choices=SCALES)
     ap.add_argument("--only", default=None)
     ap.add_argument("--force", action="store_true")
+    ap.add_argument("--engine", default="papermill", choices=("papermill", "script"))
     args = ap.parse_args(argv)
-    results = run_all(args.scale, args.only or None, args.force)
+    results = run_all(args.scale, args.only or None, args.force, engine=args.engine)
     failed = [r for r in results if r.status == "failed"]
     for r in failed:
         print(f"notebook failed: {r.error}", file=sys.stderr)

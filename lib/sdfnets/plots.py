@@ -115,3 +115,20 @@ def before_after(pairs: Sequence[tuple[np.ndarray, np.ndarray]], titles: Sequenc
     axes[1, 0].text(-0.08, 0.5, "canonical", transform=axes[1, 0].transAxes, rotation=90, va="center", ha="right")
     fig.tight_layout()
     return fig
+
+
+def scatter_categories(xy: np.ndarray, categories: Sequence[str], title: str, xlabel: str = "", ylabel: str = ""):
+    """2-D points coloured by category, with a legend."""
+    fig, ax = plt.subplots(figsize=(5.5, 4.2))
+    cats = sorted(set(categories))
+    cmap = plt.get_cmap("tab20", max(len(cats), 1))
+    cat_arr = np.asarray(categories)
+    for k, c in enumerate(cats):
+        m = cat_arr == c
+        ax.scatter(xy[m, 0], xy[m, 1], s=10, color=cmap(k), label=c, alpha=0.8)
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=6, markerscale=1.5, loc="best", ncol=1 + len(cats) // 12)
+    fig.tight_layout()
+    return fig

@@ -103,22 +103,22 @@ _RENDERER = None
 
 
 def _render_init(image_size: int, distance: float) -> None:
+    """Initializer of a spawned render worker: one GL context for the worker's life."""
     global _RENDERER
     from .render import Renderer
 
-    if _RENDERER is not None:
-        _RENDERER.close()
     _RENDERER = Renderer(image_size, distance)
 
 
-def _render_one(job: tuple[str, str, int]) -> str:
-    """Render one shape in a render worker; returns an error message or ''."""
+def _render_one(job: tuple[str, str, int], renderer=None) -> str:
+    """Render one shape; returns an error message or ''."""
     from .render import camera_poses
 
+    renderer = renderer or _RENDERER
     work, _, num_views = job
     try:
         mesh = trimesh.load(Path(work) / "mesh.ply", process=False)
-        out = _RENDERER.render_views(mesh, camera_poses(num_views, _RENDERER.distance))
+        out = renderer.render_views(mesh, camera_poses(num_views, renderer.distance))
         atomic_save_npz(Path(work) / "renders.npz", compressed=True, **out)
         return ""
     except Exception as exc:
@@ -132,12 +132,15 @@ def _render_missing(todo: list[tuple[ShapeSource, Path]], cfg: DataConfig, progr
     jobs = [(str(work), src.uid, cfg.num_views) for src, work in todo]
     bar = tqdm(total=len(jobs), desc="render", unit="shape", disable=not progress)
     if workers <= 1:
-        _render_init(cfg.image_size, cfg.camera_distance)
-        results = (_render_one(j) for j in jobs)
-        for (src, work), err in zip(todo, results):
-            if err:
-                _fail(work, src, "renders", err)
-            bar.update()
+        from .render import Renderer
+
+        # scoped: Mesa shares one EGL display per process, so no context may outlive its build
+        with Renderer(cfg.image_size, cfg.camera_distance) as renderer:
+            for (src, work), job in zip(todo, jobs):
+                err = _render_one(job, renderer)
+                if err:
+                    _fail(work, src, "renders", err)
+                bar.update()
     else:
         with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_render_init,
                                  initargs=(cfg.image_size, cfg.camera_distance)) as pool:

@@ -41,6 +41,10 @@ class Dataset:
     def categories(self) -> list[str]:
         return [s["category"] for s in self.shapes]
 
+    def split(self, name: str) -> list[int]:
+        """obj_idx of the shapes in split ``name`` (train, val, test or ood)."""
+        return [s["obj_idx"] for s in self.shapes if s.get("split") == name]
+
     def index_of(self, uid: str) -> int:
         return self.manifest["uid_to_idx"][uid]
 

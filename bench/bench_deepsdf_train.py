@@ -1,0 +1,59 @@
+"""Phase 11 training throughput, point-samples per second: the thesis recipe (eager float32,
+4 shapes x 8,192 points per step) against the fast recipe (bf16 autocast, torch.compile, fused
+Adam, 64 x 8,192 points per step), both through :class:`sdfnets.deepsdf.train.Trainer` on the
+same device-resident bank of 976 shapes x 200,000 samples. Timed with the device synchronised,
+after a warm-up that includes compilation."""
+
+from __future__ import annotations
+
+import time
+
+import torch
+from harness import write_result
+
+from sdfnets import config
+from sdfnets.deepsdf.model import count_parameters
+from sdfnets.deepsdf.train import SDFBank, Trainer
+
+
+def _bank(n, p, device):
+    g = torch.Generator(device=device).manual_seed(0)
+    pts = torch.rand(n, p, 3, device=device, generator=g) * 2 - 1
+    sdf = pts.norm(dim=-1, keepdim=True) - 0.5 + 0.01 * torch.randn(n, p, 1, device=device, generator=g)
+    return SDFBank(torch.cat([pts, sdf], dim=-1))
+
+
+def _throughput(recipe, overrides, bank, warmup, steps):
+    cfg = config.resolve("full", deepsdf={"recipe": recipe, **overrides})
+    tr = Trainer(cfg, bank)
+    tr.run(warmup)
+    sync = torch.cuda.synchronize if bank.data.is_cuda else (lambda: None)
+    sync()
+    t0 = time.perf_counter()
+    tr.run(steps)
+    sync()
+    return tr.points_per_step * steps / (time.perf_counter() - t0), count_parameters(tr.decoder)
+
+
+def run(quick: bool = False) -> dict:
+    cuda = torch.cuda.is_available()
+    device = "cuda" if cuda else "cpu"
+    if quick or not cuda:
+        n, p, warm, steps = 32, 20_000, 2, 3
+        fast = {"shapes_per_step": 8, "points_per_shape": 1024}
+        thesis = {"points_per_shape": 1024}
+    else:
+        n, p, warm, steps = 976, 200_000, 30, 200
+        fast = {"shapes_per_step": 64}
+        thesis = {}
+    bank = _bank(n, p, device)
+    pps_thesis, params = _throughput("thesis", thesis, bank, warm, steps)
+    pps_fast, _ = _throughput("fast", fast, bank, warm, steps)
+    path = write_result("deepsdf_train", unit="point-samples/s", project=pps_fast, baseline=pps_thesis,
+                        project_label="fast recipe: bf16 autocast, torch.compile, fused Adam, "
+                                      f"{fast.get('shapes_per_step', 64)} shapes/step",
+                        baseline_label="thesis recipe: eager float32, 4 shapes x 8,192 points/step",
+                        sizes={"shapes": n, "samples_per_shape": p, "decoder_parameters": params,
+                               "timed_steps": steps},
+                        extra={"flop_limit_estimate": "6 x parameters per sample"})
+    return {"path": str(path), "ratio": pps_fast / pps_thesis}

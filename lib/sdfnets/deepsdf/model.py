@@ -1,0 +1,61 @@
+"""Phase 11's model (notebook ``11_deepsdf``): one shared SDF decoder, one latent per shape.
+
+``f(z, x) = MLP(concat(z, PE(x)))`` with z a 64-dim latent and PE the positional encoding of
+xyz with 6 frequency bands (3 + 2*3*6 = 39 dims), 103 inputs in all. Eight hidden ReLU layers of
+width 512; the input is concatenated back in before the fifth (DeepSDF's skip connection).
+That is 1,945,089 parameters, the thesis' "~1.95 M".
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+class PositionalEncoding(nn.Module):
+    """x -> [x, sin(2^k pi x), cos(2^k pi x)] for k < num_bands (NeRF's encoding)."""
+
+    def __init__(self, num_bands: int = 6):
+        super().__init__()
+        self.register_buffer("freqs", (2.0 ** torch.arange(num_bands)) * math.pi, persistent=False)
+        self.out_dim = 3 + 3 * 2 * num_bands
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        xf = x[..., None] * self.freqs  # [..., 3, bands]
+        return torch.cat([x, xf.sin().flatten(-2), xf.cos().flatten(-2)], dim=-1)
+
+
+class Decoder(nn.Module):
+    def __init__(self, latent_dim: int = 64, hidden: int = 512, num_layers: int = 8, skip_layer: int = 4,
+                 pe_bands: int = 6):
+        super().__init__()
+        self.pe = PositionalEncoding(pe_bands)
+        self.latent_dim = latent_dim
+        in_dim = latent_dim + self.pe.out_dim
+        self.skip_layer = skip_layer if 0 < skip_layer < num_layers else None
+        dims = []
+        for i in range(num_layers):
+            d_in = in_dim if i == 0 else hidden
+            if i == self.skip_layer:
+                d_in += in_dim
+            dims.append((d_in, hidden))
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in dims)
+        self.out = nn.Linear(hidden, 1)
+
+    def forward(self, latents: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+        """``latents`` [..., latent_dim] (broadcast against) ``points`` [..., 3] -> SDF [...]."""
+        enc = self.pe(points)
+        latents = latents.expand(*enc.shape[:-1], self.latent_dim)
+        inp = torch.cat([latents, enc], dim=-1)
+        h = inp
+        for i, layer in enumerate(self.layers):
+            if i == self.skip_layer:
+                h = torch.cat([h, inp], dim=-1)
+            h = torch.relu(layer(h))
+        return self.out(h).squeeze(-1)
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
