@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -43,6 +45,7 @@ NB = "11_deepsdf"
 cfg = config.resolve(SCALE, seed=SEED)
 ds = load_or_build(cfg.data)
 train_ids, test_ids = ev.train_test_ids(ds)
+test_ids = test_ids[: cfg.deepsdf.recon_shapes]
 res = cfg.deepsdf.mesh_resolution
 print(f"{ds}\ntrain {len(train_ids)}, test {len(test_ids)}; decoder parameters "
       f"{count_parameters(make_decoder(cfg.deepsdf)):,}; recipe {cfg.deepsdf.recipe}")

@@ -17,7 +17,7 @@ python3 -m pip download -q --no-deps --only-binary=:all: --python-version "$PY" 
 python3 -m pip download -q --no-deps --only-binary=:all: --python-version "$PY" --implementation cp "${plat[@]}" \
   -d .whl jupytext==1.19.6 mdit-py-plugins==0.7.0 nbformat==5.11.1 fastjsonschema==2.22.3 jsonschema==4.26.0 \
   jsonschema-specifications==2025.9.1 referencing==0.37.0 rpds-py==2026.9.1 jupyter_core==5.9.1 traitlets==5.16.1 \
-  platformdirs==4.14.7
+  platformdirs==4.14.7 plotly==7.1.0 narwhals==2.29.0
 python3 -m pip wheel -q --no-deps -w .whl PyOpenGL==3.1.0   # pure Python, published as a source archive only
 (cd .gl && apt-get download libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)
 du -sh .whl .gl

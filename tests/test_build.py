@@ -104,3 +104,20 @@ def test_unknown_corpus_and_missing_folder_fail_clearly(tmp_path):
         build_dataset(config.resolve("smoke", data={"corpus": "shapenet"}).data, progress=False)
     with pytest.raises(FileNotFoundError, match="not found"):
         build_dataset(config.resolve("smoke", data={"corpus": f"folder:{tmp_path}/nope"}).data, progress=False)
+
+
+def test_old_manifest_is_rewritten_without_recomputing(tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.setenv("SDFNETS_DATA_DIR", str(tmp_path))
+    cfg = config.resolve("smoke", data={"num_shapes": 2}).data
+    ds = load_or_build(cfg, progress=False)
+    sdf = ds.root / "_work"
+    stamps = {p: p.stat().st_mtime_ns for p in sdf.glob("*/sdf.npz")}
+    old = json.loads((ds.root / "manifest.json").read_text())
+    old["manifest_version"] = 1
+    del old["splits"]
+    (ds.root / "manifest.json").write_text(json.dumps(old))
+    again = load_or_build(cfg, progress=False)
+    assert again.manifest["manifest_version"] == 2 and "splits" in again.manifest
+    assert {p: p.stat().st_mtime_ns for p in sdf.glob("*/sdf.npz")} == stamps

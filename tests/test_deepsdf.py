@@ -102,3 +102,17 @@ def test_test_time_fit_recovers_a_training_shape(smoke_run, smoke_dataset):
     random = ev.per_shape_sdf_l1(run.decoder, torch.randn(2, 64) * 0.01, SDFBank.from_dataset(smoke_dataset, [3, 5],
                                                                                              device="cpu"))
     assert (fitted < random).all() and (fitted < 1.5 * trained[[3, 5]]).all()
+
+
+def test_release_round_trip(smoke_run, smoke_dataset, tmp_path):
+    from sdfnets.deepsdf import release
+
+    cfg, run = smoke_run
+    path = release.export(run.run_dir, tmp_path / "r.safetensors", dataset=smoke_dataset,
+                          metrics={"sdf_l1_mean": 0.1}, card="# card\n")
+    decoder, latents, meta = release.load(path)
+    assert meta["uids"][3] == smoke_dataset.uid_of(3) and meta["metrics"] == {"sdf_l1_mean": 0.1}
+    assert torch.allclose(latents, run.latents.half().float())
+    x = torch.rand(2, 50, 3)
+    assert torch.allclose(decoder(latents[:2, None], x), run.decoder(run.latents[:2, None], x), atol=2e-2)
+    assert (tmp_path / "r.md").read_text() == "# card\n"

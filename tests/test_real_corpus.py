@@ -197,3 +197,14 @@ def test_objaverse_offline_fails_at_once(monkeypatch):
     with pytest.raises(RuntimeError, match="objaverse-lvis"):
         corpora.get_corpus("objaverse-lvis").sources(10)
     assert time.perf_counter() - t0 < 5
+
+
+def test_memory_cap_is_on_growth_not_size():
+    # the parent already holds a large address space (torch is imported); a 300 MB cap on growth
+    # must still let a child allocate 100 MB and must stop it at 2 GB
+    import torch  # noqa: F401
+
+    (ok,) = isolate.map_isolated(lambda _: len(bytearray(100 * 2**20)), [0], memory_mb=300)
+    assert ok.ok and ok.value == 100 * 2**20
+    (o,) = isolate.map_isolated(_hog, [0], memory_mb=300)
+    assert "out of memory" in o.error

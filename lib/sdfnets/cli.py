@@ -15,6 +15,8 @@ app = typer.Typer(help="From weight-space diffusion to latent-space DeepSDF: dat
                   no_args_is_help=True, add_completion=False)
 data_app = typer.Typer(help="Build and inspect the shared data foundation.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+deepsdf_app = typer.Typer(help="Phase 11: DeepSDF (shared decoder + per-shape latents).", no_args_is_help=True)
+app.add_typer(deepsdf_app, name="deepsdf")
 
 ScaleOpt = typer.Option("cpu", "--scale", help="Preset the defaults come from: smoke | cpu | full.")
 
@@ -143,6 +145,37 @@ def data_verify(corpus: Optional[str] = typer.Option(None), num_shapes: Optional
         typer.echo(f"mismatch: {b}")
     typer.echo(f"{len(ds)} shapes checked, {len(bad)} mismatches")
     raise typer.Exit(1 if bad else 0)
+
+
+@deepsdf_app.command("train")
+def deepsdf_train(
+    scale: str = ScaleOpt,
+    seed: int = typer.Option(0),
+    workers: int = typer.Option(1, min=1, help="Processes for building the dataset if it is missing."),
+    copy_to: Optional[str] = typer.Option(None, help="Also copy the finished run folder here."),
+):
+    """Train (or load, or resume) the scale's DeepSDF run on the train split and summarise it."""
+    import shutil
+    from pathlib import Path
+
+    from .data import load_or_build
+    from .deepsdf import evaluate as ev
+    from .deepsdf.train import SDFBank, train
+
+    cfg = config_mod.resolve(scale, seed=seed)
+    ds = load_or_build(cfg.data, workers=workers)
+    train_ids, _ = ev.train_test_ids(ds)
+    run = train(cfg, ds, train_ids)
+    l1 = ev.per_shape_sdf_l1(run.decoder, run.latents, SDFBank.from_dataset(ds, train_ids), clamp=cfg.deepsdf.clamp)
+    cos = ev.pairwise_cosines(run.latents.cpu())
+    summary = {"shapes": len(train_ids), "steps": run.steps, "seconds": round(run.seconds, 1),
+               "points_per_second": run.points_per_second, "sdf_l1_mean": float(l1.mean()),
+               "sdf_l1_max": float(l1.max()), "latent_cosine": float(cos.mean()), "run_dir": str(run.run_dir)}
+    typer.echo(json.dumps(summary, indent=1))
+    if copy_to:
+        dest = Path(copy_to) / run.run_dir.relative_to(paths.runs_dir())
+        shutil.copytree(run.run_dir, dest, dirs_exist_ok=True)
+        typer.echo(f"copied to {dest}")
 
 
 @app.command("figures")

@@ -34,7 +34,7 @@ from .isolate import map_isolated
 from .sampling import VERSION as SAMPLING_VERSION
 from .sampling import sample_sdf
 
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2  # 2: splits
 ARTIFACTS = {"mesh": ("meshes", "mesh.ply", "ply"), "sdf": ("sdf", "sdf.npz", "npz"),
              "renders": ("renders", "renders.npz", "npz")}
 

@@ -11,7 +11,7 @@ import trimesh
 
 from ..config import DataConfig
 from ..io import sha256_file
-from .build import build_dataset, dataset_root
+from .build import MANIFEST_VERSION, build_dataset, dataset_root
 
 
 class Dataset:
@@ -77,10 +77,12 @@ class Dataset:
 
 
 def load_or_build(cfg: DataConfig, **build_kwargs) -> Dataset:
-    """Open the dataset of ``cfg`` if it is complete, else build (or resume) it."""
+    """Open the dataset of ``cfg`` if it is complete and current, else build (or resume) it; an
+    older manifest is rewritten from the finished artifacts without recomputing them."""
     root = dataset_root(cfg)
     if (root / "manifest.json").exists():
         ds = Dataset(root)
-        if not any(f["stage"] == "incomplete" for f in ds.failed):
+        current = ds.manifest.get("manifest_version") == MANIFEST_VERSION
+        if current and not any(f["stage"] == "incomplete" for f in ds.failed):
             return ds
     return Dataset(build_dataset(cfg, **build_kwargs))

@@ -34,7 +34,11 @@ def _child(fn, item, conn, memory_mb):
 
     faulthandler.disable()  # a crash is reported to the parent; no traceback dump from the child
     if memory_mb:
-        limit = int(memory_mb * 2**20)
+        # a cap on growth, not on size: a parent that loaded CUDA already reserves many GB of
+        # address space, and an absolute cap would fail every child at its first allocation
+        with open("/proc/self/statm") as fh:
+            current = int(fh.read().split()[0]) * resource.getpagesize()
+        limit = current + int(memory_mb * 2**20)
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     try:
         payload = ("ok", fn(item))

@@ -28,12 +28,18 @@ class PositionalEncoding(nn.Module):
 
 
 class Decoder(nn.Module):
+    """``input_align`` > 1 pads the 103 inputs with zeros up to a multiple (tensor-core GEMMs want
+    dimensions divisible by 8); the padded weight columns only ever see zeros, get zero gradients
+    and stay zero, so the function is the unpadded one."""
+
     def __init__(self, latent_dim: int = 64, hidden: int = 512, num_layers: int = 8, skip_layer: int = 4,
-                 pe_bands: int = 6):
+                 pe_bands: int = 6, input_align: int = 1):
         super().__init__()
         self.pe = PositionalEncoding(pe_bands)
         self.latent_dim = latent_dim
-        in_dim = latent_dim + self.pe.out_dim
+        raw = latent_dim + self.pe.out_dim
+        in_dim = -(-raw // input_align) * input_align
+        self.pad = in_dim - raw
         self.skip_layer = skip_layer if 0 < skip_layer < num_layers else None
         dims = []
         for i in range(num_layers):
@@ -48,7 +54,10 @@ class Decoder(nn.Module):
         """``latents`` [..., latent_dim] (broadcast against) ``points`` [..., 3] -> SDF [...]."""
         enc = self.pe(points)
         latents = latents.expand(*enc.shape[:-1], self.latent_dim)
-        inp = torch.cat([latents, enc], dim=-1)
+        parts = [latents.to(enc.dtype), enc]
+        if self.pad:
+            parts.append(enc.new_zeros(*enc.shape[:-1], self.pad))
+        inp = torch.cat(parts, dim=-1)
         h = inp
         for i, layer in enumerate(self.layers):
             if i == self.skip_layer:

@@ -64,7 +64,7 @@ class SDFBank:
 
 
 def make_decoder(cfg: DeepSDFConfig) -> Decoder:
-    return Decoder(cfg.latent_dim, cfg.hidden, cfg.num_layers, cfg.skip_layer, cfg.pe_bands)
+    return Decoder(cfg.latent_dim, cfg.hidden, cfg.num_layers, cfg.skip_layer, cfg.pe_bands, cfg.input_align)
 
 
 def clamped_l1(pred: torch.Tensor, target: torch.Tensor, clamp: float) -> torch.Tensor:
@@ -91,7 +91,7 @@ class TrainResult:
 
 def run_key(cfg: Config, dataset, indices=None) -> str:
     train_keys = {k: v for k, v in dataclasses.asdict(cfg.deepsdf).items()
-                  if k not in ("mesh_resolution", "eval_shapes", "recon_steps")}  # evaluation-only settings
+                  if k not in ("mesh_resolution", "eval_shapes", "recon_steps", "recon_shapes")}  # evaluation-only settings
     body = json.dumps({"deepsdf": train_keys, "seed": cfg.seed, "indices": list(map(int, indices or [])),
                        "data": str(Path(dataset.root).relative_to(paths.data_dir()))
                        if str(dataset.root).startswith(str(paths.data_dir())) else str(dataset.root)},
@@ -129,7 +129,8 @@ class Trainer:
         self.gen = torch.Generator(device=device)
         self.gen.manual_seed(cfg.seed)
         self.step = 0
-        self.loss_fn = torch.compile(_loss) if self.fast and cuda and dc.compile else _loss
+        self.loss_fn = (torch.compile(_loss, mode=None if dc.compile_mode == "default" else dc.compile_mode)
+                        if self.fast and cuda and dc.compile else _loss)
         self.autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.fast and cuda)
         self.running = torch.zeros((), device=device)
         self._perm_epoch, self._perm = -1, None
@@ -212,7 +213,10 @@ def train(cfg: Config, dataset, indices=None, *, device=None, max_steps: int | N
     t0 = time.perf_counter()
 
     def save(name: str, pps: float) -> None:
-        _save(run_dir / name, **tr.state(), history=history, seconds=seconds + time.perf_counter() - t0,
+        state = tr.state()
+        if name == "final.pt":  # a finished run needs no optimizer state: keeps the file small
+            state.pop("optimizer")
+        _save(run_dir / name, **state, history=history, seconds=seconds + time.perf_counter() - t0,
               config=cfg.to_dict(), indices=indices, dataset=str(dataset.root), points_per_second=pps)
 
     with tqdm(total=tr.total, initial=tr.step, desc=f"deepsdf ({dc.recipe})", unit="step",
