@@ -33,7 +33,6 @@ SEED = 0
 
 # %%
 import numpy as np
-import torch
 
 from sdfnets import config, figures, plots
 from sdfnets.data import load_or_build, render

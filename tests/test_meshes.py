@@ -45,11 +45,3 @@ def test_size_and_face_limits(tmp_path):
         meshes.load_mesh(path, max_faces=100)
     with pytest.raises(MeshError, match="not found"):
         meshes.load_mesh(tmp_path / "missing.obj")
-
-
-def test_make_watertight_closes_an_open_mesh():
-    open_box = trimesh.creation.box()
-    open_box.update_faces(np.arange(len(open_box.faces)) > 1)  # drop one side
-    assert not open_box.is_watertight
-    closed = meshes.make_watertight(open_box, resolution=2000)
-    assert closed.is_watertight

@@ -90,6 +90,14 @@ def test_quality_gate_passes_clean_and_fails_broken_shapes():
     assert "not watertight" in watertight.gate(src, opened).reasons
 
 
+def test_an_open_mesh_is_closed():
+    open_box = trimesh.creation.box()
+    open_box.update_faces(np.arange(len(open_box.faces)) > 1)  # drop one side
+    assert not open_box.is_watertight
+    closed, report = watertight.canonicalize(normalize_to_unit_sphere(open_box)[0])
+    assert closed.is_watertight and report.ok
+
+
 def test_specks_are_dropped_but_parts_are_not():
     big = _box((1, 1, 1))
     speck = trimesh.creation.icosphere(1, 0.01).apply_translation((2, 0, 0))

@@ -109,10 +109,7 @@ def run_all(scale: str = "cpu", only: str | None = None, force: bool = False,
         raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
     if engine not in ("papermill", "script"):
         raise ValueError(f"unknown engine {engine!r}; papermill or script")
-    if engine == "papermill":
-        from papermill.exceptions import PapermillExecutionError
-    else:
-        PapermillExecutionError = ScriptCellError  # noqa: N806  (same fields: cell_index, ename, evalue)
+    from papermill.exceptions import PapermillExecutionError
 
     results = []
     for nb in list_notebooks(only):
@@ -127,8 +124,9 @@ def run_all(scale: str = "cpu", only: str | None = None, force: bool = False,
                 run_notebook(nb, scale, parameters)
             else:
                 run_script(nb, scale, parameters)
-        except PapermillExecutionError as exc:
-            where = f"cell {exc.cell_index}" + (f" (execution count {exc.exec_count})" if engine == "papermill" else "")
+        except (PapermillExecutionError, ScriptCellError) as exc:
+            count = getattr(exc, "exec_count", None)
+            where = f"cell {exc.cell_index}" + (f" (execution count {count})" if count is not None else "")
             msg = f"{nb.stem}: {where}: {exc.ename}: {exc.evalue}"
             echo(f"[FAILED] {msg}\n         executed copy: {paths.executed_notebook_path(nb.stem, scale)}")
             results.append(NotebookResult(nb.stem, "failed", time.perf_counter() - t0, msg))

@@ -47,7 +47,8 @@ def dataset_root(cfg: DataConfig) -> Path:
     return paths.dataset_dir(cfg.corpus, cfg.num_shapes, key)
 
 
-def _key(uid: str) -> str:
+def work_key(uid: str) -> str:
+    """A file-system-safe, collision-free folder name for a uid."""
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in uid)[-48:]
     return f"{safe}-{hashlib.sha1(uid.encode()).hexdigest()[:8]}"
 
@@ -162,7 +163,7 @@ time and memory limits; renders in ``workers`` processes with a GL context each.
     root = dataset_root(cfg)
     corpus = get_corpus(cfg.corpus, seed=cfg.seed, mesh_resolution=cfg.mesh_resolution)
     sources = corpus.sources(cfg.num_shapes)
-    work_of = {s.uid: root / "_work" / _key(s.uid) for s in sources}
+    work_of = {s.uid: root / "_work" / work_key(s.uid) for s in sources}
     if len(set(work_of.values())) != len(sources):
         raise ValueError("corpus yields duplicate uids")
     root.mkdir(parents=True, exist_ok=True)

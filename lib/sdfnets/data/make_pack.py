@@ -9,7 +9,6 @@ assembled with the manifest, the failures and the credits.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import defaultdict
 from pathlib import Path
@@ -19,6 +18,7 @@ from tqdm import tqdm
 from .. import paths
 from ..io import atomic_write_bytes, atomic_write_json, sha256_file
 from . import meshes, splits, watertight
+from .build import work_key
 from .corpora import DEFAULT_PACK, ShapeSource, SweetHome3DRawCorpus
 from .isolate import map_isolated
 from .pack import decode_mesh, encode_mesh, write_pack
@@ -30,10 +30,6 @@ CONVERSION = {
     "gate": "watertight; one closed volume; 95th-percentile distance canonical->source < 0.05 (unit sphere)",
     "frame": "+Y up, centred on the bounding-box centre, farthest vertex on the unit sphere",
 }
-
-
-def _key(uid: str) -> str:
-    return uid.replace("/", "_") + "-" + hashlib.sha1(uid.encode()).hexdigest()[:6]
 
 
 def convert_one(corpus: SweetHome3DRawCorpus, src: ShapeSource, work: Path, max_faces: int = 2_000_000) -> None:
@@ -81,7 +77,7 @@ def build_pack(source_dir: str = "", out: Path | None = None, *, workers: int = 
     files = corpus.files()
     sources = sorted(corpus.sources(num_shapes or 10**9), key=lambda s: s.uid)
     work_root = paths.data_dir() / "packwork" / corpus.version
-    work_of = {s.uid: work_root / _key(s.uid) for s in sources}
+    work_of = {s.uid: work_root / work_key(s.uid) for s in sources}
     pending = [s for s in sources if not ((work_of[s.uid] / "mesh.drc").exists()
                                           or (work_of[s.uid] / "failed.json").exists())]
     bar = tqdm(total=len(pending), desc="convert", unit="model", disable=not progress)

@@ -72,17 +72,3 @@ def normalize_to_unit_sphere(mesh: trimesh.Trimesh) -> tuple[trimesh.Trimesh, np
     out = trimesh.Trimesh((v - center) * scale, np.asarray(mesh.faces), process=False)
     out.remove_unreferenced_vertices()
     return out, center, float(scale)
-
-
-def make_watertight(mesh: trimesh.Trimesh, resolution: int = 20_000) -> trimesh.Trimesh:
-    """Close a mesh with point-cloud-utils' manifold wrapper (Huang et al. 2018)."""
-    import point_cloud_utils as pcu
-
-    if mesh.is_watertight:
-        return mesh
-    v, f = pcu.make_mesh_watertight(np.asarray(mesh.vertices, np.float64), np.asarray(mesh.faces, np.int32),
-                                    resolution=resolution)
-    out = trimesh.Trimesh(v, f, process=False)
-    if not out.is_watertight:
-        raise MeshError("could not be made watertight")
-    return out

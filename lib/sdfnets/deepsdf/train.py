@@ -192,7 +192,6 @@ def train(cfg: Config, dataset, indices=None, *, device=None, max_steps: int | N
     dc = cfg.deepsdf
     device = torch.device(device) if device else default_device()
     indices = list(range(len(dataset))) if indices is None else [int(i) for i in indices]
-    n = len(indices)
     key = run_key(cfg, dataset, indices if len(indices) != len(dataset) else None)
     run_dir = run_dir or paths.runs_dir() / "deepsdf" / f"{Path(dataset.root).name}-{key}"
     run_dir.mkdir(parents=True, exist_ok=True)
