@@ -59,6 +59,24 @@ EXPECT = {
         and v["splits"]["ood"] > 0 and v["splits"]["train"] > v["splits"]["test"] > 0 and v["pack_mib"] <= 20
         # the demo library: a soup and an open mesh convert; a lamp in pieces and a two-part model fail
         and v["live_conversions"] == 4 and v["live_conversions_passed"] == 2),
+    "02_anchor_decoders": lambda v, rec: (
+        v["parameters"] == {"relu_pe": 54_785, "siren": 50_177} and v["anchor"]["category"] == "table"
+        and all(v[f]["sdf_l1"] < 0.01 and v[f]["fscore"] > 0.5 for f in ("relu_pe", "siren"))),
+    "03_siren_warm_start": lambda v, rec: (
+        v["shapes"] == 6 and v["pairs"] == 2
+        # a shared warm start keeps weight interpolation close to field interpolation; random starts do not
+        and v["interpolation"]["SIREN, anchor start"]["deviation_mid"]
+        < 0.5 * v["interpolation"]["SIREN, random starts"]["deviation_mid"]
+        and v["interpolation"]["SIREN, random + weight matching"]["deviation_mid"]
+        < v["interpolation"]["SIREN, random starts"]["deviation_mid"]
+        and v["perturbation"]["collapse_sigma"]["ReLU+PE"] > v["perturbation"]["collapse_sigma"]["SIREN"]),
+    "04_relu_weight_dataset": lambda v, rec: (
+        v["networks"] == 8 and v["parameters"] == 54_785 and v["offsets"]["out.bias"] == [54_784, 54_785]
+        and v["sdf_l1_median"] < 0.05 and v["gallery"]["fscore"] > 0.3),
+    "05_cosine_shell": lambda v, rec: (
+        v["networks"] == 8 and v["anchor start"]["pairwise_cosine"] > 0.9
+        and abs(v["random starts"]["pairwise_cosine"]) < 0.1
+        and v["anchor start"]["low_std_dims"] > v["random starts"]["low_std_dims"]),
     "11_deepsdf": lambda v, rec: (
         v["decoder_parameters"] == 25_793 and v["full"]["shapes"] == 7 and v["test_reconstruction"]["shapes"] == 1
         # the pilot's point: more capacity, better fit and better meshes

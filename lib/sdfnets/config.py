@@ -88,11 +88,40 @@ class DeepSDFConfig:
 
 
 @dataclass(frozen=True)
+class WeightSpaceConfig:
+    """Phases 0-1.5: one small SDF network per shape. ReLU+PE: xyz -> PE (6 bands, 39 dims) ->
+    4 x Linear(128) + ReLU -> Linear(1), 54,785 parameters. SIREN: the same widths on raw xyz
+    with sine activations (omega_0 = 30), 50,177 parameters."""
+
+    hidden: int = 128
+    num_layers: int = 4  # hidden layers
+    pe_bands: int = 6
+    omega0: float = 30.0
+    anchor_uid: str | None = None  # None: the corpus' first shape of category "table"
+    clamp: float = 0.1  # clamped-L1 SDF loss, as in phase 11
+    points_per_shape: int = 4096  # per network and step
+    anchor_steps: int = 4000
+    anchor_lr: float = 1e-3
+    steps: int = 2000  # per-shape fine-tuning (every network, batched)
+    lr: float = 5e-4
+    siren_lr: float = 1e-4
+    max_shapes: int | None = None  # networks in the weight dataset (None: every shape)
+    siren_shapes: int = 32  # phases 1/1.5 and the perturbation benchmark run on this many shapes
+    interp_pairs: int = 8
+    perturb_sigmas: tuple[float, ...] = (0.0, 0.05, 0.1, 0.17, 0.25, 0.34, 0.5, 0.75, 1.0, 1.5)
+    perturb_draws: int = 4
+    grid_resolution: int = 64  # occupancy grid of the perturbation IoU
+    mesh_resolution: int = 128
+    checkpoint_every: int = 500
+
+
+@dataclass(frozen=True)
 class Config:
     scale: str
     seed: int = 0
     data: DataConfig = field(default_factory=DataConfig)
     deepsdf: DeepSDFConfig = field(default_factory=DeepSDFConfig)
+    weightspace: WeightSpaceConfig = field(default_factory=WeightSpaceConfig)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -104,18 +133,24 @@ _PRESETS: dict[str, dict] = {
                   num_views=8, image_size=64),
         deepsdf=dict(hidden=64, num_layers=4, skip_layer=2, points_per_shape=1024, epochs=40,
                      checkpoint_every=20, mesh_resolution=32, eval_shapes=8, recon_steps=60),
+        weightspace=dict(points_per_shape=1024, anchor_steps=300, steps=150, siren_shapes=6, interp_pairs=2,
+                         perturb_sigmas=(0.0, 0.1, 0.34, 1.0), perturb_draws=2, grid_resolution=24,
+                         mesh_resolution=32, checkpoint_every=50),
     ),
     "cpu": dict(
         data=dict(num_shapes=48, mesh_resolution=112, num_points=100_000, num_surface_points=20_000,
                   num_views=16, image_size=128),
         deepsdf=dict(hidden=128, num_layers=8, points_per_shape=2048, epochs=200, checkpoint_every=500,
                      mesh_resolution=64, eval_shapes=24, recon_steps=300),
+        weightspace=dict(points_per_shape=2048, anchor_steps=2000, steps=800, siren_shapes=16, interp_pairs=4,
+                         perturb_draws=2, grid_resolution=48, mesh_resolution=64),
     ),
     "full": dict(  # the real corpus: every shape of the Sweet Home 3D pack (the thesis had 976)
         data=dict(corpus="sweethome3d", num_shapes=976, mesh_resolution=128),
         # the thesis' learning rates (3x larger ones killed every ReLU within 100 steps), decayed
         deepsdf=dict(recipe="fast", shapes_per_step=32, input_align=8, lr_schedule="cosine", eval_shapes=48,
                      recon_shapes=24),
+        weightspace=dict(anchor_uid="BlendSwap-CC-BY/0022"),  # a coffee table, like the thesis' obj_0000
     ),
 }
 
@@ -150,7 +185,7 @@ def resolve(scale: str = "smoke", seed: int = 0, **sections: dict) -> Config:
         raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
     preset = _PRESETS[scale]
     built = {}
-    for name, cls in (("data", DataConfig), ("deepsdf", DeepSDFConfig)):
+    for name, cls in (("data", DataConfig), ("deepsdf", DeepSDFConfig), ("weightspace", WeightSpaceConfig)):
         values = {**preset.get(name, {}), **(sections.pop(name, None) or {})}
         if name == "data":
             values.setdefault("seed", seed)

@@ -132,3 +132,55 @@ def scatter_categories(xy: np.ndarray, categories: Sequence[str], title: str, xl
     ax.legend(fontsize=6, markerscale=1.5, loc="best", ncol=1 + len(cats) // 12)
     fig.tight_layout()
     return fig
+
+
+def curves(series: dict[str, tuple[np.ndarray, np.ndarray]], title: str, xlabel: str, ylabel: str,
+           logy: bool = False, band: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+           hlines: dict[str, float] | None = None, vlines: dict[str, float] | None = None):
+    """Lines (x, y) by name; optional shaded (low, high) bands and labelled reference lines."""
+    fig, ax = plt.subplots(figsize=(5.4, 3.4))
+    for name, (x, y) in series.items():
+        (line,) = ax.plot(x, y, marker="o" if len(x) < 20 else None, ms=3, label=name)
+        if band and name in band:
+            ax.fill_between(x, *band[name], color=line.get_color(), alpha=0.2, lw=0)
+    for name, y in (hlines or {}).items():
+        ax.axhline(y, color="0.4", ls="--", lw=0.8)
+        ax.annotate(name, (ax.get_xlim()[0], y), fontsize=7, va="bottom", color="0.3")
+    for name, x in (vlines or {}).items():
+        ax.axvline(x, color="0.4", ls=":", lw=0.8)
+        ax.annotate(name, (x, ax.get_ylim()[1]), fontsize=7, va="top", rotation=90, color="0.3")
+    if logy:
+        ax.set_yscale("log")
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def cosine_shell(stats: dict[str, dict], low_std: float = 1e-4):
+    """The warm-start cosine-shell diagnostic, four panels, one colour per weight dataset
+    (``stats[name]`` from :func:`sdfnets.weightspace.analysis.shell_stats`)."""
+    fig, ax = plt.subplots(2, 2, figsize=(10.0, 7.4))
+    (a, b), (c, d) = ax
+    for name, s in stats.items():
+        cos = s["pairwise_cosine_all"]
+        a.hist(cos, bins=np.linspace(-0.1, 1.0, 111), alpha=0.6, label=f"{name}: mean {cos.mean():.3f}")
+        b.scatter(s["along_init"], s["across_init"], s=8, alpha=0.6, label=name)
+        ev = s["pca_explained"]
+        c.plot(np.arange(1, len(ev) + 1), np.cumsum(ev), label=name)
+        d.hist(np.log10(np.maximum(s["std"], 1e-12)), bins=120, alpha=0.6,
+               label=f"{name}: {s['low_std_dims']:,} of {s['dims']:,} below {low_std:g}")
+    a.set(title="pairwise cosine of trained weight vectors", xlabel="cosine", ylabel="pairs")
+    b.set(title="each network: along its start vs across it", xlabel="component along the start vector",
+          ylabel="norm orthogonal to the start")
+    b.axvline(0, color="0.6", lw=0.6)
+    c.set(title="PCA of the weight dataset", xlabel="principal components", ylabel="cumulative explained variance",
+          xscale="log", ylim=(0, 1.02))
+    d.axvline(np.log10(low_std), color="k", ls="--", lw=0.8)
+    d.set(title="per-dimension std over the dataset", xlabel="log10 std", ylabel="dimensions", yscale="log")
+    for x in (a, b, c, d):
+        x.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

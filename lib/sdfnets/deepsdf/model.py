@@ -23,7 +23,16 @@ class PositionalEncoding(nn.Module):
         self.out_dim = 3 + 3 * 2 * num_bands
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        xf = x[..., None] * self.freqs  # [..., 3, bands]
+        return self._apply_freqs(x, self.freqs)
+
+    @staticmethod
+    def encode(x: torch.Tensor, num_bands: int = 6) -> torch.Tensor:
+        freqs = (2.0 ** torch.arange(num_bands, device=x.device, dtype=x.dtype)) * math.pi
+        return PositionalEncoding._apply_freqs(x, freqs)
+
+    @staticmethod
+    def _apply_freqs(x: torch.Tensor, freqs: torch.Tensor) -> torch.Tensor:
+        xf = x[..., None] * freqs  # [..., 3, bands]
         return torch.cat([x, xf.sin().flatten(-2), xf.cos().flatten(-2)], dim=-1)
 
 

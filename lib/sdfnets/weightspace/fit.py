@@ -1,0 +1,275 @@
+"""Training per-shape networks (notebooks ``02``-``05``): all N networks as one batched model.
+
+Each step draws ``points_per_shape`` samples of every shape and takes one Adam step for all
+networks at once; the loss is the *sum* over networks of each one's mean clamped-L1 error, so
+every network gets exactly the gradient it would get alone (and Adam's per-element state keeps
+them independent): training N networks batched equals training them one by one, which
+``tests/test_weightspace.py`` checks and ``bench/`` times.
+
+Load-or-train as in phase 11: a run lives in ``checkpoints/runs/weightspace/<name>-<key>/``,
+an interrupted run resumes from ``last.pt`` to the same result, and the finished run is a
+weight dataset (:class:`WeightSet`, one safetensors file).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from tqdm import tqdm
+
+from .. import paths
+from ..deepsdf.train import SDFBank, _save, clamped_l1, default_device
+from .nets import NetSpec, Params, flatten, forward, init_params, repeat, unflatten
+
+
+@dataclass
+class WeightSet:
+    """A weight dataset: row i is the flat weight vector of shape ``obj_idx[i]``'s network."""
+
+    spec: NetSpec
+    weights: torch.Tensor  # [N, num_params]
+    init: torch.Tensor  # [N, num_params]: where each network started (the anchor, or its random init)
+    obj_idx: list[int]
+    uids: list[str]
+    loss: np.ndarray  # [N] final per-shape clamped-L1 SDF error (fixed 32,768 samples)
+    meta: dict
+    path: Path | None = None  # the safetensors file it was loaded from or saved to
+
+    @property
+    def params(self) -> Params:
+        return unflatten(self.spec, self.weights)
+
+    @property
+    def offsets(self) -> dict[str, tuple[int, int]]:
+        return self.spec.offsets()
+
+    def save(self, path: Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        meta = {"spec": dataclasses.asdict(self.spec), "offsets": self.offsets, "obj_idx": self.obj_idx,
+                "uids": self.uids, **self.meta}
+        tmp = path.with_suffix(".tmp")
+        save_file({"weights": self.weights.float().contiguous().cpu(), "init": self.init.float().contiguous().cpu(),
+                   "loss": torch.as_tensor(self.loss, dtype=torch.float32)},
+                  str(tmp), metadata={"format": "sdfnets-weightset-v1", "meta": json.dumps(meta)})
+        tmp.replace(path)
+        self.path = path
+        return path
+
+    @classmethod
+    def load(cls, path: Path | str, device="cpu") -> "WeightSet":
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as f:
+            meta = json.loads(f.metadata()["meta"])
+        t = load_file(str(path), device=str(device))
+        spec = NetSpec(**meta.pop("spec"))
+        meta.pop("offsets")
+        return cls(spec, t["weights"], t["init"], meta.pop("obj_idx"), meta.pop("uids"), t["loss"].numpy(), meta,
+                   Path(path))
+
+
+def sdf_loss(spec: NetSpec, params: Params, pts: torch.Tensor, sdf: torch.Tensor, clamp: float) -> torch.Tensor:
+    """Per-network mean clamped-L1 error [N]."""
+    return clamped_l1(forward(spec, params, pts), sdf, clamp).mean(dim=1)
+
+
+class BatchedFit:
+    """Adam on N networks at once over a device-resident :class:`SDFBank` (row i <-> network i)."""
+
+    def __init__(self, spec: NetSpec, params: Params, bank: SDFBank, *, lr: float, steps: int,
+                 points_per_shape: int, clamp: float = 0.1, seed: int = 0):
+        self.spec, self.bank, self.clamp = spec, bank, clamp
+        self.device = bank.data.device
+        self.params = {k: v.detach().to(self.device).clone().requires_grad_() for k, v in params.items()}
+        self.lr, self.total, self.points = lr, steps, points_per_shape
+        self.opt = torch.optim.Adam(list(self.params.values()), lr=lr, fused=self.device.type == "cuda")
+        self.gen = torch.Generator(device=self.device)
+        self.gen.manual_seed(seed)
+        self.step = 0
+        self.running = torch.zeros((), device=self.device)
+
+    def run(self, steps: int) -> None:
+        """``steps`` Adam steps of every network. On a GPU the float32 matrix products use TF32
+        tensor cores (restored afterwards)."""
+        before = torch.get_float32_matmul_precision()
+        if self.device.type == "cuda":
+            torch.set_float32_matmul_precision("high")
+        try:
+            self._run(steps)
+        finally:
+            torch.set_float32_matmul_precision(before)
+
+    def _run(self, steps: int) -> None:
+        n, p_all = self.bank.data.shape[:2]
+        ids = torch.arange(n, device=self.device)
+        for _ in range(steps):
+            f = 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * self.step / self.total))  # cosine decay
+            for g in self.opt.param_groups:
+                g["lr"] = self.lr * f
+            idx = torch.randint(p_all, (n, self.points), generator=self.gen, device=self.device)
+            pts, sdf = self.bank.gather(ids, idx)
+            per_net = sdf_loss(self.spec, self.params, pts, sdf, self.clamp)
+            self.opt.zero_grad(set_to_none=True)
+            per_net.sum().backward()
+            self.opt.step()
+            self.running += per_net.detach().mean()
+            self.step += 1
+
+    def state(self) -> dict:
+        return {"params": {k: v.detach().clone() for k, v in self.params.items()}, "optimizer": self.opt.state_dict(),
+                "generator": self.gen.get_state(), "step": self.step}
+
+    def load_state(self, ck: dict) -> None:
+        with torch.no_grad():
+            for k, v in ck["params"].items():
+                self.params[k].copy_(v)
+        self.opt.load_state_dict(ck["optimizer"])
+        self.gen.set_state(ck["generator"].cpu())
+        self.step = ck["step"]
+
+
+@torch.no_grad()
+def per_shape_loss(spec: NetSpec, params: Params, bank: SDFBank, num_points: int = 32_768, clamp: float = 0.1,
+                   seed: int = 0, chunk: int = 64) -> np.ndarray:
+    """Clamped-L1 SDF error of each network on a fixed random subset of its shape's samples."""
+    g = torch.Generator(device=bank.data.device)
+    g.manual_seed(seed)
+    out = []
+    for s in range(0, bank.num_shapes, chunk):
+        ids = torch.arange(s, min(s + chunk, bank.num_shapes), device=bank.data.device)
+        idx = torch.randint(bank.data.shape[1], (len(ids), num_points), generator=g, device=bank.data.device)
+        pts, sdf = bank.gather(ids, idx)
+        sub = {k: v[s:s + len(ids)].to(pts.device) for k, v in params.items()}
+        out.append(sdf_loss(spec, sub, pts, sdf, clamp).cpu())
+    return torch.cat(out).numpy()
+
+
+def fit(spec: NetSpec, init: Params, bank: SDFBank, *, lr: float, steps: int, points_per_shape: int,
+        clamp: float = 0.1, seed: int = 0, run_dir: Path | None = None, checkpoint_every: int = 500,
+        log_every: int = 50, progress: bool = True, desc: str = "fit",
+        max_steps: int | None = None) -> tuple[Params, list, float]:
+    """Train the networks ``init`` (one per bank row) for ``steps`` steps; returns (params,
+    history of (step, mean loss), seconds). With ``run_dir``, ``last.pt`` is written every
+    ``checkpoint_every`` steps and a rerun resumes from it; ``max_steps`` stops early and leaves
+    ``last.pt`` behind, as an interruption would."""
+    tr = BatchedFit(spec, init, bank, lr=lr, steps=steps, points_per_shape=points_per_shape, clamp=clamp, seed=seed)
+    history, seconds = [], 0.0
+    last = Path(run_dir) / "last.pt" if run_dir else None
+    if last and last.exists():
+        ck = torch.load(last, map_location=tr.device, weights_only=False)
+        tr.load_state(ck)
+        history, seconds = ck["history"], ck["seconds"]
+    t0 = time.perf_counter()
+    stop = steps if max_steps is None else min(steps, max_steps)
+    with tqdm(total=steps, initial=tr.step, desc=desc, unit="step", disable=not progress) as bar:
+        while tr.step < stop:
+            before = tr.step
+            tr.run(min(log_every - tr.step % log_every, stop - tr.step))
+            value = float(tr.running) / (tr.step - before)  # one host sync per log interval
+            tr.running.zero_()
+            history.append((tr.step, value))
+            bar.update(tr.step - before)
+            bar.set_postfix(l1=f"{value:.5f}")
+            if last and (tr.step % checkpoint_every < log_every or tr.step == stop) and tr.step < steps:
+                _save(last, **tr.state(), history=history, seconds=seconds + time.perf_counter() - t0)
+    if tr.device.type == "cuda":
+        torch.cuda.synchronize()
+    params = {k: v.detach() for k, v in tr.params.items()}
+    return params, history, seconds + time.perf_counter() - t0
+
+
+# ---------------------------------------------------------------------------------------------
+# Load-or-train: the anchor and the weight datasets
+
+
+def anchor_index(wc, dataset) -> int:
+    """obj_idx of the anchor shape: ``anchor_uid``, else the first shape of category "table"."""
+    if wc.anchor_uid:
+        return dataset.index_of(wc.anchor_uid)
+    for i, c in enumerate(dataset.categories):
+        if c.lower() == "table":
+            return i
+    raise ValueError("no anchor: set weightspace.anchor_uid (the corpus has no category 'table')")
+
+
+def _key(body: dict) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:10]
+
+
+def _data_name(dataset) -> str:
+    root = Path(dataset.root)
+    return str(root.relative_to(paths.data_dir())) if str(root).startswith(str(paths.data_dir())) else str(root)
+
+
+def _spec_key(wc) -> dict:
+    return {k: getattr(wc, k) for k in ("hidden", "num_layers", "pe_bands", "omega0", "clamp", "points_per_shape")}
+
+
+def train_anchor(cfg, dataset, family: str = "relu_pe", *, device=None, progress: bool = True) -> WeightSet:
+    """Phase 0: the anchor decoder of ``family`` on the anchor shape (random init, seed ``cfg.seed``)."""
+    wc = cfg.weightspace
+    spec = NetSpec.from_config(wc, family)
+    i = anchor_index(wc, dataset)
+    lr = wc.anchor_lr if family == "relu_pe" else wc.siren_lr
+    body = {"what": "anchor", "family": family, **_spec_key(wc), "steps": wc.anchor_steps, "lr": lr,
+            "seed": cfg.seed, "obj_idx": i, "data": _data_name(dataset)}
+    return _load_or_fit(spec, dataset, [i], init_params(spec, 1, seed=cfg.seed), body, lr=lr, steps=wc.anchor_steps,
+                        wc=wc, seed=cfg.seed, device=device, progress=progress, desc=f"anchor ({family})",
+                        meta={"init_kind": "random", "role": "anchor"})
+
+
+def train_weight_set(cfg, dataset, indices, family: str = "relu_pe", init: str = "anchor", *, device=None,
+                     progress: bool = True) -> WeightSet:
+    """Phase 1: one network of ``family`` per shape in ``indices``, trained batched, starting from
+    the anchor (``init="anchor"``: every network the same start) or from independent random
+    initialisations (``init="random"``)."""
+    wc = cfg.weightspace
+    spec = NetSpec.from_config(wc, family)
+    indices = [int(i) for i in indices]
+    lr = wc.lr if family == "relu_pe" else wc.siren_lr
+    if init == "anchor":
+        anchor = train_anchor(cfg, dataset, family, device=device, progress=progress)
+        start = repeat(anchor.params, len(indices))
+        extra = {"anchor_uid": anchor.uids[0]}
+    elif init == "random":
+        start = init_params(spec, len(indices), seed=cfg.seed + 1)
+        extra = {}
+    else:
+        raise ValueError(f"init must be 'anchor' or 'random', not {init!r}")
+    body = {"what": "weights", "family": family, "init": init, **_spec_key(wc), "steps": wc.steps, "lr": lr,
+            "anchor_steps": wc.anchor_steps if init == "anchor" else None, "anchor_lr": wc.anchor_lr,
+            "seed": cfg.seed, "indices": indices, "data": _data_name(dataset), **extra}
+    return _load_or_fit(spec, dataset, indices, start, body, lr=lr, steps=wc.steps, wc=wc, seed=cfg.seed,
+                        device=device, progress=progress, desc=f"{family} x {len(indices)} ({init} init)",
+                        meta={"init_kind": init, "role": "per-shape", **extra})
+
+
+def _load_or_fit(spec, dataset, indices, start: Params, body: dict, *, lr, steps, wc, seed, device, progress, desc,
+                 meta) -> WeightSet:
+    device = torch.device(device) if device else default_device()
+    run_dir = paths.runs_dir() / "weightspace" / f"{Path(dataset.root).name}-{body['what']}-{_key(body)}"
+    final = run_dir / "weights.safetensors"
+    if final.exists():
+        return WeightSet.load(final, device)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    bank = SDFBank.from_dataset(dataset, indices, device)
+    params, history, seconds = fit(spec, start, bank, lr=lr, steps=steps, points_per_shape=wc.points_per_shape,
+                                   clamp=wc.clamp, seed=seed, run_dir=run_dir, checkpoint_every=wc.checkpoint_every,
+                                   progress=progress, desc=desc)
+    loss = per_shape_loss(spec, params, bank, clamp=wc.clamp)
+    ws = WeightSet(spec, flatten(spec, params), flatten(spec, {k: v.to(device) for k, v in start.items()}),
+                   indices, [dataset.uid_of(i) for i in indices], loss,
+                   {**meta, "config": body, "seconds": seconds, "history": history, "steps": steps})
+    ws.save(final)
+    (run_dir / "last.pt").unlink(missing_ok=True)
+    return ws
