@@ -150,7 +150,8 @@ _PRESETS: dict[str, dict] = {
         # the thesis' learning rates (3x larger ones killed every ReLU within 100 steps), decayed
         deepsdf=dict(recipe="fast", shapes_per_step=32, input_align=8, lr_schedule="cosine", eval_shapes=48,
                      recon_shapes=24),
-        weightspace=dict(anchor_uid="BlendSwap-CC-BY/0022"),  # a coffee table, like the thesis' obj_0000
+        # a coffee table, like the thesis' obj_0000; lr from bench/notes/weightspace_steps-gpu.json
+        weightspace=dict(anchor_uid="BlendSwap-CC-BY/0022", lr=2e-3),
     ),
 }
 

@@ -109,7 +109,11 @@ def run_all(scale: str = "cpu", only: str | None = None, force: bool = False,
         raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
     if engine not in ("papermill", "script"):
         raise ValueError(f"unknown engine {engine!r}; papermill or script")
-    from papermill.exceptions import PapermillExecutionError
+    failures: tuple[type[Exception], ...] = (ScriptCellError,)
+    if engine == "papermill":  # the script engine runs where papermill is not installed
+        from papermill.exceptions import PapermillExecutionError
+
+        failures = (PapermillExecutionError, ScriptCellError)
 
     results = []
     for nb in list_notebooks(only):
@@ -124,7 +128,7 @@ def run_all(scale: str = "cpu", only: str | None = None, force: bool = False,
                 run_notebook(nb, scale, parameters)
             else:
                 run_script(nb, scale, parameters)
-        except (PapermillExecutionError, ScriptCellError) as exc:
+        except failures as exc:
             count = getattr(exc, "exec_count", None)
             where = f"cell {exc.cell_index}" + (f" (execution count {count})" if count is not None else "")
             msg = f"{nb.stem}: {where}: {exc.ename}: {exc.evalue}"

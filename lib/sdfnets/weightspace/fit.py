@@ -74,13 +74,15 @@ class WeightSet:
         t = load_file(str(path), device=str(device))
         spec = NetSpec(**meta.pop("spec"))
         meta.pop("offsets")
-        return cls(spec, t["weights"], t["init"], meta.pop("obj_idx"), meta.pop("uids"), t["loss"].numpy(), meta,
+        return cls(spec, t["weights"], t["init"], meta.pop("obj_idx"), meta.pop("uids"), t["loss"].cpu().numpy(), meta,
                    Path(path))
 
 
 def sdf_loss(spec: NetSpec, params: Params, pts: torch.Tensor, sdf: torch.Tensor, clamp: float) -> torch.Tensor:
-    """Per-network mean clamped-L1 error [N]."""
-    return clamped_l1(forward(spec, params, pts), sdf, clamp).mean(dim=1)
+    """Per-network training loss [N]: mean |f(x) - clamp(sdf)|. Unlike phase 11's clamped L1 the
+    prediction is not clamped: a warm start whose field is > clamp everywhere near a thin shape
+    would otherwise get no gradient at all (seen on the real corpus: a network stuck at its start)."""
+    return (forward(spec, params, pts) - sdf.clamp(-clamp, clamp)).abs().mean(dim=1)
 
 
 class BatchedFit:
@@ -141,7 +143,8 @@ class BatchedFit:
 @torch.no_grad()
 def per_shape_loss(spec: NetSpec, params: Params, bank: SDFBank, num_points: int = 32_768, clamp: float = 0.1,
                    seed: int = 0, chunk: int = 64) -> np.ndarray:
-    """Clamped-L1 SDF error of each network on a fixed random subset of its shape's samples."""
+    """Clamped-L1 SDF error of each network on a fixed random subset of its shape's samples (the
+    measure phase 11 reports, so the two phases compare)."""
     g = torch.Generator(device=bank.data.device)
     g.manual_seed(seed)
     out = []
@@ -150,7 +153,7 @@ def per_shape_loss(spec: NetSpec, params: Params, bank: SDFBank, num_points: int
         idx = torch.randint(bank.data.shape[1], (len(ids), num_points), generator=g, device=bank.data.device)
         pts, sdf = bank.gather(ids, idx)
         sub = {k: v[s:s + len(ids)].to(pts.device) for k, v in params.items()}
-        out.append(sdf_loss(spec, sub, pts, sdf, clamp).cpu())
+        out.append(clamped_l1(forward(spec, sub, pts), sdf, clamp).mean(dim=1).cpu())
     return torch.cat(out).numpy()
 
 
