@@ -177,6 +177,69 @@ def deepsdf_train(
         typer.echo(f"copied to {dest}")
 
 
+@app.command("image2mesh")
+def image2mesh(
+    images: list[str] = typer.Argument(..., help="1 to 8 images of one object (PNG, JPEG, ...; RGBA: alpha = background)."),
+    output: str = typer.Option(..., "-o", "--output", help="Mesh file: .glb, .obj or .ply."),
+    pose: Optional[list[str]] = typer.Option(None, "--pose", help="AZIMUTH,ELEVATION in degrees, once per image "
+                                                                   "(default: views turning around the object)."),
+    resolution: int = typer.Option(128, "--resolution", "-r", help="Marching-cubes grid (16-512)."),
+    seed: int = typer.Option(0, help="Diffusion sampling seed."),
+    checkpoint: Optional[str] = typer.Option(None, help="Release file (default: checkpoints/image2mesh-sweethome3d.safetensors)."),
+    device: Optional[str] = typer.Option(None, help="cpu or cuda (default: cuda when available)."),
+):
+    """Phase 12: image(s) -> mesh (project encoder -> latent diffusion -> DeepSDF -> marching cubes)."""
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from .image2latent.pipeline import ImageToMesh, InputError, check_count, load_image, parse_pose
+
+    try:
+        suffix = Path(output).suffix.lower()
+        if suffix not in (".glb", ".obj", ".ply"):
+            raise InputError(f"{output}: the output must end in .glb, .obj or .ply")
+        check_count(len(images))
+        poses = None
+        if pose:
+            if len(pose) != len(images):
+                raise InputError(f"{len(pose)} --pose values for {len(images)} images")
+            from .image2latent.pipeline import camera_pose
+            import numpy as np
+
+            poses = np.stack([camera_pose(*parse_pose(p)) for p in pose])
+        loaded = [load_image(p) for p in images]
+        pipe = ImageToMesh(checkpoint, device)
+        with tqdm(total=100, desc="image2mesh", unit="%", bar_format="{l_bar}{bar}| {postfix}") as bar:
+            def progress(frac, text):
+                bar.n = int(frac * 100)
+                bar.set_postfix_str(text)
+                bar.refresh()
+
+            mesh = pipe(loaded, poses, resolution=resolution, seed=seed, progress=progress)
+    except (InputError, FileNotFoundError, RuntimeError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2)
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
+    mesh.export(output)
+    t = mesh.metadata.get("timings", {})
+    typer.echo(f"{output}: {len(mesh.vertices):,} vertices, {len(mesh.faces):,} faces "
+               f"({', '.join(f'{k} {v:.2f}' for k, v in t.items())})")
+
+
+@app.command("demo")
+def demo(
+    host: str = typer.Option("127.0.0.1", help="Interface to bind (0.0.0.0 to expose it; localhost by default)."),
+    port: int = typer.Option(7860, help="Port."),
+    checkpoint: Optional[str] = typer.Option(None, help="Release file (default: the committed one)."),
+    device: Optional[str] = typer.Option(None, help="cpu or cuda."),
+):
+    """Phase 12 web demo (gradio): upload 1-8 images, get the mesh in a 3-D viewer and as a file."""
+    from .image2latent.demo import build
+
+    build(checkpoint, device).launch(server_name=host, server_port=port, show_error=True)
+
+
 @app.command("figures")
 def figures(
     scale: str = ScaleOpt,

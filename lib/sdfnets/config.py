@@ -116,12 +116,54 @@ class WeightSpaceConfig:
 
 
 @dataclass(frozen=True)
+class DiffusionConfig:
+    """Phase 12: frozen image features -> latent diffusion transformer -> 64-dim DeepSDF latent.
+
+    The write-up's model: d_model 384, 4 layers, 6 heads (~10 M parameters), the latent a single
+    token cross-attending to view tokens (image feature + 64-dim sinusoidal pose embedding), AdaLN
+    on the timestep, cosine schedule with T = 500, x0-prediction, DDIM with 50 steps, K in [1, 8]
+    views per batch, 15 K steps, no classifier-free guidance or pose dropout (switches for both)."""
+
+    encoder: str = "viewnet"  # viewnet (the project's own, trained on its renders) | dinov2-base
+    # the project's own encoder: a small CNN, multi-view contrastive pretraining on training renders
+    encoder_image_size: int = 128
+    encoder_width: int = 32
+    encoder_dim: int = 256
+    encoder_steps: int = 1500
+    encoder_batch: int = 256  # shapes per step (two views each)
+    encoder_lr: float = 1e-3
+    encoder_temperature: float = 0.1
+    # the latent diffusion transformer
+    d_model: int = 384
+    num_layers: int = 4
+    num_heads: int = 6
+    pose_dim: int = 64
+    timesteps: int = 500
+    sample_steps: int = 50
+    steps: int = 15_000
+    batch: int = 256
+    lr: float = 1e-4
+    min_views: int = 1
+    max_views: int = 8
+    cond_dropout: float = 0.0  # classifier-free guidance training: drop every view token
+    pose_dropout: float = 0.0  # drop the pose embeddings
+    guidance: float = 1.0  # classifier-free guidance scale at sampling (1 = off)
+    # evaluation
+    pilot_shapes: int = 20
+    eval_views: int = 4
+    test_shapes: int = 32  # test shapes meshed and measured (at most)
+    ood_category: str = "vase"  # held out at smoke/cpu scale, where the corpus has no OOD split
+    mesh_resolution: int = 128
+
+
+@dataclass(frozen=True)
 class Config:
     scale: str
     seed: int = 0
     data: DataConfig = field(default_factory=DataConfig)
     deepsdf: DeepSDFConfig = field(default_factory=DeepSDFConfig)
     weightspace: WeightSpaceConfig = field(default_factory=WeightSpaceConfig)
+    diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -136,6 +178,9 @@ _PRESETS: dict[str, dict] = {
         weightspace=dict(points_per_shape=1024, anchor_steps=300, steps=150, siren_shapes=6, interp_pairs=2,
                          perturb_sigmas=(0.0, 0.1, 0.34, 1.0), perturb_draws=2, grid_resolution=24,
                          mesh_resolution=32, checkpoint_every=50),
+        diffusion=dict(encoder_image_size=64, encoder_width=8, encoder_dim=32, encoder_steps=40, encoder_batch=8,
+                       d_model=48, num_layers=2, num_heads=4, steps=300, batch=32, lr=1e-3, pilot_shapes=4,
+                       eval_views=2, test_shapes=2, mesh_resolution=32),
     ),
     "cpu": dict(
         data=dict(num_shapes=48, mesh_resolution=112, num_points=100_000, num_surface_points=20_000,
@@ -144,6 +189,9 @@ _PRESETS: dict[str, dict] = {
                      mesh_resolution=64, eval_shapes=24, recon_steps=300),
         weightspace=dict(points_per_shape=2048, anchor_steps=2000, steps=800, siren_shapes=16, interp_pairs=4,
                          perturb_draws=2, grid_resolution=48, mesh_resolution=64),
+        diffusion=dict(encoder_image_size=96, encoder_width=16, encoder_dim=128, encoder_steps=600, encoder_batch=32,
+                       d_model=192, num_layers=4, num_heads=6, steps=3000, batch=64, lr=3e-4, test_shapes=6,
+                       mesh_resolution=64),
     ),
     "full": dict(  # the real corpus: every shape of the Sweet Home 3D pack (the thesis had 976)
         data=dict(corpus="sweethome3d", num_shapes=976, mesh_resolution=128),
@@ -186,7 +234,8 @@ def resolve(scale: str = "smoke", seed: int = 0, **sections: dict) -> Config:
         raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
     preset = _PRESETS[scale]
     built = {}
-    for name, cls in (("data", DataConfig), ("deepsdf", DeepSDFConfig), ("weightspace", WeightSpaceConfig)):
+    for name, cls in (("data", DataConfig), ("deepsdf", DeepSDFConfig), ("weightspace", WeightSpaceConfig),
+                      ("diffusion", DiffusionConfig)):
         values = {**preset.get(name, {}), **(sections.pop(name, None) or {})}
         if name == "data":
             values.setdefault("seed", seed)

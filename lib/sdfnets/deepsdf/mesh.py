@@ -43,3 +43,30 @@ def latent_to_mesh(decoder, latent: torch.Tensor, resolution: int = 128) -> trim
 def export(mesh: trimesh.Trimesh, path) -> None:
     """OBJ, PLY or GLB, by the file's extension."""
     mesh.export(path)
+
+
+@torch.no_grad()
+def sdf_grid_sparse(decoder, latent: torch.Tensor, resolution: int = 256, base: int = 32, bound: float = BOUND,
+                    band: float = 1.5, chunk: int = 2**18) -> np.ndarray:
+    """The grid of :func:`sdf_grid`, evaluated coarse to fine: dense at ``base``, then at each
+    doubling the previous level is upsampled trilinearly and the decoder runs only where that
+    value is within ``band`` cell diagonals (of the previous level) of the surface. Far from the
+    surface the upsampled values keep the right sign, which is all marching cubes needs there.
+    At 128^3 this evaluates about a tenth of the points."""
+    device = next(decoder.parameters()).device
+    levels = [resolution]
+    while levels[-1] // 2 >= base:
+        levels.append(levels[-1] // 2)
+    levels = levels[::-1]
+    values = torch.from_numpy(sdf_grid(decoder, latent, levels[0], bound, chunk)).to(device)
+    z = latent.to(device).reshape(1, -1)
+    for prev, res in zip(levels[:-1], levels[1:]):
+        fine = torch.nn.functional.interpolate(values[None, None], size=(res,) * 3, mode="trilinear",
+                                               align_corners=True)[0, 0].flatten()
+        idx = (fine.abs() < band * np.sqrt(3) * 2 * bound / (prev - 1)).nonzero()[:, 0]
+        axis = torch.linspace(-bound, bound, res, device=device)
+        pts = torch.stack([axis[idx // res**2], axis[(idx // res) % res], axis[idx % res]], dim=-1)
+        for s in range(0, len(pts), chunk):
+            fine[idx[s:s + chunk]] = decoder(z, pts[s:s + chunk]).float()
+        values = fine.reshape(res, res, res)
+    return values.cpu().numpy()

@@ -1,0 +1,50 @@
+"""Phase 12 latency: one image -> mesh with the released pipeline (project encoder, 50 DDIM steps
+of the latent DiT, DeepSDF decoder, marching cubes), at 256^3 on a GPU and 128^3 on a CPU. The
+project evaluates the decoder coarse to fine (:func:`sdfnets.deepsdf.mesh.sdf_grid_sparse`); the
+baseline is the same pipeline with the decoder on every grid point. Median of 5 runs after a
+warm-up; the input is a render of a procedural shape."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from harness import timed, write_result
+
+from sdfnets.data import procedural, render
+from sdfnets.deepsdf.mesh import grid_to_mesh, sdf_grid
+from sdfnets.image2latent.pipeline import ImageToMesh
+
+
+def run(quick: bool = False) -> dict:
+    cuda = torch.cuda.is_available()
+    res = 64 if quick else (256 if cuda else 128)
+    repeat = 2 if quick else 5
+    pipe = ImageToMesh(device="cuda" if cuda else "cpu")
+    mesh, _, _ = procedural.generate(0, resolution=96)
+    image = render.thumbnails([mesh], 224)[0]
+
+    def project():
+        m = pipe([image], resolution=res)
+        if cuda:
+            torch.cuda.synchronize()
+        return m
+
+    def baseline():
+        z = pipe.latent([image])
+        m = grid_to_mesh(sdf_grid(pipe.decoder, z, res))
+        if cuda:
+            torch.cuda.synchronize()
+        return m
+
+    t_project, m = timed(project, repeat=repeat)
+    t_baseline, m0 = timed(baseline, repeat=repeat)
+    path = write_result("image2mesh_latency", unit="seconds per mesh", project=t_project, baseline=t_baseline,
+                        higher_is_better=False,
+                        project_label=f"released pipeline, coarse-to-fine decoder evaluation, {res}^3",
+                        baseline_label=f"same pipeline, decoder on every point of the {res}^3 grid",
+                        sizes={"resolution": res, "images": 1, "ddim_steps": pipe.model.config["sample_steps"],
+                               "faces": int(len(m.faces)), "faces_baseline": int(len(m0.faces))},
+                        extra={"stages_s": m.metadata["timings"],
+                               "target_s": 0.3 if cuda else 15.0,
+                               "threads": torch.get_num_threads()})
+    return {"path": str(path), "ratio": t_baseline / t_project}

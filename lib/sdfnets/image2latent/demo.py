@@ -1,0 +1,54 @@
+"""The web demo (``sdfnets demo``): upload 1-8 images of one object, get its mesh in a 3-D viewer
+and as a file, like the thesis' Hugging Face Space. gradio; binds to localhost unless told."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+
+from .pipeline import MAX_IMAGES, ImageToMesh, InputError, check_count, load_image
+
+INTRO = f"""# sdfnets · image → mesh
+Upload 1 to {MAX_IMAGES} images of **one** object (views from around it work best; an RGBA image
+with a transparent background is composited on white like the training renders). The project's
+own image encoder, a latent diffusion transformer and the DeepSDF decoder turn them into a mesh."""
+
+
+def build(checkpoint=None, device=None) -> gr.Blocks:
+    pipe = ImageToMesh(checkpoint, device)
+    out_dir = Path(tempfile.mkdtemp(prefix="sdfnets-demo-"))
+
+    def run(files, resolution, seed, progress=gr.Progress()):
+        files = [f if isinstance(f, str) else f.name for f in files or []]
+        try:
+            check_count(len(files))
+            images = [load_image(f, name=Path(f).name) for f in files]
+            mesh = pipe(images, resolution=int(resolution), seed=int(seed),
+                        progress=lambda f, text: progress(f, desc=text))
+        except (InputError, RuntimeError) as exc:
+            raise gr.Error(str(exc))
+        path = out_dir / f"mesh-{len(list(out_dir.iterdir()))}.glb"
+        mesh.export(path)
+        t = mesh.metadata.get("timings", {})
+        info = (f"{len(mesh.vertices):,} vertices, {len(mesh.faces):,} faces; "
+                + ", ".join(f"{k.replace('_s', '')} {v:.2f} s" for k, v in t.items()))
+        return str(path), str(path), info
+
+    with gr.Blocks(title="sdfnets image → mesh") as demo:
+        gr.Markdown(INTRO)
+        with gr.Row():
+            with gr.Column():
+                files = gr.File(label=f"images (1-{MAX_IMAGES})", file_count="multiple", file_types=["image"],
+                                type="filepath", elem_id="images")
+                resolution = gr.Slider(32, 256, value=128, step=16, label="marching-cubes resolution",
+                                       elem_id="resolution")
+                seed = gr.Number(0, label="seed", precision=0)
+                go = gr.Button("Make the mesh", variant="primary", elem_id="run")
+            with gr.Column():
+                viewer = gr.Model3D(label="mesh", elem_id="viewer", clear_color=(1, 1, 1, 1))
+                download = gr.File(label="download", elem_id="download")
+                info = gr.Markdown(elem_id="info")
+        go.click(run, [files, resolution, seed], [viewer, download, info])
+    return demo

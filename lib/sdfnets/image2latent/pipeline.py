@@ -1,0 +1,159 @@
+"""Image(s) -> mesh for people (``sdfnets image2mesh``, the web demo): input checks, camera poses,
+the released models, and the pipeline encoder -> latent diffusion -> DeepSDF decoder -> marching
+cubes.
+
+Input images are treated like the renders the models learned from: RGBA is composited onto the
+renders' white background (alpha becomes the background), grayscale becomes RGB, any size is
+letterboxed onto a white square and resized. Photos with a real background are outside what the
+models saw; cut the object out first (an RGBA image with a transparent background works).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from .. import paths
+from ..data.render import GALLERY_DIRECTION, look_at
+
+MAX_IMAGES = 8
+MAX_FILE_MB = 25.0
+MAX_PIXELS = 40_000_000  # larger images are refused (decompression bombs included)
+IMAGE_SIZE = 224  # the renders' size
+CAMERA_DISTANCE = 2.5
+DEFAULT_RELEASE = "image2mesh-sweethome3d.safetensors"
+
+
+class InputError(ValueError):
+    """A problem with the user's input, worded for the user."""
+
+
+def load_image(source, name: str | None = None, size: int = IMAGE_SIZE) -> np.ndarray:
+    """A path, bytes or PIL image -> uint8 [size, size, 3], prepared like the renders."""
+    name = name or (str(source) if isinstance(source, (str, Path)) else "image")
+    if isinstance(source, (str, Path)):
+        p = Path(source)
+        if not p.is_file():
+            raise InputError(f"{name}: no such file")
+        if p.stat().st_size > MAX_FILE_MB * 2**20:
+            raise InputError(f"{name}: {p.stat().st_size / 2**20:.0f} MB is too large (at most {MAX_FILE_MB:.0f} MB)")
+        source = p.read_bytes()
+    if isinstance(source, bytes):
+        if len(source) > MAX_FILE_MB * 2**20:
+            raise InputError(f"{name}: {len(source) / 2**20:.0f} MB is too large (at most {MAX_FILE_MB:.0f} MB)")
+        try:
+            img = Image.open(io.BytesIO(source))
+            if img.width * img.height > MAX_PIXELS:
+                raise InputError(f"{name}: {img.width} x {img.height} pixels is too large "
+                                 f"(at most {MAX_PIXELS / 1e6:.0f} megapixels)")
+            img.load()
+        except InputError:
+            raise
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+            raise InputError(f"{name}: not a readable image ({type(exc).__name__}: {exc})") from exc
+    else:
+        img = source
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(white, rgba)
+    img = img.convert("RGB")  # grayscale, palette, CMYK, 16-bit
+    side = max(img.size)
+    square = Image.new("RGB", (side, side), (255, 255, 255))
+    square.paste(img, ((side - img.width) // 2, (side - img.height) // 2))
+    return np.asarray(square.resize((size, size), Image.Resampling.LANCZOS), dtype=np.uint8)
+
+
+def camera_pose(azimuth_deg: float, elevation_deg: float, distance: float = CAMERA_DISTANCE) -> np.ndarray:
+    """Camera-to-world pose looking at the origin from (azimuth, elevation), +Y up; azimuth 0 looks
+    along -Z (the camera sits on +Z), 90 degrees puts it on +X."""
+    az, el = math.radians(azimuth_deg), math.radians(elevation_deg)
+    eye = np.array([math.cos(el) * math.sin(az), math.sin(el), math.cos(el) * math.cos(az)]) * distance
+    return look_at(eye)
+
+
+def default_poses(k: int) -> np.ndarray:
+    """Without given poses, image j is taken to look from the gallery direction (front-right,
+    above) turned by j * 360/k degrees of azimuth."""
+    d = GALLERY_DIRECTION / np.linalg.norm(GALLERY_DIRECTION)
+    az, el = math.degrees(math.atan2(d[0], d[2])), math.degrees(math.asin(d[1]))
+    return np.stack([camera_pose(az + j * 360.0 / k, el) for j in range(k)])
+
+
+def parse_pose(text: str) -> tuple[float, float]:
+    try:
+        az, el = (float(v) for v in text.split(","))
+    except ValueError as exc:
+        raise InputError(f"pose {text!r}: expected AZIMUTH,ELEVATION in degrees, e.g. 30,20") from exc
+    if not -90 <= el <= 90:
+        raise InputError(f"pose {text!r}: elevation must be within [-90, 90] degrees")
+    return az, el
+
+
+def check_count(n: int) -> None:
+    if n == 0:
+        raise InputError("no images given: pass 1 to 8 images of one object")
+    if n > MAX_IMAGES:
+        raise InputError(f"{n} images given: at most {MAX_IMAGES} views of one object")
+
+
+class ImageToMesh:
+    """The released phase-12 pipeline. ``ImageToMesh()`` loads ``checkpoints/image2mesh-*.safetensors``
+    and the DeepSDF release it names."""
+
+    def __init__(self, checkpoint: str | Path | None = None, device=None):
+        from ..deepsdf import release as deepsdf_release
+        from . import release
+
+        path = Path(checkpoint) if checkpoint else paths.RELEASE_DIR / DEFAULT_RELEASE
+        if not path.is_file():
+            raise FileNotFoundError(f"no image-to-mesh checkpoint at {path}: run notebook 12 at full scale "
+                                    "(it exports one) or pass --checkpoint")
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.model, self.encoder, self.meta = release.load(path, self.device)
+        dec_path = path.parent / self.meta["deepsdf"]
+        self.decoder, _, _ = deepsdf_release.load(dec_path, self.device)
+        self.decoder.eval()
+
+    def latent(self, images: list[np.ndarray], poses: np.ndarray | None = None, seed: int = 0) -> torch.Tensor:
+        check_count(len(images))
+        poses = default_poses(len(images)) if poses is None else np.asarray(poses)
+        if len(poses) != len(images):
+            raise InputError(f"{len(poses)} poses for {len(images)} images")
+        feats = self.encoder.encode(np.stack(images))[None]
+        return self.model.sample(feats, torch.as_tensor(poses, dtype=torch.float32)[None], seed=seed,
+                                 encoder=self.encoder.name)[0]
+
+    def __call__(self, images: list[np.ndarray], poses: np.ndarray | None = None, resolution: int = 128,
+                 seed: int = 0, progress=None):
+        """A trimesh.Trimesh, or an InputError / RuntimeError with a message for the user.
+        ``progress(fraction, text)`` is called between the stages."""
+        from ..deepsdf.mesh import grid_to_mesh, sdf_grid_sparse
+
+        if not 16 <= resolution <= 512:
+            raise InputError(f"resolution {resolution}: choose between 16 and 512")
+        say = progress or (lambda *_: None)
+        times = {}
+        t = time.perf_counter()
+        say(0.1, "image features + latent diffusion")
+        z = self.latent(images, poses, seed)
+        times["latent_s"] = time.perf_counter() - t
+        say(0.5, f"decoding the SDF on a {resolution}^3 grid")
+        t = time.perf_counter()
+        grid = sdf_grid_sparse(self.decoder, z, resolution)
+        times["grid_s"] = time.perf_counter() - t
+        say(0.9, "marching cubes")
+        t = time.perf_counter()
+        mesh = grid_to_mesh(grid)
+        times["marching_cubes_s"] = time.perf_counter() - t
+        if mesh is None:
+            raise RuntimeError("the predicted shape is empty (the decoded field never crosses zero)")
+        mesh.metadata["timings"] = times
+        say(1.0, "done")
+        return mesh
