@@ -13,8 +13,11 @@ ldconfig -p | grep -q 'libEGL_mesa.so.0' || need+=(libegl-mesa0)
 ldconfig -p | grep -q 'libGLESv2.so.2' || need+=(libgles2)
 ldconfig -p | grep -q 'libGL.so.1 ' || need+=(libgl1)
 ls /usr/lib/x86_64-linux-gnu/dri/swrast_dri.so /usr/lib/*/dri/swrast_dri.so >/dev/null 2>&1 || need+=(libgl1-mesa-dri)
+# Headless Chromium and its driver, for the web demo's end-to-end test.
+command -v chromium >/dev/null || need+=(chromium)
+command -v chromedriver >/dev/null || need+=(chromium-driver)
 if [ ${#need[@]} -gt 0 ]; then
-  echo "installing system packages for headless rendering: ${need[*]}"
+  echo "installing system packages for headless rendering and browser tests: ${need[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"

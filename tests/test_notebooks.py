@@ -78,6 +78,10 @@ EXPECT = {
         v["networks"] == 8 and v["anchor start"]["pairwise_cosine"] > 0.9
         and abs(v["random starts"]["pairwise_cosine"]) < 0.1
         and v["anchor start"]["low_std_dims"] > v["random starts"]["low_std_dims"]),
+    "12_image_to_latent": lambda v, rec: (
+        v["encoder"] == "viewnet" and v["recall"]["pilot"]["top1"] == 1.0 and v["recall"]["full"]["top1"] >= 0.8
+        and v["recall"]["full"]["cos_mean"] > 0.95 and v["test"]["shapes"] == 1 and v["ood"]["full"]["shapes"] == 1
+        and v["test"]["diffusion"]["empty_meshes"] == 0 and v["release_cosine_mean"] > 0.99),
     "11_deepsdf": lambda v, rec: (
         v["decoder_parameters"] == 25_793 and v["full"]["shapes"] == 7 and v["test_reconstruction"]["shapes"] == 1
         # the pilot's point: more capacity, better fit and better meshes

@@ -1,0 +1,190 @@
+"""Phase 12: encoders, the diffusion model and sampler, the release format, image input checks
+and the image -> mesh command."""
+
+import io
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from sdfnets import config, paths
+from sdfnets.data.render import camera_poses
+from sdfnets.image2latent import encoders, pipeline, release
+from sdfnets.image2latent import train as i2l
+from sdfnets.image2latent.diffusion import CosineDDIM, LatentDiT, count_parameters, pose_embedding
+
+RELEASE = paths.RELEASE_DIR / pipeline.DEFAULT_RELEASE
+
+
+def test_sampler_matches_diffusers_ddim():
+    from diffusers import DDIMScheduler
+
+    ref = DDIMScheduler(num_train_timesteps=500, beta_schedule="squaredcos_cap_v2", prediction_type="sample",
+                        clip_sample=False)
+    ours = CosineDDIM(500)
+    torch.testing.assert_close(ours.alphas_cumprod, ref.alphas_cumprod.float())
+    ref.set_timesteps(50)
+    assert ours.timesteps(50) == ref.timesteps.tolist()
+    g = torch.Generator().manual_seed(0)
+    x0, noise = torch.randn(4, 64, generator=g), torch.randn(4, 64, generator=g)
+    t = torch.tensor([0, 10, 250, 499])
+    torch.testing.assert_close(ours.add_noise(x0, noise, t), ref.add_noise(x0, noise, t))
+    x = torch.randn(4, 64, generator=g)
+    for step in (490, 250, 10, 0):
+        pred = torch.randn(4, 64, generator=g)
+        torch.testing.assert_close(ours.step(pred, step, x, 50), ref.step(pred, step, x).prev_sample, atol=1e-4, rtol=1e-4)
+
+
+def test_dit_size_and_masked_views():
+    dit = LatentDiT(64, 256, 384, 4, 6, 64)
+    assert count_parameters(dit) == 11_358_400  # the write-up's "~10 M"
+    for p in dit.parameters():  # AdaLN-Zero starts as the identity; give it some signal
+        torch.nn.init.normal_(p, std=0.02)
+    g = torch.Generator().manual_seed(0)
+    x, t = torch.randn(2, 64, generator=g), torch.tensor([3, 400])
+    tokens = torch.randn(2, 5, 384, generator=g)
+    pad = torch.tensor([[False, False, True, True, True]] * 2)
+    out = dit(x, t, tokens, pad)
+    tokens2 = tokens.clone()
+    tokens2[:, 2:] = 100.0  # padded tokens must not matter
+    torch.testing.assert_close(dit(x, t, tokens2, pad), out)
+    torch.testing.assert_close(dit(x, t, tokens[:, :2]), out, atol=1e-5, rtol=1e-4)
+    poses = torch.from_numpy(camera_poses(8)).float()
+    pe = pose_embedding(poses)
+    assert pe.shape == (8, 64) and torch.cdist(pe, pe).fill_diagonal_(1).min() > 0.1
+
+
+def test_dit_training_learns_and_resumes(tmp_path, monkeypatch):
+    monkeypatch.setenv("SDFNETS_RUNS_DIR", str(tmp_path))
+    cfg = config.resolve("smoke", diffusion={"steps": 400})
+    g = torch.Generator().manual_seed(0)
+    lat, feats = torch.randn(6, 64, generator=g), torch.randn(6, 8, 32, generator=g)
+    poses = torch.from_numpy(camera_poses(8)).float()
+    full = i2l.train_dit(cfg, lat, feats, poses, encoder="test", tag="a", progress=False, checkpoint_every=100)
+    assert [h[0] for h in full.history] == [100, 200, 300, 400] and full.history[-1][1] < 0.7 * full.history[0][1]
+    monkeypatch.setenv("SDFNETS_RUNS_DIR", str(tmp_path / "b"))
+    i2l.train_dit(cfg, lat, feats, poses, encoder="test", tag="a", progress=False, checkpoint_every=100, max_steps=200)
+    resumed = i2l.train_dit(cfg, lat, feats, poses, encoder="test", tag="a", progress=False, checkpoint_every=100)
+    for k, v in full.dit.state_dict().items():
+        torch.testing.assert_close(resumed.dit.state_dict()[k], v)
+    pred, _ = i2l.predict(full, feats, poses, range(6), 2)
+    r = i2l.recall(pred, lat, range(6))
+    assert r["rank"].shape == (6,) and np.all(r["cos"] <= 1 + 1e-6)
+    with pytest.raises(ValueError, match="trained on 'test' features"):
+        full.sample(feats[:1, :2], poses[None, :2], encoder="dinov2-base")
+
+
+def test_recall_and_retrieval_on_constructed_data():
+    lat = torch.eye(4, 8)
+    r = i2l.recall(lat + 0.01, lat, range(4))
+    assert np.all(r["rank"] == 1) and np.all(r["margin"] > 0.9)
+    r = i2l.recall(lat[[1, 0, 2, 3]], lat, range(4))
+    assert list(r["rank"]) == [2, 2, 1, 1]
+    feats = torch.eye(4, 6)[:, None, :].expand(4, 3, 6)
+    assert i2l.retrieve(feats, [2], torch.tensor([[0, 1]]), [0, 1, 2, 3]).tolist() == [2]
+
+
+def test_quantization_and_release_round_trip(tmp_path):
+    w = torch.randn(64, 128)
+    q, s = release.quantize(w)
+    assert q.dtype == torch.int8 and (release.dequantize(q, s) - w).abs().max() <= s.float().max() * 0.51 + 1e-3
+    cfg = config.resolve("smoke")
+    dit = LatentDiT(64, 32, 48, 2, 4, 64)
+    for p in dit.parameters():
+        torch.nn.init.normal_(p, std=0.05)
+    model = i2l.ImageToLatent(dit, torch.zeros(64), torch.tensor(0.5), "viewnet", {**vars(cfg.diffusion)})
+    enc = encoders.ViewNetEncoder(encoders.ViewNet(8, 32, 64), "k")
+    path = release.export(model, enc, tmp_path / "r.safetensors", deepsdf="d.safetensors")
+    model2, enc2, meta = release.load(path)
+    assert meta["deepsdf"] == "d.safetensors" and enc2.name == "viewnet"
+    images = np.random.default_rng(0).integers(0, 255, (2, 64, 64, 3), dtype=np.uint8)
+    f1, f2 = enc.encode(images), enc2.encode(images)
+    assert torch.nn.functional.cosine_similarity(f1, f2).min() > 0.999
+    poses = torch.from_numpy(camera_poses(2)).float()[None]
+    z1, z2 = model.sample(f1[None], poses, seed=1), model2.sample(f1[None], poses, seed=1)
+    assert torch.nn.functional.cosine_similarity(z1, z2).item() > 0.99
+
+
+def test_encoder_contrast_and_dinov2_loading(tmp_path, monkeypatch):
+    a = torch.randn(8, 16)
+    assert encoders.info_nce(a, a + 0.01, 0.1) < encoders.info_nce(a, torch.randn(8, 16), 0.1)
+    from transformers import Dinov2Config, Dinov2Model
+
+    tiny = Dinov2Config(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
+                        image_size=224, patch_size=14)
+    Dinov2Model(tiny).save_pretrained(tmp_path / "tiny-dinov2")
+    enc = encoders.Dinov2Encoder(tmp_path / "tiny-dinov2")
+    feats = enc.encode(np.full((3, 100, 120, 3), 200, np.uint8))
+    assert enc.name == "dinov2-base" and feats.shape == (3, 32) and torch.isfinite(feats).all()
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "empty-cache"))
+    with pytest.raises(encoders.EncoderUnavailable, match="huggingface-cli download"):
+        encoders.Dinov2Encoder("facebook/dinov2-base")
+
+
+def _png(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_image_inputs_are_prepared_like_the_renders(tmp_path, monkeypatch):
+    rgba = Image.new("RGBA", (300, 100), (255, 0, 0, 0))
+    rgba.paste((0, 0, 255, 255), (100, 0, 200, 100))
+    out = pipeline.load_image(_png(rgba))
+    assert out.shape == (224, 224, 3) and out.dtype == np.uint8
+    assert tuple(out[5, 5]) == (255, 255, 255)  # letterbox: white
+    assert tuple(out[112, 20]) == (255, 255, 255)  # transparent red: the white background
+    assert out[112, 112, 2] > 200 and out[112, 112, 0] < 50  # the opaque blue part
+    gray = pipeline.load_image(_png(Image.new("L", (50, 50), 128)))
+    assert gray.shape == (224, 224, 3) and np.all(gray == 128)
+    with pytest.raises(pipeline.InputError, match="not a readable image"):
+        pipeline.load_image(b"\x89PNG\r\n\x1a\n corrupt", name="bad.png")
+    (tmp_path / "x.png").write_bytes(b"hello")
+    with pytest.raises(pipeline.InputError, match="x.png: not a readable image"):
+        pipeline.load_image(tmp_path / "x.png")
+    with pytest.raises(pipeline.InputError, match="no such file"):
+        pipeline.load_image(tmp_path / "missing.png")
+    monkeypatch.setattr(pipeline, "MAX_PIXELS", 1000)
+    with pytest.raises(pipeline.InputError, match="too large"):
+        pipeline.load_image(_png(Image.new("RGB", (100, 100))))
+    monkeypatch.undo()
+    monkeypatch.setattr(pipeline, "MAX_FILE_MB", 0.0001)
+    with pytest.raises(pipeline.InputError, match="MB is too large"):
+        pipeline.load_image(_png(Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), np.uint8))))
+    for n in (0, 9):
+        with pytest.raises(pipeline.InputError, match="images|image"):
+            pipeline.check_count(n)
+    with pytest.raises(pipeline.InputError, match="AZIMUTH,ELEVATION"):
+        pipeline.parse_pose("north")
+    pose = pipeline.camera_pose(90, 0)
+    assert np.allclose(pose[:3, 3], [2.5, 0, 0], atol=1e-9)
+    assert pipeline.default_poses(3).shape == (3, 4, 4)
+
+
+@pytest.mark.skipif(not RELEASE.exists(), reason="no released image-to-mesh checkpoint")
+def test_image2mesh_command_from_the_release(tmp_path):
+    import trimesh
+
+    from sdfnets.data import procedural, render
+
+    mesh, _, _ = procedural.generate(0, resolution=64)
+    Image.fromarray(render.thumbnails([mesh], 224)[0]).save(tmp_path / "chair.png")
+    cmd = [sys.executable, "-m", "sdfnets", "image2mesh", str(tmp_path / "chair.png"), "-o", str(tmp_path / "out.glb"),
+           "--resolution", "48", "--pose", "30,25", "--device", "cpu"]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    out = trimesh.load(tmp_path / "out.glb", force="mesh")
+    assert len(out.faces) > 100 and out.bounds[1].max() < 1.1
+    bad = subprocess.run([sys.executable, "-m", "sdfnets", "image2mesh", *[str(tmp_path / "chair.png")] * 9, "-o",
+                          str(tmp_path / "x.glb")], capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "at most 8" in bad.stderr
+    bad = subprocess.run([sys.executable, "-m", "sdfnets", "image2mesh", str(tmp_path / "chair.png"), "-o",
+                          str(tmp_path / "x.stl")], capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and ".glb, .obj or .ply" in bad.stderr
+    meta = json.loads(json.dumps(release.load(RELEASE)[2]["metrics"]))
+    assert meta["recall"]["shapes"] > 500
