@@ -24,12 +24,15 @@ def sdf_grid(decoder, latent: torch.Tensor, resolution: int = 128, bound: float 
     return out.reshape(resolution, resolution, resolution).cpu().numpy()
 
 
-def grid_to_mesh(values: np.ndarray, bound: float = BOUND) -> trimesh.Trimesh | None:
-    """Zero level set by marching cubes; None when the field never crosses zero."""
+def grid_to_mesh(values: np.ndarray, bound: float = BOUND, near_surface_only: bool = False) -> trimesh.Trimesh | None:
+    """Zero level set by marching cubes; None when the field never crosses zero.
+    ``near_surface_only`` visits only cells within two cell diagonals of the surface (same mesh
+    for a distance field, several times faster on large grids)."""
     if values.min() >= 0 or values.max() <= 0:
         return None
     step = 2 * bound / (values.shape[0] - 1)
-    verts, faces, _, _ = marching_cubes(values, 0.0, spacing=(step, step, step))
+    mask = np.abs(values) < 2 * np.sqrt(3) * step if near_surface_only else None
+    verts, faces, _, _ = marching_cubes(values, 0.0, spacing=(step, step, step), mask=mask)
     mesh = trimesh.Trimesh(verts - bound, faces, process=False)
     if mesh.volume < 0:
         mesh.invert()
