@@ -1,0 +1,43 @@
+"""Phase 11 scaling under torchrun + DistributedDataParallel: point-samples per second of the
+same global batch on 1 rank and on W ranks (all GPUs of the node with NCCL; on a machine with
+fewer than 2 GPUs, 2 CPU processes with gloo), each a separate torchrun launch from this one
+process, on synthetic shapes. Scaling efficiency = (W-rank throughput) / (W x 1-rank throughput)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import torch
+from harness import write_result
+
+
+def _launch(world: int, quick: bool) -> dict:
+    cuda = torch.cuda.device_count() >= world and torch.cuda.is_available()
+    scale, shapes, steps, per_step = ("smoke", 32, 6, 8) if quick or not cuda else ("full", 976, 60, 64)
+    env = {**os.environ, "NCCL_NVLS_ENABLE": "0", "OMP_NUM_THREADS": "1"}
+    if not cuda:
+        env["CUDA_VISIBLE_DEVICES"] = ""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={world}", "-m",
+           "sdfnets.deepsdf.distributed", "--scale", scale, "--synthetic", str(shapes), "--steps", str(steps),
+           "--shapes-per-step", str(per_step)]
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1800)
+    if res.returncode != 0:
+        raise RuntimeError(f"torchrun with {world} rank(s) failed:\n{res.stderr[-3000:]}")
+    line = next(x for x in res.stdout.splitlines() if x.startswith("RESULT "))
+    return {**json.loads(line[len("RESULT "):]), "backend": "nccl" if cuda else "gloo"}
+
+
+def run(quick: bool = False) -> dict:
+    world = max(2, torch.cuda.device_count())
+    one, many = _launch(1, quick), _launch(world, quick)
+    eff = many["points_per_second"] / (world * one["points_per_second"])
+    path = write_result("ddp_scaling", unit="point-samples/s", project=many["points_per_second"],
+                        baseline=one["points_per_second"],
+                        project_label=f"{world} ranks ({many['backend']}), DDP, shapes sharded",
+                        baseline_label="1 rank, same code path and global batch",
+                        sizes={"world": world, "steps": one["steps"]},
+                        extra={"scaling_efficiency": eff, "backend": many["backend"]})
+    return {"path": str(path), "ratio": many["points_per_second"] / one["points_per_second"]}
