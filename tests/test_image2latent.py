@@ -188,3 +188,16 @@ def test_image2mesh_command_from_the_release(tmp_path):
     assert bad.returncode == 2 and ".glb, .obj or .ply" in bad.stderr
     meta = json.loads(json.dumps(release.load(RELEASE)[2]["metrics"]))
     assert meta["recall"]["shapes"] > 500
+
+
+def test_guidance_and_pose_dropout_switches(tmp_path, monkeypatch):
+    monkeypatch.setenv("SDFNETS_RUNS_DIR", str(tmp_path))
+    cfg = config.resolve("smoke", diffusion={"steps": 100, "cond_dropout": 0.2, "pose_dropout": 0.2})
+    g = torch.Generator().manual_seed(1)
+    lat, feats = torch.randn(4, 64, generator=g), torch.randn(4, 8, 32, generator=g)
+    poses = torch.from_numpy(camera_poses(8)).float()
+    m = i2l.train_dit(cfg, lat, feats, poses, encoder="test", tag="cfg", progress=False)
+    assert m.dit.null_view.abs().sum() > 0  # the "no image" token was trained
+    f, p = feats[:2, :3], poses[None, :3].expand(2, -1, -1, -1)
+    plain, guided = m.sample(f, p, seed=0), m.sample(f, p, seed=0, guidance=3.0)
+    assert torch.isfinite(guided).all() and not torch.allclose(plain, guided)

@@ -31,12 +31,23 @@ def grid_to_mesh(values: np.ndarray, bound: float = BOUND, near_surface_only: bo
     if values.min() >= 0 or values.max() <= 0:
         return None
     step = 2 * bound / (values.shape[0] - 1)
-    mask = np.abs(values) < 2 * np.sqrt(3) * step if near_surface_only else None
+    offset = np.zeros(3)
+    mask = None
+    if near_surface_only:  # the band around the surface, cropped to its bounding box
+        mask = np.abs(values) < 2 * np.sqrt(3) * step
+        lo, hi = [], []
+        for ax in range(3):
+            hit = np.flatnonzero(mask.any(axis=tuple(a for a in range(3) if a != ax)))
+            lo.append(max(int(hit[0]) - 1, 0))
+            hi.append(min(int(hit[-1]) + 2, values.shape[ax]))
+        box = tuple(slice(a, b) for a, b in zip(lo, hi))
+        values, mask, offset = values[box], mask[box], np.asarray(lo) * step
     verts, faces, _, _ = marching_cubes(values, 0.0, spacing=(step, step, step), mask=mask)
-    mesh = trimesh.Trimesh(verts - bound, faces, process=False)
-    if mesh.volume < 0:
-        mesh.invert()
-    return mesh
+    verts = verts + offset - bound
+    tri = verts[faces]
+    if np.einsum("ij,ij->i", tri[:, 0], np.cross(tri[:, 1], tri[:, 2])).sum() < 0:  # signed volume
+        faces = faces[:, ::-1]  # outward normals
+    return trimesh.Trimesh(verts, np.ascontiguousarray(faces), process=False)
 
 
 def latent_to_mesh(decoder, latent: torch.Tensor, resolution: int = 128) -> trimesh.Trimesh | None:
