@@ -16,12 +16,6 @@ from sdfnets.deepsdf.model import count_parameters
 from sdfnets.deepsdf.train import SDFBank, Trainer
 
 
-def _bank(n, p, device):
-    g = torch.Generator(device=device).manual_seed(0)
-    pts = torch.rand(n, p, 3, device=device, generator=g) * 2 - 1
-    sdf = pts.norm(dim=-1, keepdim=True) - 0.5 + 0.01 * torch.randn(n, p, 1, device=device, generator=g)
-    return SDFBank(torch.cat([pts, sdf], dim=-1))
-
 
 def _throughput(recipe, overrides, bank, warmup, steps):
     cfg = config.resolve("full", deepsdf={"recipe": recipe, **overrides})
@@ -46,7 +40,7 @@ def run(quick: bool = False) -> dict:
         n, p, warm, steps = 976, 200_000, 30, 200
         fast = {"shapes_per_step": 64}
         thesis = {}
-    bank = _bank(n, p, device)
+    bank = SDFBank.synthetic(n, p, device)
     pps_thesis, params = _throughput("thesis", thesis, bank, warm, steps)
     pps_fast, _ = _throughput("fast", fast, bank, warm, steps)
     path = write_result("deepsdf_train", unit="point-samples/s", project=pps_fast, baseline=pps_thesis,

@@ -18,12 +18,6 @@ from sdfnets.weightspace.fit import BatchedFit
 from sdfnets.weightspace.nets import NetSpec, init_params
 
 
-def _bank(n, p, device):
-    g = torch.Generator(device=device).manual_seed(0)
-    pts = torch.rand(n, p, 3, device=device, generator=g) * 2 - 1
-    radii = torch.linspace(0.3, 0.8, n, device=device)[:, None, None]
-    return SDFBank(torch.cat([pts, pts.norm(dim=-1, keepdim=True) - radii], dim=-1))
-
 
 def _rate(spec, bank, rows, steps, warmup, points, lr):
     """Network-steps per second of BatchedFit over bank rows ``rows`` (one fit for all of them)."""
@@ -48,7 +42,7 @@ def run(quick: bool = False) -> dict:
         n, p, steps, warm, points = 8, 20_000, 3, 1, 1024
     else:
         n, p, steps, warm, points = 774, 200_000, 20, 5, wc.points_per_shape  # the Sweet Home 3D corpus
-    bank = _bank(n, p, device)
+    bank = SDFBank.synthetic(n, p, device)
     t_batched = _rate(spec, bank, list(range(n)), steps, warm, points, wc.lr)
     t_loop = sum(_rate(spec, bank, [i], steps, warm, points, wc.lr) for i in range(n))
     batched, loop = n * steps / t_batched, n * steps / t_loop

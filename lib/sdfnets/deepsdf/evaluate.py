@@ -17,13 +17,8 @@ def per_shape_sdf_l1(decoder, latents: torch.Tensor, bank: SDFBank, num_points: 
                      clamp: float = 0.1, seed: int = 0, chunk: int = 16) -> np.ndarray:
     """Clamped-L1 SDF error of each shape on a fixed random subset of its samples (the training
     loss without the regulariser)."""
-    g = torch.Generator(device=bank.data.device)
-    g.manual_seed(seed)
     out = []
-    for s in range(0, bank.num_shapes, chunk):
-        ids = torch.arange(s, min(s + chunk, bank.num_shapes), device=bank.data.device)
-        idx = torch.randint(bank.data.shape[1], (len(ids), num_points), generator=g, device=bank.data.device)
-        pts, sdf = bank.gather(ids, idx)
+    for ids, pts, sdf in bank.fixed_subsets(num_points, seed, chunk):
         pred = decoder(latents[ids][:, None, :].to(pts.device), pts).float()
         out.append(clamped_l1(pred, sdf, clamp).mean(dim=1).cpu())
     return torch.cat(out).numpy()

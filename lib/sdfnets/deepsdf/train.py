@@ -58,9 +58,28 @@ class SDFBank:
     def num_shapes(self) -> int:
         return self.data.shape[0]
 
+    @classmethod
+    def synthetic(cls, n: int, p: int, device=None, seed: int = 0) -> "SDFBank":
+        """Spheres of radii 0.3 to 0.8 sampled uniformly in the cube (for throughput benchmarks)."""
+        g = torch.Generator(device=device).manual_seed(seed)
+        pts = torch.rand(n, p, 3, device=device, generator=g) * 2 - 1
+        radii = torch.linspace(0.3, 0.8, n, device=device)[:, None, None]
+        return cls(torch.cat([pts, pts.norm(dim=-1, keepdim=True) - radii], dim=-1))
+
     def gather(self, shape_ids: torch.Tensor, point_idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         rows = self.data[shape_ids[:, None], point_idx]  # [B, S, 4]
         return rows[..., :3], rows[..., 3]
+
+    def fixed_subsets(self, num_points: int, seed: int = 0, chunk: int = 16):
+        """Every shape in chunks: (rows, points, sdf), the same random subset of each shape's
+        samples for a given seed (how per-shape errors are measured)."""
+        dev = self.data.device
+        g = torch.Generator(device=dev)
+        g.manual_seed(seed)
+        for s in range(0, self.num_shapes, chunk):
+            ids = torch.arange(s, min(s + chunk, self.num_shapes), device=dev)
+            idx = torch.randint(self.data.shape[1], (len(ids), num_points), generator=g, device=dev)
+            yield (ids, *self.gather(ids, idx))
 
 
 def make_decoder(cfg: DeepSDFConfig) -> Decoder:

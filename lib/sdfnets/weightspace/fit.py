@@ -145,14 +145,9 @@ def per_shape_loss(spec: NetSpec, params: Params, bank: SDFBank, num_points: int
                    seed: int = 0, chunk: int = 64) -> np.ndarray:
     """Clamped-L1 SDF error of each network on a fixed random subset of its shape's samples (the
     measure phase 11 reports, so the two phases compare)."""
-    g = torch.Generator(device=bank.data.device)
-    g.manual_seed(seed)
     out = []
-    for s in range(0, bank.num_shapes, chunk):
-        ids = torch.arange(s, min(s + chunk, bank.num_shapes), device=bank.data.device)
-        idx = torch.randint(bank.data.shape[1], (len(ids), num_points), generator=g, device=bank.data.device)
-        pts, sdf = bank.gather(ids, idx)
-        sub = {k: v[s:s + len(ids)].to(pts.device) for k, v in params.items()}
+    for ids, pts, sdf in bank.fixed_subsets(num_points, seed, chunk):
+        sub = {k: v[ids.to(v.device)].to(pts.device) for k, v in params.items()}
         out.append(clamped_l1(forward(spec, sub, pts), sdf, clamp).mean(dim=1).cpu())
     return torch.cat(out).numpy()
 
