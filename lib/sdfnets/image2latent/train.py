@@ -122,14 +122,20 @@ def _save(path: Path, **state) -> None:
 
 def train_dit(cfg, latents: torch.Tensor, features: torch.Tensor, poses: torch.Tensor, *, encoder: str,
               tag: str = "full", device=None, max_steps: int | None = None, progress: bool = True,
-              checkpoint_every: int = 2500, cuda_graph: bool = True) -> ImageToLatent:
+              checkpoint_every: int = 2500, cuda_graph: bool = True, rank: int = 0, world: int = 1) -> ImageToLatent:
     """Load-or-train the model mapping views of shape i (``features[i]`` [V, F], ``poses`` [V, 4, 4])
     to its latent ``latents[i]``.
 
     Every step has the same shapes: K in [min_views, max_views] views are drawn per batch and the
     view tokens are padded to ``max_views`` with an attention mask. The model is small, so an eager
     step is bound by launching ~1,500 kernels; on a GPU the whole step (forward, backward, AdamW)
-    is captured once as a CUDA graph and replayed, with only the batch's random draws outside it."""
+    is captured once as a CUDA graph and replayed, with only the batch's random draws outside it.
+
+    Under torchrun (``world`` > 1, process group initialised) the model is wrapped in
+    DistributedDataParallel: every rank draws the same global batch and computes the loss of its
+    rows ``rank::world``; the averaged gradient is scaled by ``world`` so that the update equals the
+    single-process one (``tests/test_distributed.py``). The CUDA graph is used on one rank only.
+    Rank 0 writes the checkpoints."""
     dc = cfg.diffusion
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     run_dir = paths.runs_dir() / "dit" / f"{tag}-{_key(cfg, latents, encoder, tag)}"
@@ -143,9 +149,15 @@ def train_dit(cfg, latents: torch.Tensor, features: torch.Tensor, poses: torch.T
     z = (latents - mean) / std
     n, v = features.shape[:2]
     kmax = min(dc.max_views, v)
-    graphed = cuda_graph and device.type == "cuda"
+    graphed = cuda_graph and device.type == "cuda" and world == 1
     torch.manual_seed(cfg.seed)
     dit = LatentDiT(latents.shape[1], features.shape[2], dc.d_model, dc.num_layers, dc.num_heads, dc.pose_dim).to(device)
+    model = _Denoise(dit)
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        model = DistributedDataParallel(model)
+    rows = slice(rank, None, world)
     opt = torch.optim.AdamW(dit.parameters(), lr=torch.tensor(dc.lr, device=device) if graphed else dc.lr,
                             weight_decay=0.0, capturable=graphed, foreach=True if graphed else None)
     sched = CosineDDIM(dc.timesteps)
@@ -164,14 +176,19 @@ def train_dit(cfg, latents: torch.Tensor, features: torch.Tensor, poses: torch.T
 
     def train_step() -> torch.Tensor:
         opt.zero_grad(set_to_none=False)  # gradients keep their memory (a CUDA graph needs fixed addresses)
-        x0 = z[static["ids"]]
+        ids, t = static["ids"][rows], static["t"][rows]
+        x0 = z[ids]
         with torch.autocast(**amp):
-            tokens = dit.view_tokens(features[static["ids"][:, None], static["vids"]],
-                                     pose_emb[static["vids"]] * static["pose_keep"])
-            tokens = torch.where(static["drop"][:, None, None], dit.null_view.to(tokens.dtype).expand_as(tokens), tokens)
-            pred = dit(sched.add_noise(x0, static["noise"], static["t"]), static["t"], tokens, static["pad"])
-        loss = F.mse_loss(pred.float(), x0)
+            pred = model(sched.add_noise(x0, static["noise"][rows], t), t, features[ids[:, None], static["vids"][rows]],
+                         pose_emb[static["vids"][rows]] * static["pose_keep"][rows], static["drop"][rows],
+                         static["pad"][rows])
+        loss = F.mse_loss(pred.float(), x0, reduction="sum") / (b * x0.shape[1])  # this rank's share of the mean
         loss.backward()
+        if world > 1:
+            for q in dit.parameters():
+                q.grad.mul_(world)  # DDP averaged over ranks; the batch mean is their sum
+            loss = loss.detach().clone()
+            torch.distributed.all_reduce(loss)
         opt.step()
         return loss.detach()
 
@@ -239,16 +256,30 @@ def train_dit(cfg, latents: torch.Tensor, features: torch.Tensor, poses: torch.T
                 history.append((step, float(ema)))  # one host sync per 100 steps
                 bar.update(100 if step % 100 == 0 else step % 100)
                 bar.set_postfix(ema=f"{history[-1][1]:.2e}")
-            if step % checkpoint_every == 0 and step < dc.steps:
+            if step % checkpoint_every == 0 and step < dc.steps and rank == 0:
                 _save(run_dir / "last.pt", **state())
     s = state()
-    if step >= dc.steps:
+    if rank == 0 and step >= dc.steps:
         s.pop("optimizer")
         _save(run_dir / "final.pt", **s)
         (run_dir / "last.pt").unlink(missing_ok=True)
-    else:
+    elif rank == 0:
         _save(run_dir / "last.pt", **s)
     return ImageToLatent(dit.eval(), mean, std, encoder, s["config"], history, s["seconds"])
+
+
+class _Denoise(torch.nn.Module):
+    """The training forward in one module (what DDP wraps): view tokens, the "no image" token for
+    dropped rows, the DiT."""
+
+    def __init__(self, dit: LatentDiT):
+        super().__init__()
+        self.dit = dit
+
+    def forward(self, x_t, t, features, pose_emb, drop, pad):
+        tokens = self.dit.view_tokens(features, pose_emb)
+        tokens = torch.where(drop[:, None, None], self.dit.null_view.to(tokens.dtype).expand_as(tokens), tokens)
+        return self.dit(x_t, t, tokens, pad)
 
 
 def load_run(path: Path, device="cpu") -> ImageToLatent:
