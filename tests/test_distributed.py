@@ -28,6 +28,7 @@ def _worker(rank, world, init, steps, out, resume):
                           resume=torch.load(resume, weights_only=False) if resume else None)
         if rank == 0:
             torch.save(ck, out)
+        dist.barrier()  # nobody tears gloo down while a peer still talks (a teardown abort seen in CI)
     finally:
         dist.destroy_process_group()
 
@@ -91,6 +92,7 @@ def _dit_worker(rank, world, init, runs, out):
         m = i2l.train_dit(_dit_cfg(), *_dit_inputs(), encoder="test", progress=False, rank=rank, world=world)
         if rank == 0:
             torch.save({"dit": m.dit.state_dict(), "history": m.history}, out)
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 

@@ -203,6 +203,7 @@ def main(argv=None) -> None:  # pragma: no cover - exercised by the gloo test th
             Path(args.out).parent.mkdir(parents=True, exist_ok=True)
             atomic_write_bytes(Path(args.out), buf.getvalue())
     if world > 1:
+        dist.barrier()
         dist.destroy_process_group()
 
 
