@@ -79,6 +79,8 @@ class DeepSDFConfig:
     lr_schedule: str = "constant"  # constant | cosine
     compile: bool = True  # torch.compile the step (fast recipe, on a GPU)
     compile_mode: str = "default"  # or max-autotune-no-cudagraphs (Triton GEMMs with fused epilogues)
+    kernels: str = "inductor"  # fast recipe: inductor (torch.compile) | triton (hand-fused step, deepsdf/fused.py)
+    cuda_graph: bool = True  # kernels="triton" on a GPU: replay the whole step as one CUDA graph
     checkpoint_every: int = 2000  # steps
     # evaluation
     mesh_resolution: int = 128  # marching-cubes grid
@@ -196,8 +198,8 @@ _PRESETS: dict[str, dict] = {
     "full": dict(  # the real corpus: every shape of the Sweet Home 3D pack (the thesis had 976)
         data=dict(corpus="sweethome3d", num_shapes=976, mesh_resolution=128),
         # the thesis' learning rates (3x larger ones killed every ReLU within 100 steps), decayed
-        deepsdf=dict(recipe="fast", shapes_per_step=32, input_align=8, lr_schedule="cosine", eval_shapes=48,
-                     recon_shapes=24),
+        deepsdf=dict(recipe="fast", kernels="triton", shapes_per_step=32, input_align=8, lr_schedule="cosine",
+                     eval_shapes=48, recon_shapes=24),
         # a coffee table, like the thesis' obj_0000; lr from bench/notes/weightspace_steps-gpu.json
         weightspace=dict(anchor_uid="BlendSwap-CC-BY/0022", lr=2e-3),
     ),

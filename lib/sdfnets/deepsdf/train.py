@@ -4,7 +4,9 @@ Both recipes share one loop. All SDF samples live on the device as one tensor [N
 step draws ``shapes_per_step`` shapes (an epoch is one permutation of the shapes) and
 ``points_per_shape`` random samples of each, with no host work and no host synchronisation
 except every ``log_every`` steps. ``thesis`` runs it eagerly in float32 with 4 shapes x 8,192
-points; ``fast`` uses a large batch, bf16 autocast, ``torch.compile`` and fused Adam.
+points; ``fast`` uses a large batch, bf16 and fused Adam, computed either by ``torch.compile``
+(``kernels="inductor"``) or by the hand-fused step of :mod:`.fused` (``kernels="triton"``, Hopper
+GPUs; the whole step replayed as one CUDA graph; elsewhere its float32 PyTorch reference).
 
 Load-or-train: a run lives in ``checkpoints/runs/deepsdf/<dataset>-<config hash>/``; a finished
 run is loaded, an interrupted one resumes from ``last.pt`` (random-generator state included, so
@@ -29,6 +31,7 @@ from tqdm import tqdm
 from .. import paths
 from ..config import Config, DeepSDFConfig
 from ..io import atomic_write_bytes
+from . import fused
 from .model import Decoder
 
 
@@ -96,6 +99,12 @@ def _loss(decoder, z, pts, sdf, clamp: float, latent_reg: float):
     return l_sdf + latent_reg * z.float().pow(2).sum(-1).mean(), l_sdf
 
 
+def _fused_loss(decoder, z, pts, sdf, clamp: float, latent_reg: float):
+    pred = fused.decoder_sdf(decoder, z, pts)
+    l_sdf = clamped_l1(pred, sdf, clamp).mean()
+    return l_sdf + latent_reg * z.float().pow(2).sum(-1).mean(), l_sdf
+
+
 @dataclass
 class TrainResult:
     run_dir: Path
@@ -110,7 +119,8 @@ class TrainResult:
 
 def run_key(cfg: Config, dataset, indices=None) -> str:
     train_keys = {k: v for k, v in dataclasses.asdict(cfg.deepsdf).items()
-                  if k not in ("mesh_resolution", "eval_shapes", "recon_steps", "recon_shapes")}  # evaluation-only settings
+                  if k not in ("mesh_resolution", "eval_shapes", "recon_steps", "recon_shapes")  # evaluation-only settings
+                  and k not in ("kernels", "cuda_graph")}  # how the same step is computed, not which step
     body = json.dumps({"deepsdf": train_keys, "seed": cfg.seed, "indices": list(map(int, indices or [])),
                        "data": str(Path(dataset.root).relative_to(paths.data_dir()))
                        if str(dataset.root).startswith(str(paths.data_dir())) else str(dataset.root)},
@@ -142,15 +152,27 @@ class Trainer:
         self.latents = torch.nn.Parameter(torch.randn(n, dc.latent_dim, device=device) * dc.latent_init_std)
         self.fast = dc.recipe == "fast"
         cuda = device.type == "cuda"
-        self.opt = torch.optim.Adam([{"params": self.decoder.parameters(), "lr": dc.lr_decoder},
-                                     {"params": [self.latents], "lr": dc.lr_latent}], fused=cuda)
+        hand_fused = self.fast and dc.kernels == "triton"
+        if dc.kernels not in ("inductor", "triton"):
+            raise ValueError(f"unknown kernels {dc.kernels!r}: inductor or triton")
+        # the hand-fused step is replayed as one CUDA graph (only the batch's draws run outside it)
+        self.graphed = hand_fused and cuda and dc.cuda_graph
+        lr = (lambda v: torch.tensor(v, device=device)) if self.graphed else float  # noqa: E731
+        self.opt = torch.optim.Adam([{"params": self.decoder.parameters(), "lr": lr(dc.lr_decoder)},
+                                     {"params": [self.latents], "lr": lr(dc.lr_latent)}], fused=cuda,
+                                    capturable=self.graphed)
+        self.graph = None
         self.per_epoch, self.total = steps_for(dc, n)
         self.gen = torch.Generator(device=device)
         self.gen.manual_seed(cfg.seed)
         self.step = 0
-        self.loss_fn = (torch.compile(_loss, mode=None if dc.compile_mode == "default" else dc.compile_mode)
-                        if self.fast and cuda and dc.compile else _loss)
-        self.autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.fast and cuda)
+        if hand_fused:  # its own bf16 kernels on a GPU, the float32 reference elsewhere
+            self.loss_fn = _fused_loss
+        elif self.fast and cuda and dc.compile:
+            self.loss_fn = torch.compile(_loss, mode=None if dc.compile_mode == "default" else dc.compile_mode)
+        else:
+            self.loss_fn = _loss
+        self.autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.fast and cuda and not hand_fused)
         self.running = torch.zeros((), device=device)
         self._perm_epoch, self._perm = -1, None
 
@@ -169,6 +191,43 @@ class Trainer:
         b = self.dc.shapes_per_step
         return self._perm[k * b:(k + 1) * b]
 
+    def _step(self, ids, pts, sdf) -> None:
+        dc = self.dc
+        with self.autocast:
+            loss, l_sdf = self.loss_fn(self.decoder, self.latents[ids], pts, sdf, dc.clamp, dc.latent_reg)
+        self.opt.zero_grad(set_to_none=not self.graphed)  # a graph needs the gradients' memory kept
+        loss.backward()
+        self.opt.step()
+        self.running += l_sdf.detach()
+
+    def _capture(self, ids, pts, sdf) -> None:
+        """Record one step as a CUDA graph: warm up on a side stream, capture, then put the
+        parameters, the optimizer state and the running loss back as they were."""
+        for g in self.opt.param_groups:  # a resumed run's optimizer state may hold float rates
+            if not torch.is_tensor(g["lr"]):
+                g["lr"] = torch.tensor(float(g["lr"]), device=self.device)
+        self._static = [ids.clone(), pts.clone(), sdf.clone()]
+        params = [*self.decoder.parameters(), self.latents]
+        saved = [p.detach().clone() for p in params]
+        saved_opt = {p: {k: v.clone() for k, v in st.items()} for p, st in self.opt.state.items()}
+        running = self.running.clone()
+        side = torch.cuda.Stream(self.device)
+        side.wait_stream(torch.cuda.current_stream(self.device))
+        with torch.cuda.stream(side):
+            for _ in range(2):
+                self._step(*self._static)
+        torch.cuda.current_stream(self.device).wait_stream(side)
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph):
+            self._step(*self._static)
+        with torch.no_grad():
+            for p, v in zip(params, saved):
+                p.copy_(v)
+            for p, st in self.opt.state.items():
+                for k, v in st.items():
+                    v.copy_(saved_opt[p][k]) if p in saved_opt else v.zero_()
+            self.running.copy_(running)
+
     def run(self, steps: int) -> None:
         """Take ``steps`` optimisation steps; no host synchronisation."""
         dc, P = self.dc, self.bank.data.shape[1]
@@ -178,14 +237,16 @@ class Trainer:
             if dc.lr_schedule == "cosine":
                 f = 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * self.step / self.total))
                 for g, lr in zip(self.opt.param_groups, (dc.lr_decoder, dc.lr_latent)):
-                    g["lr"] = lr * f
+                    g["lr"].fill_(lr * f) if torch.is_tensor(g["lr"]) else g.__setitem__("lr", lr * f)
             pts, sdf = self.bank.gather(ids, idx)
-            with self.autocast:
-                loss, l_sdf = self.loss_fn(self.decoder, self.latents[ids], pts, sdf, dc.clamp, dc.latent_reg)
-            self.opt.zero_grad(set_to_none=True)
-            loss.backward()
-            self.opt.step()
-            self.running += l_sdf.detach()
+            if self.graphed:
+                if self.graph is None:
+                    self._capture(ids, pts, sdf)
+                for buf, new in zip(self._static, (ids, pts, sdf)):
+                    buf.copy_(new)
+                self.graph.replay()
+            else:
+                self._step(ids, pts, sdf)
             self.step += 1
 
     def state(self) -> dict:
