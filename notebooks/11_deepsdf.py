@@ -42,7 +42,7 @@ from sdfnets.deepsdf.train import SDFBank, make_decoder, train
 
 NB = "11_deepsdf"
 cfg = config.resolve(SCALE, seed=SEED)
-ds = load_or_build(cfg.data)
+ds = load_or_build(cfg.data, renders=False)  # meshes and SDF samples are all this notebook reads
 train_ids, test_ids = ev.train_test_ids(ds)
 test_ids = test_ids[: cfg.deepsdf.recon_shapes]
 res = cfg.deepsdf.mesh_resolution

@@ -43,6 +43,22 @@ def test_tampering_is_detected(tmp_path, monkeypatch):
     assert ds.verify() == ["obj_0001 sdf"]
 
 
+def test_geometry_only_build_then_renders_added(tmp_path, monkeypatch):
+    monkeypatch.setenv("SDFNETS_DATA_DIR", str(tmp_path))
+    cfg = config.resolve("smoke", data={"num_shapes": 2}).data
+    ds = load_or_build(cfg, renders=False, progress=False)
+    assert len(ds) == 2 and not ds.with_renders and not ds.failed
+    assert set(ds.shapes[0]["artifacts"]) == {"mesh", "sdf"} and ds.sdf(1)["points"].shape[1] == 3
+    with pytest.raises(FileNotFoundError, match="without renders"):
+        ds.renders(0)
+    sdf_stamp = (ds.root / ds.shapes[1]["artifacts"]["sdf"]["path"]).stat().st_mtime_ns
+    assert load_or_build(cfg, renders=False, progress=False).root == ds.root  # enough as it is
+    full = load_or_build(cfg, progress=False)  # asks for renders: adds them, keeps the samples
+    assert full.with_renders and full.renders(1)["images"].shape[0] == cfg.num_views
+    assert (full.root / full.shapes[1]["artifacts"]["sdf"]["path"]).stat().st_mtime_ns == sdf_stamp
+    assert full.verify() == []
+
+
 def test_interrupted_build_resumes_without_redoing_work(tmp_path, monkeypatch):
     monkeypatch.setenv("SDFNETS_DATA_DIR", str(tmp_path))
     cfg = config.resolve("smoke", data={"num_shapes": 4}).data

@@ -39,6 +39,8 @@ def data_build(
     scale: str = ScaleOpt,
     seed: int = typer.Option(0, help="Corpus and sampling seed."),
     workers: int = typer.Option(1, min=1, help="Processes for meshing, SDF sampling and rendering."),
+    renders: bool = typer.Option(True, "--renders/--no-renders",
+                                 help="--no-renders: meshes and SDF samples only (enough for DeepSDF training)."),
 ):
     """Build (or resume) a dataset: canonical meshes, SDF samples, renders, manifest."""
     import time
@@ -50,7 +52,7 @@ def data_build(
     cfg = _data_config(scale, corpus or ("sweethome3d" if from_pack else None), num_shapes, seed)
     t0 = time.perf_counter()
     try:
-        root = build_dataset(cfg, workers=workers)
+        root = build_dataset(cfg, workers=workers, renders=renders)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
         raise typer.Exit(2) from exc
@@ -162,7 +164,7 @@ def deepsdf_train(
     from .deepsdf.train import SDFBank, train
 
     cfg = config_mod.resolve(scale, seed=seed)
-    ds = load_or_build(cfg.data, workers=workers)
+    ds = load_or_build(cfg.data, renders=False, workers=workers)  # training reads SDF samples only
     train_ids, _ = ev.train_test_ids(ds)
     run = train(cfg, ds, train_ids)
     l1 = ev.per_shape_sdf_l1(run.decoder, run.latents, SDFBank.from_dataset(ds, train_ids), clamp=cfg.deepsdf.clamp)

@@ -153,8 +153,10 @@ def _render_missing(todo: list[tuple[ShapeSource, Path]], cfg: DataConfig, progr
 
 
 def build_dataset(cfg: DataConfig, *, workers: int = 1, progress: bool = True,
-                  on_shape: Callable[[str], None] | None = None) -> Path:
+                  on_shape: Callable[[str], None] | None = None, renders: bool = True) -> Path:
     """Build (or finish building) the dataset of ``cfg``; returns its root folder.
+    ``renders=False`` stops after meshes and SDF samples (all DeepSDF training needs); a later
+    build with renders adds them to the same folder.
 
     Geometry (mesh and SDF stages) runs in ``workers`` child processes with the config's per-shape
 time and memory limits; renders in ``workers`` processes with a GL context each.
@@ -184,8 +186,9 @@ time and memory limits; renders in ``workers`` processes with a GL context each.
     to_render = [(s, work_of[s.uid]) for s in sources
                  if (work_of[s.uid] / "sdf.npz").exists() and not (work_of[s.uid] / "renders.npz").exists()
                  and not (work_of[s.uid] / "failed.json").exists()]
-    _render_missing(to_render, cfg, progress, workers)
-    write_manifest(root, cfg, sources, work_of, corpus.ood_categories)
+    if renders:
+        _render_missing(to_render, cfg, progress, workers)
+    write_manifest(root, cfg, sources, work_of, corpus.ood_categories, renders=renders)
     return root
 
 
@@ -205,7 +208,7 @@ def _link(src: Path, dst: Path) -> None:
 
 
 def write_manifest(root: Path, cfg: DataConfig, sources: list[ShapeSource], work_of: dict[str, Path],
-                   corpus_ood: tuple[str, ...] = ()) -> dict:
+                   corpus_ood: tuple[str, ...] = (), renders: bool = True) -> dict:
     ood = tuple(cfg.ood_categories) if cfg.ood_categories is not None else tuple(corpus_ood)
     shapes, failed = [], []
     for src in sources:
@@ -213,13 +216,14 @@ def write_manifest(root: Path, cfg: DataConfig, sources: list[ShapeSource], work
         if (work / "failed.json").exists():
             failed.append(json.loads((work / "failed.json").read_text()))
             continue
-        if not all((work / name).exists() for _, name, _ in ARTIFACTS.values()):
+        kinds = {k: v for k, v in ARTIFACTS.items() if renders or k != "renders"}
+        if not all((work / name).exists() for _, name, _ in kinds.values()):
             failed.append({"uid": src.uid, "category": src.category, "name": src.name, "stage": "incomplete",
                            "reason": "build interrupted before this shape finished"})
             continue
         idx = len(shapes)
         artifacts = {}
-        for kind, (folder, name, ext) in ARTIFACTS.items():
+        for kind, (folder, name, ext) in kinds.items():
             dst = root / folder / f"obj_{idx:04d}.{ext}"
             _link(work / name, dst)
             artifacts[kind] = {"path": dst.relative_to(root).as_posix(), "sha256": sha256_file(dst),
@@ -239,6 +243,7 @@ def write_manifest(root: Path, cfg: DataConfig, sources: list[ShapeSource], work
         "corpus": cfg.corpus,
         "num_requested": len(sources),
         "num_shapes": len(shapes),
+        "with_renders": renders,
         "config": dataclasses.asdict(cfg),
         "shapes": shapes,
         "failed": failed,

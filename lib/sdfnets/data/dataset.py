@@ -30,6 +30,10 @@ class Dataset:
                 f"{len(self.failed)} failed, root={str(self.root)!r})")
 
     @property
+    def with_renders(self) -> bool:
+        return self.manifest.get("with_renders", True)
+
+    @property
     def shapes(self) -> list[dict]:
         return self.manifest["shapes"]
 
@@ -62,6 +66,9 @@ class Dataset:
             return {k: z[k] for k in z.files}
 
     def renders(self, obj_idx: int) -> dict[str, np.ndarray]:
+        if not self.with_renders:
+            raise FileNotFoundError(f"{self.root} was built without renders (geometry only); build it with "
+                                    "`sdfnets data build` to add them")
         with np.load(self._path(obj_idx, "renders")) as z:
             return {k: z[k] for k in z.files}
 
@@ -76,13 +83,14 @@ class Dataset:
         return bad
 
 
-def load_or_build(cfg: DataConfig, **build_kwargs) -> Dataset:
+def load_or_build(cfg: DataConfig, renders: bool = True, **build_kwargs) -> Dataset:
     """Open the dataset of ``cfg`` if it is complete and current, else build (or resume) it; an
-    older manifest is rewritten from the finished artifacts without recomputing them."""
+    older manifest is rewritten from the finished artifacts without recomputing them.
+    ``renders=False`` accepts (or builds) a dataset without renders."""
     root = dataset_root(cfg)
     if (root / "manifest.json").exists():
         ds = Dataset(root)
         current = ds.manifest.get("manifest_version") == MANIFEST_VERSION
-        if current and not any(f["stage"] == "incomplete" for f in ds.failed):
+        if current and not any(f["stage"] == "incomplete" for f in ds.failed) and (ds.with_renders or not renders):
             return ds
-    return Dataset(build_dataset(cfg, **build_kwargs))
+    return Dataset(build_dataset(cfg, renders=renders, **build_kwargs))
