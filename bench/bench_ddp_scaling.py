@@ -17,7 +17,8 @@ from harness import write_result
 def _launch(world: int, quick: bool) -> dict:
     cuda = torch.cuda.device_count() >= world and torch.cuda.is_available()
     scale, shapes, steps, per_step = ("smoke", 32, 6, 8) if quick or not cuda else ("full", 976, 60, 64)
-    env = {**os.environ, "NCCL_NVLS_ENABLE": "0", "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1",  # NVLink multicast stays off (NCCL, PyTorch, NVSHMEM)
+           "NCCL_NVLS_ENABLE": "0", "TORCH_SYMM_MEM_DISABLE_MULTICAST": "1", "NVSHMEM_DISABLE_NVLS": "1"}
     if not cuda:
         env["CUDA_VISIBLE_DEVICES"] = ""
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={world}", "-m",
