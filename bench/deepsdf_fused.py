@@ -146,6 +146,25 @@ def _tile(t, key, rows, a, w, b, h, bench, flop, best, best_t):
     return best, best_t
 
 
+def measure(name: str, over: dict, bank: SDFBank, warm_steps: int = 20, steps: int = 150):
+    """Points/s of the full preset with ``over`` through the real Trainer after a warm-up
+    (compilation included, reported apart); also the mean loss over the timed steps."""
+    tr = Trainer(config.resolve("full", deepsdf=over), bank)
+    t0 = time.perf_counter()
+    tr.run(warm_steps)
+    torch.cuda.synchronize()
+    warm = time.perf_counter() - t0
+    tr.running.zero_()
+    t0 = time.perf_counter()
+    tr.run(steps)
+    torch.cuda.synchronize()
+    pps = tr.points_per_step * steps / (time.perf_counter() - t0)
+    loss = float(tr.running) / steps
+    print(f"{name:28s} {pps / 1e6:6.1f} M point-samples/s  warm-up {warm:5.1f} s  mean loss {loss:.5f}", flush=True)
+    return {"points_per_second": pps, "warmup_seconds": warm, f"mean_l1_steps_{warm_steps}_{warm_steps + steps}": loss,
+            **over}, tr
+
+
 def throughput(out: dict, best: dict) -> None:
     fused.DEFAULT_TILES.update(best)
     bank = SDFBank.synthetic(976, 200_000, "cuda")
@@ -157,21 +176,7 @@ def throughput(out: dict, best: dict) -> None:
                 "triton_b128": {"shapes_per_step": 128, "kernels": "triton"}}
     rows = out.setdefault("throughput", {})
     for name, over in variants.items():
-        cfg = config.resolve("full", deepsdf=over)
-        tr = Trainer(cfg, bank)
-        t0 = time.perf_counter()
-        tr.run(20)
-        torch.cuda.synchronize()
-        warm = time.perf_counter() - t0
-        tr.running.zero_()
-        t0 = time.perf_counter()
-        tr.run(150)
-        torch.cuda.synchronize()
-        pps = tr.points_per_step * 150 / (time.perf_counter() - t0)
-        rows[name] = {"points_per_second": pps, "warmup_seconds": warm, "mean_l1_steps_20_170": float(tr.running) / 150,
-                      **over}
-        print(f"{name:20s} {pps / 1e6:6.1f} M point-samples/s  warm-up {warm:5.1f} s  "
-              f"mean loss (steps 20-170) {float(tr.running) / 150:.5f}", flush=True)
+        rows[name], tr = measure(name, over, bank)
         if name == "triton_b64_no_graph":
             with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:
                 tr.run(5)
