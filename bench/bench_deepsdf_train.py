@@ -13,8 +13,9 @@ import torch
 from harness import write_result
 
 from sdfnets import config
-from sdfnets.deepsdf.model import count_parameters
-from sdfnets.deepsdf.train import SDFBank, Trainer
+from sdfnets.data.bank import SDFBank
+from sdfnets.deepsdf.train import Trainer
+from sdfnets.layers import count_parameters
 
 
 

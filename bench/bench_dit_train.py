@@ -21,10 +21,10 @@ def run(quick: bool = False) -> dict:
     import os
 
     steps = 40 if quick or not torch.cuda.is_available() else 1500
-    cfg = config.resolve("smoke" if quick else "full", diffusion={"steps": steps})
+    cfg = config.resolve("smoke" if quick else "full", image2latent={"steps": steps})
     g = torch.Generator().manual_seed(0)
     lat = torch.randn(200, 64, generator=g)
-    feats = torch.randn(200, 64, cfg.diffusion.encoder_dim, generator=g)
+    feats = torch.randn(200, 64, cfg.image2latent.encoder_dim, generator=g)
     poses = torch.from_numpy(camera_poses(64)).float()
     out = {}
     old = os.environ.get("SDFNETS_RUNS_DIR")
@@ -40,8 +40,8 @@ def run(quick: bool = False) -> dict:
     path = write_result("dit_train", unit="steps/s", project=out["graph"][0], baseline=out["eager"][0],
                         project_label="whole step (forward, backward, AdamW) captured once, replayed as a CUDA graph",
                         baseline_label="the same step, eager",
-                        sizes={"steps": steps, "batch": cfg.diffusion.batch, "d_model": cfg.diffusion.d_model,
-                               "max_views": cfg.diffusion.max_views},
+                        sizes={"steps": steps, "batch": cfg.image2latent.batch, "d_model": cfg.image2latent.d_model,
+                               "max_views": cfg.image2latent.max_views},
                         extra={"loss_ema": {"graph": out["graph"][1], "eager": out["eager"][1]},
                                "note": "timing includes capture and warm-up"})
     return {"path": str(path), "ratio": out["graph"][0] / out["eager"][0]}

@@ -1,6 +1,6 @@
 """Phase 12 latency: one image -> mesh with the released pipeline (project encoder, 50 DDIM steps
 of the latent DiT, DeepSDF decoder, marching cubes), at 256^3 on a GPU and 128^3 on a CPU. The
-project evaluates the decoder coarse to fine (:func:`sdfnets.deepsdf.mesh.sdf_grid_sparse`; bf16
+project evaluates the decoder coarse to fine (:func:`sdfnets.field.sdf_grid_sparse`; bf16
 and a CUDA-graph DDIM loop on a GPU) and runs marching cubes near the surface only; the baseline
 decodes every grid point and runs marching cubes on the whole grid. Median of 5 runs after a
 warm-up (the dense baseline runs once on a CPU); the input is a render of a procedural shape."""
@@ -12,7 +12,7 @@ import torch
 from harness import timed, write_result
 
 from sdfnets.data import procedural, render
-from sdfnets.deepsdf.mesh import grid_to_mesh, sdf_grid
+from sdfnets.field import grid_to_mesh, sdf_grid
 from sdfnets.image2latent.pipeline import ImageToMesh, default_poses
 
 
@@ -32,7 +32,7 @@ def run(quick: bool = False) -> dict:
 
     def baseline():
         z = pipe.latent([image])
-        m = grid_to_mesh(sdf_grid(pipe.decoder, z, res))  # float32, every point, whole grid
+        m = grid_to_mesh(sdf_grid(pipe.decoder.field(z), res, device=pipe.decoder.device))  # float32, every point, whole grid
         if cuda:
             torch.cuda.synchronize()
         return m

@@ -13,7 +13,7 @@ import torch
 from harness import write_result
 
 from sdfnets import config
-from sdfnets.deepsdf.train import SDFBank
+from sdfnets.data.bank import SDFBank
 from sdfnets.weightspace.fit import BatchedFit
 from sdfnets.weightspace.nets import NetSpec, init_params
 

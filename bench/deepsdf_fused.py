@@ -23,7 +23,9 @@ import triton
 
 from sdfnets import config
 from sdfnets.deepsdf import fused
-from sdfnets.deepsdf.train import SDFBank, Trainer, make_decoder
+from sdfnets.data.bank import SDFBank
+from sdfnets.deepsdf.model import make_decoder
+from sdfnets.deepsdf.train import Trainer
 
 TILES = [
     dict(num_warps=4, num_stages=4),

@@ -11,7 +11,7 @@ import sys
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from deepsdf_fused import measure  # noqa: E402
 
-from sdfnets.deepsdf.train import SDFBank  # noqa: E402
+from sdfnets.data.bank import SDFBank  # noqa: E402
 
 VARIANTS = {
     "fast_b64": {"input_align": 1},

@@ -34,16 +34,21 @@ SEED = 0
 # %%
 import numpy as np
 
-from sdfnets import config, figures, plots
+from sdfnets import config, figures, paths, plots, thesis
 from sdfnets.data import load_or_build, render
+from sdfnets.data.bank import SDFBank
+from sdfnets.data.splits import train_test_ids
 from sdfnets.deepsdf import evaluate as ev
-from sdfnets.deepsdf.model import count_parameters
-from sdfnets.deepsdf.train import SDFBank, make_decoder, train
+from sdfnets.deepsdf import release, reconstruct
+from sdfnets.deepsdf.model import latent_to_mesh, make_decoder
+from sdfnets.deepsdf.train import train
+from sdfnets.layers import count_parameters
+from sdfnets.metrics import pairwise_cosine, summarize
 
 NB = "11_deepsdf"
 cfg = config.resolve(SCALE, seed=SEED)
 ds = load_or_build(cfg.data, renders=False)  # meshes and SDF samples are all this notebook reads
-train_ids, test_ids = ev.train_test_ids(ds)
+train_ids, test_ids = train_test_ids(ds)
 test_ids = test_ids[: cfg.deepsdf.recon_shapes]
 res = cfg.deepsdf.mesh_resolution
 print(f"{ds}\ntrain {len(train_ids)}, test {len(test_ids)}; decoder parameters "
@@ -60,22 +65,29 @@ small_cfg, large_cfg = config.pilot_configs(cfg)
 pilot = {"small": train(small_cfg, ds, pilot_ids), "large": train(large_cfg, ds, pilot_ids)}
 pilot_bank = SDFBank.from_dataset(ds, pilot_ids)
 pilot_l1 = {k: ev.per_shape_sdf_l1(r.decoder, r.latents, pilot_bank) for k, r in pilot.items()}
-pilot_cos = {k: float(ev.pairwise_cosines(r.latents.cpu()).mean()) for k, r in pilot.items()}
+pilot_cos = {k: float(pairwise_cosine(r.latents.cpu()).mean()) for k, r in pilot.items()}
 for k in pilot:
     print(f"{k}: SDF L1 mean {pilot_l1[k].mean():.5f}, max {pilot_l1[k].max():.5f}, latent cosine {pilot_cos[k]:+.3f}")
 
 # %%
 show = list(range(min(8, len(pilot_ids))))
-pilot_meshes = {k: [ev.latent_to_mesh(r.decoder, r.latents[i], res) for i in show] for k, r in pilot.items()}
+pilot_meshes = {k: [latent_to_mesh(r.decoder, r.latents[i], res) for i in show] for k, r in pilot.items()}
 images = (render.thumbnails([ds.mesh(pilot_ids[i]) for i in show], 128)
           + render.thumbnails(pilot_meshes["small"], 128) + render.thumbnails(pilot_meshes["large"], 128))
 fig = plots.image_grid(images, ncols=len(show), size=1.3,
                        suptitle="pilot: ground truth (top), small decoder (middle), large decoder (bottom)")
 figures.save_figure(fig, "pilot_blobs_vs_clean", notebook=NB, scale=SCALE)
-pilot_metrics = {k: ev.summarize(ev.mesh_and_metrics(pilot[k].decoder, pilot[k].latents[show], ds,
+pilot_metrics = {k: summarize(ev.mesh_and_metrics(pilot[k].decoder, pilot[k].latents[show], ds,
                                                      [pilot_ids[i] for i in show], res, progress=False)[1])
                  for k in pilot}
 pilot_metrics
+
+# %% tags=["finding"]
+print(thesis.finding("small decoder, SDF L1 mean", pilot_l1["small"].mean(), thesis.PILOT_SMALL_SDF_L1_MEAN,
+                     f"F-score {pilot_metrics['small']['fscore']:.2f}: a healthy loss, blob meshes"))
+print(thesis.finding("large decoder, SDF L1 mean", pilot_l1["large"].mean(), thesis.PILOT_SDF_L1_MEAN,
+                     f"F-score {pilot_metrics['large']['fscore']:.2f}: clean meshes"))
+print(thesis.finding("large decoder, latent pairwise cosine", pilot_cos["large"], thesis.PILOT_LATENT_COSINE))
 
 # %% [markdown]
 # ## The whole corpus
@@ -86,7 +98,7 @@ pilot_metrics
 run = train(cfg, ds, train_ids)
 bank = SDFBank.from_dataset(ds, train_ids)
 l1 = ev.per_shape_sdf_l1(run.decoder, run.latents, bank)
-cos = ev.pairwise_cosines(run.latents.cpu())
+cos = pairwise_cosine(run.latents.cpu())
 print(f"{run.steps} steps, {run.seconds:.0f} s, {run.points_per_second / 1e6:.2f} M point-samples/s; "
       f"SDF L1 mean {l1.mean():.5f}, max {l1.max():.5f}; latent cosine mean {cos.mean():+.3f}")
 
@@ -107,11 +119,9 @@ figures.save_figure(fig, "latents_pca", notebook=NB, scale=SCALE)
 # `sdfnets.metrics`) on an even spread of training shapes plus the four worst by SDF error.
 
 # %%
-order = np.argsort(l1)
-spread = np.linspace(0, len(order) - 1, min(cfg.deepsdf.eval_shapes, len(order))).astype(int)
-pick = sorted(set(order[spread].tolist()) | set(order[-4:].tolist()))
+pick = ev.spread_and_worst(l1, cfg.deepsdf.eval_shapes)
 meshes, rows = ev.mesh_and_metrics(run.decoder, run.latents[pick], ds, [train_ids[k] for k in pick], res)
-train_metrics = ev.summarize(rows)
+train_metrics = summarize(rows)
 train_metrics
 
 # %%
@@ -132,9 +142,9 @@ if m is not None:
 # samples, or to its surface point cloud with normals alone.
 
 # %%
-recon = {src: ev.reconstruct(run.decoder, ds, test_ids, source=src, steps=cfg.deepsdf.recon_steps)
+recon = {src: reconstruct.reconstruct(run.decoder, ds, test_ids, source=src, steps=cfg.deepsdf.recon_steps)
          for src in ("sdf", "points")}
-test_metrics = {src: ev.summarize(ev.mesh_and_metrics(run.decoder, zs, ds, test_ids, res, progress=False)[1])
+test_metrics = {src: summarize(ev.mesh_and_metrics(run.decoder, zs, ds, test_ids, res, progress=False)[1])
                 for src, zs in recon.items()}
 test_metrics
 
@@ -142,7 +152,7 @@ test_metrics
 # ## Interpolating between two shapes
 
 # %%
-a, b = pick[0], next((k for k in pick if ds.categories[train_ids[k]] != ds.categories[train_ids[pick[0]]]), pick[-1])
+a, b = ev.other_category([ds.categories[i] for i in train_ids], pick)
 path = ev.interpolate(run.decoder, run.latents[a], run.latents[b], num=6, resolution=res)
 figures.save_figure(plots.image_grid(render.thumbnails(path, 128), ncols=6, size=1.4,
                                      suptitle=f"{ds.categories[train_ids[a]]} -> {ds.categories[train_ids[b]]}"),
@@ -151,15 +161,13 @@ figures.save_figure(plots.image_grid(render.thumbnails(path, 128), ncols=6, size
 # %% [markdown]
 # ## The scaling table, beside the thesis
 
-# %%
-thesis = {"pilot SDF L1 mean / max": "0.00051 / 0.00090", "full SDF L1 mean / max": "0.00212 / 0.00593",
-          "pilot latent cosine": "-0.04", "full latent cosine": "0.12", "shapes": "20 / 976"}
-ours = {"pilot SDF L1 mean / max": f"{pilot_l1['large'].mean():.5f} / {pilot_l1['large'].max():.5f}",
-        "full SDF L1 mean / max": f"{l1.mean():.5f} / {l1.max():.5f}",
-        "pilot latent cosine": f"{pilot_cos['large']:+.2f}", "full latent cosine": f"{cos.mean():+.2f}",
-        "shapes": f"{len(pilot_ids)} / {len(train_ids)}"}
-for k in thesis:
-    print(f"{k:26s} thesis {thesis[k]:20s} here ({SCALE}) {ours[k]}")
+# %% tags=["finding"]
+print(thesis.finding("whole corpus, SDF L1 mean", l1.mean(), thesis.FULL_SDF_L1_MEAN,
+                     f"{len(train_ids)} shapes here, {thesis.SHAPES} in the thesis"))
+print(thesis.finding("whole corpus, SDF L1 max", l1.max(), thesis.FULL_SDF_L1_MAX))
+print(thesis.finding("whole corpus, latent pairwise cosine", cos.mean(), thesis.FULL_LATENT_COSINE,
+                     "the 64-dim space has room for every shape"))
+print(thesis.finding("pilot, SDF L1 max", pilot_l1["large"].max(), thesis.PILOT_SDF_L1_MAX))
 
 # %%
 values = {
@@ -173,3 +181,15 @@ values = {
 }
 figures.record_values(NB, values, scale=SCALE, corpus=ds.manifest["corpus"], num_shapes=len(ds))
 values
+
+# %% [markdown]
+# ## The release
+# At `full`, the trained decoder and latents become `checkpoints/deepsdf-sweethome3d.safetensors` (fp16, with
+# its model card); the image-to-mesh release of notebook 12 names this file by its SHA-256.
+
+# %%
+if SCALE == "full":
+    card = release.model_card(cfg, values, corpus=ds.manifest["corpus"], seconds=run.seconds,
+                              points_per_second=run.points_per_second)
+    release.export(run.run_dir, paths.RELEASE_DIR / "deepsdf-sweethome3d.safetensors", dataset=ds,
+                   metrics=values, card=card)

@@ -40,24 +40,22 @@ SEED = 0
 import numpy as np
 import torch
 
-from sdfnets import config, figures, metrics, paths, plots
+from sdfnets import config, figures, metrics, paths, plots, thesis
 from sdfnets.data import load_or_build, render
+from sdfnets.data.splits import with_ood
 from sdfnets.deepsdf import evaluate as ev
+from sdfnets.deepsdf import release as deepsdf_release_mod
+from sdfnets.deepsdf.model import latent_to_mesh
 from sdfnets.deepsdf.train import train
 from sdfnets.image2latent import encoders, release
 from sdfnets.image2latent import train as i2l
-from sdfnets.image2latent.diffusion import count_parameters
+from sdfnets.layers import count_parameters
 
 NB = "12_image_to_latent"
 cfg = config.resolve(SCALE, seed=SEED)
-dc = cfg.diffusion
+dc = cfg.image2latent
 ds = load_or_build(cfg.data)
-train_ids, test_ids = ev.train_test_ids(ds)
-ood_ids = ds.split("ood")
-if not ood_ids:  # a corpus without held-out categories: hold one out here
-    ood_ids = [i for i, c in enumerate(ds.categories) if c == dc.ood_category]
-    train_ids = [i for i in train_ids if i not in ood_ids]
-    test_ids = [i for i in test_ids if i not in ood_ids]
+train_ids, test_ids, ood_ids = with_ood(ds, dc.ood_category)  # a corpus without held-out categories holds one out
 test_ids = test_ids[: dc.test_shapes]
 pilot_ids = train_ids[: dc.pilot_shapes]
 print(f"{ds}\ntrain {len(train_ids)}, pilot {len(pilot_ids)}, test {len(test_ids)}, "
@@ -99,10 +97,14 @@ dit_params = count_parameters(models["full"].dit)
 print(f"DiT parameters: {dit_params:,}")
 figures.save_figure(plots.curves({k: tuple(np.asarray(m.history).T) for k, m in models.items()},
                                  "latent DiT training", "step", "loss EMA (normalised latents)", logy=True,
-                                 hlines={"thesis, 20 shapes": 8e-6, "thesis, 976 shapes": 5.1e-3}),
+                                 hlines={f"thesis, {thesis.PILOT_SHAPES} shapes": thesis.PILOT_LOSS_EMA,
+                                         f"thesis, {thesis.SHAPES} shapes": thesis.FULL_LOSS_EMA}),
                     "dit_training", notebook=NB, scale=SCALE)
 loss_ema = {k: m.history[-1][1] for k, m in models.items()}
-loss_ema
+
+# %% tags=["finding"]
+print(thesis.finding("training-loss EMA, pilot", loss_ema["pilot"], thesis.PILOT_LOSS_EMA, "memorises"))
+print(thesis.finding("training-loss EMA, whole corpus", loss_ema["full"], thesis.FULL_LOSS_EMA, "cannot memorise"))
 
 # %% [markdown]
 # ## Recall on training shapes
@@ -114,16 +116,21 @@ loss_ema
 rec = {}
 for k, m in models.items():
     pred, _ = i2l.predict(m, feats[shape_ids[k]], poses, range(len(shape_ids[k])), dc.eval_views, seed=SEED)
-    r = i2l.recall(pred, deepsdf[k].latents.cpu(), range(len(shape_ids[k])))
+    r = metrics.recall(pred, deepsdf[k].latents.cpu(), range(len(shape_ids[k])))
     rec[k] = {"shapes": len(shape_ids[k]), "cos_mean": float(r["cos"].mean()), "cos_min": float(r["cos"].min()),
               "top1": float((r["rank"] == 1).mean()), "margin_median": float(np.median(r["margin"])),
               "margin_min": float(r["margin"].min())}
     print(k, {a: round(b, 4) for a, b in rec[k].items()})
-fig = plots.histograms({k: i2l.recall(i2l.predict(models[k], feats[shape_ids[k]], poses, range(len(shape_ids[k])),
+fig = plots.histograms({k: metrics.recall(i2l.predict(models[k], feats[shape_ids[k]], poses, range(len(shape_ids[k])),
                                                   dc.eval_views, seed=SEED)[0], deepsdf[k].latents.cpu(),
                                       range(len(shape_ids[k])))["margin"] for k in models},
                        "recall: margin of the true latent over the nearest other", "cosine margin")
 figures.save_figure(fig, "recall_margin", notebook=NB, scale=SCALE)
+
+# %% tags=["finding"]
+print(thesis.finding("pilot recall, cos(pred, true) min", rec["pilot"]["cos_min"], thesis.PILOT_RECALL_COS))
+print(thesis.finding("pilot recall, margin min", rec["pilot"]["margin_min"], f"> {thesis.PILOT_RECALL_MARGIN_MIN}"))
+print(f"whole corpus: the true latent is the nearest for {rec['full']['top1']:.1%} of the training shapes")
 
 # %% [markdown]
 # ## Held-out test shapes: diffusion vs retrieval
@@ -135,13 +142,13 @@ figures.save_figure(fig, "recall_margin", notebook=NB, scale=SCALE)
 res = dc.mesh_resolution
 dec = deepsdf["full"].decoder
 z_test, views_test = i2l.predict(models["full"], feats, poses, test_ids, dc.eval_views, seed=SEED)
-nn_rows = i2l.retrieve(feats, test_ids, views_test, train_ids)
+nn_rows = metrics.retrieve(feats, test_ids, views_test, train_ids)
 z_nn = deepsdf["full"].latents.cpu()[nn_rows]
 test = {}
 test_meshes = {}
 for name, zs in (("diffusion", z_test), ("retrieval", z_nn)):
     test_meshes[name], rows = ev.mesh_and_metrics(dec, zs, ds, test_ids, res, progress=False)
-    test[name] = ev.summarize(rows)
+    test[name] = metrics.summarize(rows)
 print({k: {a: round(b, 4) for a, b in v.items()} for k, v in test.items()})
 
 # %%
@@ -165,12 +172,12 @@ ood = {}
 ood_meshes = {}
 for k, m in models.items():
     z_ood, views_ood = i2l.predict(m, feats, poses, ood_ids, dc.eval_views, seed=SEED)
-    near = i2l.nearest_rows(z_ood, deepsdf[k].latents.cpu())
+    near = metrics.nearest_rows(z_ood, deepsdf[k].latents.cpu())
     cats = [ds.categories[shape_ids[k][int(r)]] for r in near]
     sims = torch.nn.functional.cosine_similarity(z_ood, deepsdf[k].latents.cpu()[near], dim=1)
     ood[k] = {"shapes": len(ood_ids), "nearest_categories": {c: cats.count(c) for c in sorted(set(cats))},
               "nearest_cosine_mean": float(sims.mean())}
-    ood_meshes[k] = [ev.latent_to_mesh(deepsdf[k].decoder, z, res) for z in z_ood[:8]]
+    ood_meshes[k] = [latent_to_mesh(deepsdf[k].decoder, z, res) for z in z_ood[:8]]
     figures.save_figure(plots.bar_counts(ood[k]["nearest_categories"],
                                          f"out-of-distribution shapes: nearest training category ({k})", ylabel="shapes"),
                         f"ood_categories_{k}", notebook=NB, scale=SCALE)
@@ -188,8 +195,9 @@ figures.save_figure(fig, "ood_gallery", notebook=NB, scale=SCALE)
 # on the test shapes (same views, same seed).
 
 # %%
+deepsdf_release = paths.RELEASE_DIR / "deepsdf-sweethome3d.safetensors"  # what image2mesh decodes with
 rel_path = paths.build_dir() / "release-check" / f"image2mesh-{SCALE}.safetensors"
-release.export(models["full"], enc, rel_path, deepsdf="deepsdf-sweethome3d.safetensors")
+release.export(models["full"], enc, rel_path, deepsdf=deepsdf_release)
 rel_model, rel_enc, _ = release.load(rel_path, models["full"].device)
 z_rel, _ = i2l.predict(rel_model, rel_enc.encode(np.stack([ds.renders(i)["images"] for i in test_ids])
                                                  .reshape(-1, *ds.renders(test_ids[0])["images"].shape[1:]))
@@ -199,13 +207,12 @@ release_cos = torch.nn.functional.cosine_similarity(z_rel, z_test, dim=1)
 print(f"released vs float32 latents: cosine mean {release_cos.mean():.5f}, min {release_cos.min():.5f}; "
       f"file {rel_path.stat().st_size / 2**20:.1f} MiB")
 if SCALE == "full":
-    card = (f"# image2mesh-sweethome3d\n\nPhase 12 release: latent DiT ({dit_params:,} parameters, int8 matrices with "
-            f"float16 row scales) + the project's `viewnet` encoder ({count_parameters(enc.net):,} parameters, float16), "
-            f"trained on the {len(train_ids)} training shapes of the Sweet Home 3D pack against the DeepSDF release "
-            f"`deepsdf-sweethome3d.safetensors`. Config: {dc}.\n\nMeasured (notebook 12, full): recall {rec['full']}, "
-            f"test shapes {test}, released vs float32 latent cosine {float(release_cos.mean()):.5f}.\n")
-    release.export(models["full"], enc, paths.RELEASE_DIR / "image2mesh-sweethome3d.safetensors",
-                   deepsdf="deepsdf-sweethome3d.safetensors", metrics={"recall": rec["full"], "test": test}, card=card)
+    deepsdf_release_mod.check_run(deepsdf_release, deepsdf["full"].latents)
+    card = release.model_card(models["full"], enc, dit_parameters=dit_params, encoder_parameters=count_parameters(enc.net),
+                              train_shapes=len(train_ids), deepsdf=deepsdf_release,
+                              metrics={"recall": rec["full"], "test": test}, release_cosine=float(release_cos.mean()))
+    release.export(models["full"], enc, paths.RELEASE_DIR / release.DEFAULT_NAME, deepsdf=deepsdf_release,
+                   metrics={"recall": rec["full"], "test": test}, card=card)
 
 # %%
 values = {

@@ -7,9 +7,13 @@ import trimesh
 
 from sdfnets import config, metrics
 from sdfnets.deepsdf import evaluate as ev
-from sdfnets.deepsdf.mesh import grid_to_mesh
-from sdfnets.deepsdf.model import Decoder, PositionalEncoding, count_parameters
-from sdfnets.deepsdf.train import SDFBank, train
+from sdfnets.data.bank import SDFBank
+from sdfnets.deepsdf import reconstruct
+from sdfnets.deepsdf.model import Decoder
+from sdfnets.deepsdf.train import train
+from sdfnets.field import grid_to_mesh
+from sdfnets.layers import PositionalEncoding, count_parameters
+from sdfnets.metrics import pairwise_cosine
 
 
 def test_thesis_decoder_size_and_shape():
@@ -86,9 +90,9 @@ def test_metrics_on_known_cases():
 
 
 def test_pairwise_cosines_and_point_cloud_samples():
-    c = ev.pairwise_cosines(np.array([[1.0, 0], [0, 2.0], [1, 1]]))
+    c = pairwise_cosine(np.array([[1.0, 0], [0, 2.0], [1, 1]]))
     assert sorted(np.round(c, 4)) == sorted(np.round([0, 0, 2**-0.5, 2**-0.5, 2**-0.5, 2**-0.5], 4))
-    p, s = ev.samples_from_point_cloud(np.zeros((2, 5, 3)), np.tile([0, 0, 1.0], (2, 5, 1)), eps=0.01)
+    p, s = reconstruct.samples_from_point_cloud(np.zeros((2, 5, 3)), np.tile([0, 0, 1.0], (2, 5, 1)), eps=0.01)
     assert p.shape == (2, 15, 3) and s.shape == (2, 15)
     assert torch.allclose(p[0, 5:10, 2], torch.full((5,), 0.01)) and (s[0, 10:] == -0.01).all()
 
@@ -97,7 +101,7 @@ def test_test_time_fit_recovers_a_training_shape(smoke_run, smoke_dataset):
     cfg, run = smoke_run
     bank = SDFBank.from_dataset(smoke_dataset, device="cpu")
     trained = ev.per_shape_sdf_l1(run.decoder, run.latents, bank)
-    z = ev.reconstruct(run.decoder, smoke_dataset, [3, 5], steps=150)
+    z = reconstruct.reconstruct(run.decoder, smoke_dataset, [3, 5], steps=150)
     fitted = ev.per_shape_sdf_l1(run.decoder, z, SDFBank.from_dataset(smoke_dataset, [3, 5], device="cpu"))
     random = ev.per_shape_sdf_l1(run.decoder, torch.randn(2, 64) * 0.01, SDFBank.from_dataset(smoke_dataset, [3, 5],
                                                                                              device="cpu"))

@@ -78,7 +78,7 @@ def _dit_inputs():
 
 
 def _dit_cfg():
-    return config.resolve("smoke", diffusion={"steps": 30, "batch": 8})
+    return config.resolve("smoke", image2latent={"steps": 30, "batch": 8})
 
 
 def _dit_worker(rank, world, init, runs, out):

@@ -14,7 +14,8 @@ import torch
 from sdfnets import config
 from sdfnets.deepsdf import fused
 from sdfnets.deepsdf.model import Decoder
-from sdfnets.deepsdf.train import SDFBank, Trainer
+from sdfnets.data.bank import SDFBank
+from sdfnets.deepsdf.train import Trainer
 
 
 def _grads(dec, z, pts, fn, weights):

@@ -15,7 +15,10 @@ from sdfnets import config, paths
 from sdfnets.data.render import camera_poses
 from sdfnets.image2latent import encoders, pipeline, release
 from sdfnets.image2latent import train as i2l
-from sdfnets.image2latent.diffusion import CosineDDIM, LatentDiT, count_parameters, pose_embedding
+from sdfnets import metrics
+from sdfnets.diffusion.ddim import CosineDDIM
+from sdfnets.diffusion.dit import LatentDiT
+from sdfnets.layers import count_parameters, pose_embedding
 
 RELEASE = paths.RELEASE_DIR / pipeline.DEFAULT_RELEASE
 
@@ -60,7 +63,7 @@ def test_dit_size_and_masked_views():
 
 def test_dit_training_learns_and_resumes(tmp_path, monkeypatch):
     monkeypatch.setenv("SDFNETS_RUNS_DIR", str(tmp_path))
-    cfg = config.resolve("smoke", diffusion={"steps": 400})
+    cfg = config.resolve("smoke", image2latent={"steps": 400})
     g = torch.Generator().manual_seed(0)
     lat, feats = torch.randn(6, 64, generator=g), torch.randn(6, 8, 32, generator=g)
     poses = torch.from_numpy(camera_poses(8)).float()
@@ -72,7 +75,7 @@ def test_dit_training_learns_and_resumes(tmp_path, monkeypatch):
     for k, v in full.dit.state_dict().items():
         torch.testing.assert_close(resumed.dit.state_dict()[k], v)
     pred, _ = i2l.predict(full, feats, poses, range(6), 2)
-    r = i2l.recall(pred, lat, range(6))
+    r = metrics.recall(pred, lat, range(6))
     assert r["rank"].shape == (6,) and np.all(r["cos"] <= 1 + 1e-6)
     with pytest.raises(ValueError, match="trained on 'test' features"):
         full.sample(feats[:1, :2], poses[None, :2], encoder="dinov2-base")
@@ -80,12 +83,24 @@ def test_dit_training_learns_and_resumes(tmp_path, monkeypatch):
 
 def test_recall_and_retrieval_on_constructed_data():
     lat = torch.eye(4, 8)
-    r = i2l.recall(lat + 0.01, lat, range(4))
+    r = metrics.recall(lat + 0.01, lat, range(4))
     assert np.all(r["rank"] == 1) and np.all(r["margin"] > 0.9)
-    r = i2l.recall(lat[[1, 0, 2, 3]], lat, range(4))
+    r = metrics.recall(lat[[1, 0, 2, 3]], lat, range(4))
     assert list(r["rank"]) == [2, 2, 1, 1]
     feats = torch.eye(4, 6)[:, None, :].expand(4, 3, 6)
-    assert i2l.retrieve(feats, [2], torch.tensor([[0, 1]]), [0, 1, 2, 3]).tolist() == [2]
+    assert metrics.retrieve(feats, [2], torch.tensor([[0, 1]]), [0, 1, 2, 3]).tolist() == [2]
+
+
+def _deepsdf_release(tmp_path, cfg, seed: int):
+    from sdfnets.deepsdf import release as deepsdf_release
+    from sdfnets.deepsdf.model import make_decoder
+    from sdfnets.io import save_checkpoint
+
+    torch.manual_seed(seed)
+    run = tmp_path / f"run{seed}"
+    save_checkpoint(run / "final.pt", decoder=make_decoder(cfg.deepsdf).state_dict(), latents=torch.randn(2, 64),
+                    config=cfg.to_dict(), indices=[0, 1], step=1)
+    return deepsdf_release.export(run, tmp_path / "d.safetensors", uids=["a", "b"])
 
 
 def test_quantization_and_release_round_trip(tmp_path):
@@ -96,11 +111,21 @@ def test_quantization_and_release_round_trip(tmp_path):
     dit = LatentDiT(64, 32, 48, 2, 4, 64)
     for p in dit.parameters():
         torch.nn.init.normal_(p, std=0.05)
-    model = i2l.ImageToLatent(dit, torch.zeros(64), torch.tensor(0.5), "viewnet", {**vars(cfg.diffusion)})
+    model = i2l.ImageToLatent(dit, torch.zeros(64), torch.tensor(0.5), "viewnet", {**vars(cfg.image2latent)})
     enc = encoders.ViewNetEncoder(encoders.ViewNet(8, 32, 64), "k")
-    path = release.export(model, enc, tmp_path / "r.safetensors", deepsdf="d.safetensors")
+    deepsdf = _deepsdf_release(tmp_path, cfg, seed=0)
+    path = release.export(model, enc, tmp_path / "r.safetensors", deepsdf=deepsdf)
     model2, enc2, meta = release.load(path)
     assert meta["deepsdf"] == "d.safetensors" and enc2.name == "viewnet"
+    assert meta["deepsdf_config"]["hidden"] == cfg.deepsdf.hidden
+    release.check_deepsdf(meta, deepsdf)  # the file it was exported against
+    _deepsdf_release(tmp_path, cfg, seed=1)  # re-exported from another run: other latents, same name
+    with pytest.raises(release.ReleaseMismatch, match="not the DeepSDF release"):
+        release.check_deepsdf(meta, deepsdf)
+    with pytest.raises(release.ReleaseMismatch, match="does not record"):
+        release.check_deepsdf({**meta, "deepsdf_sha256": None}, deepsdf)
+    with pytest.raises(FileNotFoundError):
+        release.check_deepsdf(meta, tmp_path / "missing.safetensors")
     images = np.random.default_rng(0).integers(0, 255, (2, 64, 64, 3), dtype=np.uint8)
     f1, f2 = enc.encode(images), enc2.encode(images)
     assert torch.nn.functional.cosine_similarity(f1, f2).min() > 0.999
@@ -192,7 +217,7 @@ def test_image2mesh_command_from_the_release(tmp_path):
 
 def test_guidance_and_pose_dropout_switches(tmp_path, monkeypatch):
     monkeypatch.setenv("SDFNETS_RUNS_DIR", str(tmp_path))
-    cfg = config.resolve("smoke", diffusion={"steps": 100, "cond_dropout": 0.2, "pose_dropout": 0.2})
+    cfg = config.resolve("smoke", image2latent={"steps": 100, "cond_dropout": 0.2, "pose_dropout": 0.2})
     g = torch.Generator().manual_seed(1)
     lat, feats = torch.randn(4, 64, generator=g), torch.randn(4, 8, 32, generator=g)
     poses = torch.from_numpy(camera_poses(8)).float()

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from sdfnets.deepsdf.train import SDFBank
+from sdfnets.data.bank import SDFBank
 from sdfnets.weightspace import align, analysis, fit
 from sdfnets.weightspace.nets import NetSpec, flatten, forward, init_params, select, to_sequential, unflatten
 

@@ -160,15 +160,18 @@ def deepsdf_train(
     from pathlib import Path
 
     from .data import load_or_build
+    from .data.bank import SDFBank
+    from .data.splits import train_test_ids
     from .deepsdf import evaluate as ev
-    from .deepsdf.train import SDFBank, train
+    from .deepsdf.train import train
+    from .metrics import pairwise_cosine
 
     cfg = config_mod.resolve(scale, seed=seed)
     ds = load_or_build(cfg.data, renders=False, workers=workers)  # training reads SDF samples only
-    train_ids, _ = ev.train_test_ids(ds)
+    train_ids, _ = train_test_ids(ds)
     run = train(cfg, ds, train_ids)
     l1 = ev.per_shape_sdf_l1(run.decoder, run.latents, SDFBank.from_dataset(ds, train_ids), clamp=cfg.deepsdf.clamp)
-    cos = ev.pairwise_cosines(run.latents.cpu())
+    cos = pairwise_cosine(run.latents.cpu())
     summary = {"shapes": len(train_ids), "steps": run.steps, "seconds": round(run.seconds, 1),
                "points_per_second": run.points_per_second, "sdf_l1_mean": float(l1.mean()),
                "sdf_l1_max": float(l1.max()), "latent_cosine": float(cos.mean()), "run_dir": str(run.run_dir)}
@@ -196,6 +199,7 @@ def image2mesh(
     from tqdm import tqdm
 
     from .image2latent.pipeline import ImageToMesh, InputError, check_count, load_image, parse_pose
+    from .image2latent.release import ReleaseMismatch
 
     try:
         suffix = Path(output).suffix.lower()
@@ -219,7 +223,7 @@ def image2mesh(
                 bar.refresh()
 
             mesh = pipe(loaded, poses, resolution=resolution, seed=seed, progress=progress)
-    except (InputError, FileNotFoundError, RuntimeError) as exc:
+    except (InputError, ReleaseMismatch, FileNotFoundError, RuntimeError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2)
     Path(output).parent.mkdir(parents=True, exist_ok=True)

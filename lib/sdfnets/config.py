@@ -118,7 +118,7 @@ class WeightSpaceConfig:
 
 
 @dataclass(frozen=True)
-class DiffusionConfig:
+class ImageToLatentConfig:
     """Phase 12: frozen image features -> latent diffusion transformer -> 64-dim DeepSDF latent.
 
     The write-up's model: d_model 384, 4 layers, 6 heads (~10 M parameters), the latent a single
@@ -165,7 +165,7 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     deepsdf: DeepSDFConfig = field(default_factory=DeepSDFConfig)
     weightspace: WeightSpaceConfig = field(default_factory=WeightSpaceConfig)
-    diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
+    image2latent: ImageToLatentConfig = field(default_factory=ImageToLatentConfig)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -180,7 +180,7 @@ _PRESETS: dict[str, dict] = {
         weightspace=dict(points_per_shape=1024, anchor_steps=300, steps=150, siren_shapes=6, interp_pairs=2,
                          perturb_sigmas=(0.0, 0.1, 0.34, 1.0), perturb_draws=2, grid_resolution=24,
                          mesh_resolution=32, checkpoint_every=50),
-        diffusion=dict(encoder_image_size=64, encoder_width=8, encoder_dim=32, encoder_steps=40, encoder_batch=8,
+        image2latent=dict(encoder_image_size=64, encoder_width=8, encoder_dim=32, encoder_steps=40, encoder_batch=8,
                        d_model=48, num_layers=2, num_heads=4, steps=300, batch=32, lr=1e-3, pilot_shapes=4,
                        eval_views=2, test_shapes=2, mesh_resolution=32),
     ),
@@ -191,7 +191,7 @@ _PRESETS: dict[str, dict] = {
                      mesh_resolution=64, eval_shapes=24, recon_steps=300),
         weightspace=dict(points_per_shape=2048, anchor_steps=2000, steps=800, siren_shapes=16, interp_pairs=4,
                          perturb_draws=2, grid_resolution=48, mesh_resolution=64),
-        diffusion=dict(encoder_image_size=96, encoder_width=16, encoder_dim=128, encoder_steps=600, encoder_batch=32,
+        image2latent=dict(encoder_image_size=96, encoder_width=16, encoder_dim=128, encoder_steps=600, encoder_batch=32,
                        d_model=192, num_layers=4, num_heads=6, steps=3000, batch=64, lr=3e-4, test_shapes=6,
                        mesh_resolution=64),
     ),
@@ -237,7 +237,7 @@ def resolve(scale: str = "smoke", seed: int = 0, **sections: dict) -> Config:
     preset = _PRESETS[scale]
     built = {}
     for name, cls in (("data", DataConfig), ("deepsdf", DeepSDFConfig), ("weightspace", WeightSpaceConfig),
-                      ("diffusion", DiffusionConfig)):
+                      ("image2latent", ImageToLatentConfig)):
         values = {**preset.get(name, {}), **(sections.pop(name, None) or {})}
         if name == "data":
             values.setdefault("seed", seed)

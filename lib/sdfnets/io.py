@@ -1,4 +1,5 @@
-"""Atomic file writes and content hashes: an interrupted run never leaves half a file."""
+"""Atomic file writes, checkpoints and content hashes: an interrupted run never leaves half a file,
+and loading a checkpoint never runs code."""
 
 from __future__ import annotations
 
@@ -47,3 +48,23 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
         while block := fh.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def save_checkpoint(path: Path, **state) -> Path:
+    """``torch.save`` of a dict of tensors, numbers, strings, lists and dicts, written atomically."""
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def load_checkpoint(path: Path, device="cpu") -> dict:
+    """A checkpoint of :func:`save_checkpoint`. ``weights_only=True``: tensors and plain containers
+    only, so a tampered file copied from elsewhere cannot run code when it is loaded."""
+    import torch
+
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except Exception as e:  # noqa: BLE001  (pickle errors have many types; the message names the file)
+        raise ValueError(f"{path}: not a readable checkpoint ({type(e).__name__}: {e})") from e

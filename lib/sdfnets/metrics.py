@@ -1,4 +1,8 @@
-"""Mesh metrics, with their conventions stated (notebooks ``11_deepsdf``, ``12_image_to_latent``).
+"""Every metric of the project, with its convention stated: a shape against its truth, vectors
+against a bank of vectors (cosines, recall, retrieval), and sets of shapes against sets (MMD, COV,
+1-NNA, memorisation). Notebooks ``05`` and ``11`` onwards.
+
+Shape vs truth (``mesh_metrics``):
 
 All shapes live in the unit sphere (radius 1). Distances are Euclidean, between point sets
 sampled uniformly by area: ``num_points`` on the predicted mesh, and the ground truth's stored
@@ -12,12 +16,26 @@ surface samples.
   averaged over both directions.
 - Volumetric IoU: on the dataset's uniform samples in [-1, 1]^3, ground-truth inside = stored
   SDF < 0, predicted inside = winding number of the predicted mesh.
+
+Vectors (weights, latents, features): cosine similarity throughout.
+
+Sets (``set_metrics``, PointFlow's conventions, Yang et al. 2019): the distance between two shapes
+is PointFlow's Chamfer of their point clouds, mean squared nearest distance summed over both
+directions (``chamfer_pointflow``; not the Chamfer-L1/L2 above). MMD: mean over reference shapes of
+the distance to the nearest generated shape. COV: fraction of reference shapes that are the nearest
+reference of at least one generated shape. 1-NNA: leave-one-out 1-nearest-neighbour accuracy over
+generated + reference (50 % ideal; 100 % = the two sets are told apart). Memorisation (Gu et al.):
+a generated sample is memorised when d(nearest training) / d(second nearest) < 1/3.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import point_cloud_utils as pcu
+import torch
+import torch.nn.functional as F
 import trimesh
 from scipy.spatial import cKDTree
 
@@ -62,4 +80,107 @@ def mesh_metrics(pred: trimesh.Trimesh | None, sdf_samples: dict, num_points: in
     out = surface_metrics(pts, normals, sdf_samples["surface_points"], sdf_samples["surface_normals"])
     uniform = ~sdf_samples["is_near"]
     out["iou"] = volumetric_iou(pred, sdf_samples["points"][uniform], sdf_samples["sdf"][uniform] < 0)
+    return out
+
+
+def summarize(rows: list[dict]) -> dict:
+    """Mean of each mesh metric over shapes (NaN-aware), and how many meshes came out empty."""
+    keys = ("chamfer_l1", "chamfer_l2", "fscore", "normal_consistency", "iou")
+    out = {k: float(np.nanmean([r[k] for r in rows])) for k in keys}
+    out["empty_meshes"] = int(sum(np.isnan(r["chamfer_l1"]) for r in rows))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Vectors against vectors
+
+
+def cosine_matrix(a, b) -> torch.Tensor:
+    """[A, B] cosine similarities between the rows of ``a`` [A, D] and ``b`` [B, D]."""
+    a, b = torch.as_tensor(a), torch.as_tensor(b)
+    return F.normalize(a.float(), dim=-1) @ F.normalize(b.float(), dim=-1).T
+
+
+def pairwise_cosine(vectors) -> np.ndarray:
+    """Off-diagonal cosine similarities of the rows of [N, D], in float64 (the thesis' "pairwise
+    cosine" of weight vectors and of latents)."""
+    v = torch.as_tensor(vectors).double()
+    v = v / v.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    c = v @ v.T
+    return c[~torch.eye(len(v), dtype=torch.bool, device=v.device)].cpu().numpy()
+
+
+def recall(pred, bank, true_rows) -> dict:
+    """Per prediction: cosine to its true row of ``bank``, the true row's rank among all rows
+    (1 = nearest by cosine), and the margin cos(true) - max cos(any other row)."""
+    sims = cosine_matrix(pred, bank)  # [M, N]
+    rows = torch.as_tensor(list(true_rows))
+    cos_true = sims[torch.arange(len(rows)), rows]
+    rank = (sims > cos_true[:, None]).sum(1) + 1
+    others = sims.clone()
+    others[torch.arange(len(rows)), rows] = -math.inf
+    return {"cos": cos_true.numpy(), "rank": rank.numpy(), "margin": (cos_true - others.max(1).values).numpy()}
+
+
+def nearest_rows(pred, bank, k: int = 1) -> torch.Tensor:
+    """Rows of ``bank`` nearest (cosine) to every prediction: [M] for k = 1, else [M, k] best first."""
+    sims = cosine_matrix(pred, bank)
+    return sims.argmax(1) if k == 1 else sims.topk(k, dim=1).indices
+
+
+def retrieve(features: torch.Tensor, query_ids, views: torch.Tensor, train_ids) -> torch.Tensor:
+    """The nearest-neighbour baseline: for each query shape, the training shape whose mean view
+    feature is nearest (cosine) to the mean feature of the query's given views. -> rows of train_ids."""
+    q = features[torch.as_tensor(list(query_ids))[:, None], views].mean(1)
+    return nearest_rows(q, features[torch.as_tensor(list(train_ids))].mean(1))
+
+
+# ---------------------------------------------------------------------------------------------
+# Sets of shapes against sets
+
+
+def chamfer_pointflow(a: torch.Tensor, b: torch.Tensor, chunk: int = 16) -> torch.Tensor:
+    """PointFlow's Chamfer between every cloud of ``a`` [A, P, 3] and every cloud of ``b`` [B, Q, 3]:
+    [A, B] of mean_x min_y |x-y|^2 + mean_y min_x |x-y|^2."""
+    a, b = torch.as_tensor(a).float(), torch.as_tensor(b).float()
+    out = torch.empty(len(a), len(b))
+    for i in range(len(a)):
+        for j in range(0, len(b), chunk):
+            d = torch.cdist(a[i].expand(len(b[j:j + chunk]), -1, -1), b[j:j + chunk]).square()  # [c, P, Q]
+            out[i, j:j + chunk] = (d.min(2).values.mean(1) + d.min(1).values.mean(1)).cpu()
+    return out
+
+
+def set_metrics(d_gr, d_gg, d_rr) -> dict:
+    """MMD, COV and 1-NNA from distances generated-reference [G, R], generated-generated [G, G]
+    and reference-reference [R, R] (see the module doc for the conventions)."""
+    d_gr, d_gg, d_rr = (torch.as_tensor(d, dtype=torch.float64) for d in (d_gr, d_gg, d_rr))
+    g, r = d_gr.shape
+    mmd = d_gr.min(0).values.mean()
+    cov = len(set(d_gr.argmin(1).tolist())) / r
+    full = torch.cat([torch.cat([d_gg, d_gr], 1), torch.cat([d_gr.T, d_rr], 1)], 0)
+    full.fill_diagonal_(math.inf)  # leave one out
+    label = torch.cat([torch.zeros(g), torch.ones(r)])
+    nn_label = label[full.argmin(1)]
+    correct = nn_label == label
+    return {"mmd": float(mmd), "cov": float(cov), "1nna": float(correct.double().mean()),
+            "1nna_generated": float(correct[:g].double().mean()), "1nna_reference": float(correct[g:].double().mean())}
+
+
+def memorisation(d_gen_train, d_train_train=None, ratio: float = 1 / 3) -> dict:
+    """How much of a generated set copies the training set. ``d_gen_train`` [G, T] distances (any
+    metric: Chamfer of meshes, L2 of weight vectors). ``memorised``: share of samples whose nearest
+    training sample is closer than ``ratio`` times the second nearest (Gu et al.). With
+    ``d_train_train`` [T, T]: the median nearest-training distance of generated samples against
+    that of training samples to each other, self excluded (Zeng et al.: below 1 = closer to the
+    training set than it is to itself)."""
+    d = torch.as_tensor(d_gen_train, dtype=torch.float64)
+    two = d.topk(2, dim=1, largest=False).values
+    out = {"memorised": float((two[:, 0] < ratio * two[:, 1]).double().mean()),
+           "nearest_train_median": float(two[:, 0].median())}
+    if d_train_train is not None:
+        dt = torch.as_tensor(d_train_train, dtype=torch.float64).clone()
+        dt.fill_diagonal_(math.inf)
+        out["train_nearest_median"] = float(dt.min(1).values.median())
+        out["novelty_ratio"] = out["nearest_train_median"] / out["train_nearest_median"]
     return out

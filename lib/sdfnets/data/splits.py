@@ -25,3 +25,25 @@ def assign(uid: str, category: str, *, seed: int = 0, val: float = 0.1, test: fl
 
 def counts(splits: list[str]) -> dict[str, int]:
     return {s: splits.count(s) for s in SPLITS}
+
+
+def train_test_ids(dataset) -> tuple[list[int], list[int]]:
+    """Shapes to train on (the train split) and to test on, unseen (the test split). A tiny
+    corpus with an empty test split lends its last training shape to it."""
+    train, test = dataset.split("train"), dataset.split("test")
+    if not test and len(train) > 1:
+        train, test = train[:-1], train[-1:]
+    return train, test
+
+
+def with_ood(dataset, fallback_category: str) -> tuple[list[int], list[int], list[int]]:
+    """(train, test, out-of-distribution) shape ids. The OOD shapes are the corpus' held-out
+    categories; a corpus without any (the procedural one) holds out ``fallback_category`` here,
+    taking it out of train and test."""
+    train, test = train_test_ids(dataset)
+    ood = dataset.split("ood")
+    if not ood:
+        ood = [i for i, c in enumerate(dataset.categories) if c == fallback_category]
+        train = [i for i in train if i not in ood]
+        test = [i for i in test if i not in ood]
+    return train, test, ood

@@ -20,7 +20,6 @@ each), which keeps runs comparable across world sizes at some cost in speed.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import math
 import os
@@ -31,8 +30,10 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from ..io import atomic_write_bytes
-from .train import SDFBank, clamped_l1, make_decoder
+from ..data.bank import SDFBank
+from ..field import clamped_l1
+from ..io import load_checkpoint, save_checkpoint
+from .model import make_decoder
 
 
 def _point_indices(seed: int, step: int, shape_ids: torch.Tensor, num_points: int, total: int,
@@ -174,7 +175,7 @@ def main(argv=None) -> None:  # pragma: no cover - exercised by the gloo test th
     args = ap.parse_args(argv)
     from .. import config
     from ..data import load_or_build
-    from .evaluate import train_test_ids
+    from ..data.splits import train_test_ids
 
     rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
     cuda = torch.cuda.is_available()
@@ -191,17 +192,14 @@ def main(argv=None) -> None:  # pragma: no cover - exercised by the gloo test th
         ds = load_or_build(cfg.data)
         data = SDFBank.from_dataset(ds, train_test_ids(ds)[0], "cpu").data
     steps = args.steps or math.ceil(len(data) / cfg.deepsdf.shapes_per_step) * cfg.deepsdf.epochs
-    resume = torch.load(args.resume, map_location="cpu", weights_only=False) if args.resume else None
+    resume = load_checkpoint(args.resume) if args.resume else None
     ck, seconds = train(cfg, data, steps, rank=rank, world=world, device=device, resume=resume)
     pps = steps * cfg.deepsdf.shapes_per_step * cfg.deepsdf.points_per_shape / seconds
     if rank == 0:
         print(f"{world} rank(s): {steps} steps in {seconds:.1f} s, {pps / 1e6:.2f} M point-samples/s")
         print("RESULT " + json.dumps({"world": world, "steps": steps, "seconds": seconds, "points_per_second": pps}))
         if args.out:
-            buf = io.BytesIO()
-            torch.save({**ck, "seconds": seconds, "points_per_second": pps}, buf)
-            Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(Path(args.out), buf.getvalue())
+            save_checkpoint(Path(args.out), **ck, seconds=seconds, points_per_second=pps)
     if world > 1:
         dist.barrier()
         dist.destroy_process_group()

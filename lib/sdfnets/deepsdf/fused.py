@@ -29,7 +29,8 @@ import importlib.util
 import torch
 import torch.nn.functional as F
 
-from .model import Decoder, PositionalEncoding
+from ..layers import PositionalEncoding
+from .model import Decoder
 
 PE_WIDTH = 64  # the positional encoding (39 dims) zero-padded to one K block
 

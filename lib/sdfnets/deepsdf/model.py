@@ -8,32 +8,11 @@ That is 1,945,089 parameters, the thesis' "~1.95 M".
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
-
-class PositionalEncoding(nn.Module):
-    """x -> [x, sin(2^k pi x), cos(2^k pi x)] for k < num_bands (NeRF's encoding)."""
-
-    def __init__(self, num_bands: int = 6):
-        super().__init__()
-        self.register_buffer("freqs", (2.0 ** torch.arange(num_bands)) * math.pi, persistent=False)
-        self.out_dim = 3 + 3 * 2 * num_bands
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._apply_freqs(x, self.freqs)
-
-    @staticmethod
-    def encode(x: torch.Tensor, num_bands: int = 6) -> torch.Tensor:
-        freqs = (2.0 ** torch.arange(num_bands, device=x.device, dtype=x.dtype)) * math.pi
-        return PositionalEncoding._apply_freqs(x, freqs)
-
-    @staticmethod
-    def _apply_freqs(x: torch.Tensor, freqs: torch.Tensor) -> torch.Tensor:
-        xf = x[..., None] * freqs  # [..., 3, bands]
-        return torch.cat([x, xf.sin().flatten(-2), xf.cos().flatten(-2)], dim=-1)
+from ..field import field_to_mesh
+from ..layers import PositionalEncoding
 
 
 class Decoder(nn.Module):
@@ -74,6 +53,21 @@ class Decoder(nn.Module):
             h = torch.relu(layer(h))
         return self.out(h).squeeze(-1)
 
+    @property
+    def device(self) -> torch.device:
+        return self.out.weight.device
 
-def count_parameters(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
+    def field(self, latent: torch.Tensor):
+        """The SDF of one latent as a function of points [M, 3] (for :mod:`sdfnets.field`)."""
+        z = latent.to(self.device).reshape(1, -1)
+        return lambda points: self(z, points)
+
+
+def make_decoder(cfg) -> Decoder:
+    """The decoder of a :class:`~sdfnets.config.DeepSDFConfig`."""
+    return Decoder(cfg.latent_dim, cfg.hidden, cfg.num_layers, cfg.skip_layer, cfg.pe_bands, cfg.input_align)
+
+
+def latent_to_mesh(decoder: Decoder, latent: torch.Tensor, resolution: int = 128):
+    """Marching-cubes mesh of one latent's SDF (None where it never crosses zero)."""
+    return field_to_mesh(decoder.field(latent), resolution, device=decoder.device)

@@ -11,14 +11,14 @@ import torch
 from safetensors.torch import load_file, safe_open, save_file
 
 from ..config import DeepSDFConfig
-from .model import Decoder
-from .train import make_decoder
+from ..io import load_checkpoint
+from .model import Decoder, make_decoder
 
 
 def export(run_dir: Path, out: Path, *, dataset=None, uids: list[str] | None = None, metrics: dict | None = None,
            card: str = "") -> Path:
     """Write ``out`` (.safetensors) and ``out`` with suffix .md (the model card) from a finished run."""
-    ck = torch.load(Path(run_dir) / "final.pt", map_location="cpu", weights_only=False)
+    ck = load_checkpoint(Path(run_dir) / "final.pt")
     tensors = {f"decoder.{k}": v.half().contiguous() for k, v in ck["decoder"].items()}
     tensors["latents"] = ck["latents"].half().contiguous()
     if uids is None:
@@ -45,3 +45,38 @@ def load(path: Path | str, device="cpu") -> tuple[Decoder, torch.Tensor, dict]:
     decoder = make_decoder(cfg).to(device)
     decoder.load_state_dict({k[len("decoder."):]: v.float() for k, v in tensors.items() if k.startswith("decoder.")})
     return decoder, tensors["latents"].float(), meta
+
+
+def model_card(cfg, values: dict, *, corpus: str, seconds: float, points_per_second: float) -> str:
+    """The release's model card, written from notebook 11's recorded values."""
+    dc, full, test = cfg.deepsdf, values["full"], values["test_reconstruction"]
+    return f"""# DeepSDF decoder + latents, {corpus} (phase 11 release)
+
+- **Data:** full-scale samples ({cfg.data.num_points:,} SDF points per shape) of the corpus `{corpus}`; trained on
+  the train split ({full['shapes']} shapes; {test['shapes']} test shapes were reconstructed unseen). Latent row k
+  belongs to the shape whose uid is `uids[k]` in the file's metadata.
+- **Model:** decoder {dc.num_layers} x {dc.hidden} ReLU, skip connection before layer {dc.skip_layer + 1}, inputs
+  {dc.latent_dim}-dim latent + {dc.pe_bands}-band positional encoding ({values['decoder_parameters']:,} stored
+  parameters); weights stored in fp16.
+- **Recipe:** `{dc.recipe}` (kernels `{dc.kernels}`): {dc.shapes_per_step} shapes x {dc.points_per_shape:,} points per
+  step, {dc.epochs:,} epochs ({full['steps']:,} steps), Adam lr {dc.lr_decoder:g} (decoder) / {dc.lr_latent:g}
+  (latents), schedule {dc.lr_schedule}, latent L2 {dc.latent_reg:g}, clamped-L1 ({dc.clamp}). {seconds:.0f} s at
+  {points_per_second / 1e6:.1f} M point-samples/s.
+- **Metrics** (notebook `11_deepsdf` at scale `{cfg.scale}`; conventions in `sdfnets.metrics`): SDF clamped-L1 mean
+  {full['sdf_l1_mean']:.5f}, max {full['sdf_l1_max']:.5f} over the training shapes; latent pairwise cosine
+  {full['latent_cosine']:+.3f}. Meshed training shapes (marching cubes at {dc.mesh_resolution}^3): Chamfer-L1
+  {full['chamfer_l1']:.4f}, F-score@0.02 {full['fscore']:.3f}, normal consistency {full['normal_consistency']:.3f},
+  IoU {full['iou']:.3f}. Test-time reconstruction of unseen test shapes from SDF samples: Chamfer-L1
+  {test['sdf']['chamfer_l1']:.4f}, F-score {test['sdf']['fscore']:.3f}, IoU {test['sdf']['iou']:.3f}.
+- **Load:** `from sdfnets.deepsdf import release; decoder, latents, meta = release.load(path)`.
+- **Licence of the data:** see the corpus pack's CREDITS.md.
+"""
+
+
+def check_run(path: Path | str, latents: torch.Tensor) -> None:
+    """Raise unless the release at ``path`` holds ``latents`` (to fp16 precision): a model trained on
+    a run's latents must ship with that run's decoder."""
+    released = load_file(str(path))["latents"].float()
+    if released.shape != latents.shape or not torch.allclose(released, latents.detach().cpu().half().float()):
+        raise ValueError(f"{path} holds other latents than this DeepSDF run: export the run's release first "
+                         "(notebook 11 at the same scale) so that both releases share one latent space")

@@ -147,7 +147,7 @@ def render_bank(dataset, indices, size: int, device=None, workers: int = 8, prog
 def train_viewnet(cfg, dataset, indices, *, device=None, progress: bool = True, bank=None) -> ViewNetEncoder:
     """Load-or-train the project's encoder on the renders of shapes ``indices`` (the train split);
     ``bank``: those renders already loaded by :func:`render_bank` at the encoder's size."""
-    dc = cfg.diffusion
+    dc = cfg.image2latent
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     indices = [int(i) for i in indices]
     body = {k: getattr(dc, k) for k in ("encoder_image_size", "encoder_width", "encoder_dim", "encoder_steps",
@@ -247,9 +247,9 @@ class Dinov2Encoder:
 
 def get_encoder(cfg, dataset=None, indices=None, *, device=None, dinov2_source: str = "facebook/dinov2-base",
                 bank=None):
-    """The encoder ``cfg.diffusion.encoder`` names (``viewnet`` is trained on first use, on
+    """The encoder ``cfg.image2latent.encoder`` names (``viewnet`` is trained on first use, on
     ``bank`` when given: the renders of ``indices`` from :func:`render_bank`)."""
-    name = cfg.diffusion.encoder
+    name = cfg.image2latent.encoder
     if name == "viewnet":
         return train_viewnet(cfg, dataset, indices, device=device, bank=bank)
     if name == "dinov2-base":

@@ -20,6 +20,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from .. import paths
+from ..runs import default_device
 from ..data.render import GALLERY_DIRECTION, look_at
 
 MAX_IMAGES = 8
@@ -115,9 +116,10 @@ class ImageToMesh:
         if not path.is_file():
             raise FileNotFoundError(f"no image-to-mesh checkpoint at {path}: run notebook 12 at full scale "
                                     "(it exports one) or pass --checkpoint")
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.device = default_device(device)
         self.model, self.encoder, self.meta = release.load(path, self.device)
         dec_path = path.parent / self.meta["deepsdf"]
+        release.check_deepsdf(self.meta, dec_path)
         self.decoder, _, _ = deepsdf_release.load(dec_path, self.device)
         self.decoder.eval()
 
@@ -135,7 +137,7 @@ class ImageToMesh:
         """A trimesh.Trimesh, or an InputError / RuntimeError with a message for the user. On a GPU the
         decoder runs in bf16 and the DDIM loop replays a CUDA graph.
         ``progress(fraction, text)`` is called between the stages."""
-        from ..deepsdf.mesh import grid_to_mesh, sdf_grid_sparse
+        from ..field import grid_to_mesh, sdf_grid_sparse
 
         if not 16 <= resolution <= 512:
             raise InputError(f"resolution {resolution}: choose between 16 and 512")
@@ -148,7 +150,7 @@ class ImageToMesh:
         say(0.5, f"decoding the SDF on a {resolution}^3 grid")
         t = time.perf_counter()
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
-            grid = sdf_grid_sparse(self.decoder, z, resolution)
+            grid = sdf_grid_sparse(self.decoder.field(z), resolution, device=self.decoder.device)
         times["grid_s"] = time.perf_counter() - t
         say(0.9, "marching cubes")
         t = time.perf_counter()

@@ -2,6 +2,10 @@
 and the project's own image encoder in one safetensors file, next to the DeepSDF release it was
 trained against.
 
+The file names the DeepSDF release whose latent space the DiT predicts, with that file's SHA-256
+and config; :func:`check_deepsdf` refuses a DeepSDF file that is not the one (re-exporting the
+decoder from another run would otherwise decode in the wrong latent space without a word).
+
 To stay within the repository's size budget the DiT's matrices are stored as int8 with one
 float16 scale per output row (symmetric, weight-only quantisation: 11.4 M parameters in about
 11 MiB instead of 22 MiB in float16); vectors and the encoder are float16. Notebook 12 measures
@@ -17,11 +21,13 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from .diffusion import LatentDiT
+from ..diffusion.dit import LatentDiT
+from ..io import sha256_file
 from .encoders import ViewNetEncoder
 from .train import ImageToLatent
 
 FORMAT = "sdfnets-image2mesh-v1"
+DEFAULT_NAME = "image2mesh-sweethome3d.safetensors"
 
 
 def quantize(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -34,8 +40,37 @@ def dequantize(q: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     return q.float() * scale.float()[:, None]
 
 
-def export(model: ImageToLatent, encoder: ViewNetEncoder, out: Path, *, deepsdf: str, metrics: dict | None = None,
+class ReleaseMismatch(ValueError):
+    """A release and the release it depends on do not belong together."""
+
+
+def deepsdf_link(deepsdf: Path) -> dict:
+    """What an image-to-mesh release records of the DeepSDF release it was trained against."""
+    deepsdf = Path(deepsdf)
+    with safe_open(str(deepsdf), framework="pt") as f:
+        config = json.loads(f.metadata()["config"])["deepsdf"]
+    return {"deepsdf": deepsdf.name, "deepsdf_sha256": sha256_file(deepsdf), "deepsdf_config": json.dumps(config)}
+
+
+def check_deepsdf(meta: dict, deepsdf: Path) -> None:
+    """Raise :class:`ReleaseMismatch` unless ``deepsdf`` is the file the release was trained against."""
+    deepsdf = Path(deepsdf)
+    if not deepsdf.is_file():
+        raise FileNotFoundError(f"the image-to-mesh release needs its DeepSDF release {deepsdf}, which is missing")
+    want = meta.get("deepsdf_sha256")
+    if not want:
+        raise ReleaseMismatch("this image-to-mesh release does not record which DeepSDF release it belongs to; "
+                              "re-export it (notebook 12) so that it names the decoder by hash")
+    got = sha256_file(deepsdf)
+    if got != want:
+        raise ReleaseMismatch(f"{deepsdf.name} is not the DeepSDF release this image-to-mesh model was trained "
+                              f"against (SHA-256 {got[:12]}..., expected {want[:12]}...): its latents would decode "
+                              "as other shapes. Use the matching pair of releases, or retrain notebook 12 on this one")
+
+
+def export(model: ImageToLatent, encoder: ViewNetEncoder, out: Path, *, deepsdf: Path, metrics: dict | None = None,
            card: str = "") -> Path:
+    """Write the release ``out``; ``deepsdf`` is the DeepSDF release file the model was trained against."""
     tensors = {}
     for k, v in model.dit.state_dict().items():
         v = v.detach().cpu().float()
@@ -47,7 +82,7 @@ def export(model: ImageToLatent, encoder: ViewNetEncoder, out: Path, *, deepsdf:
     tensors.update({f"encoder.{k}": v.half() for k, v in enc_tensors.items()})
     tensors["mean"], tensors["std"] = model.mean.detach().cpu().float(), model.std.detach().cpu().float().reshape(1)
     meta = {"format": FORMAT, "config": json.dumps(model.config), "encoder": json.dumps(enc_meta),
-            "deepsdf": deepsdf, "metrics": json.dumps(metrics or {}), "dit_encoder_name": model.encoder}
+            **deepsdf_link(deepsdf), "metrics": json.dumps(metrics or {}), "dit_encoder_name": model.encoder}
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     save_file({k: v.contiguous() for k, v in tensors.items()}, str(out), metadata=meta)
@@ -69,12 +104,23 @@ def load(path: Path | str, device="cpu") -> tuple[ImageToLatent, ViewNetEncoder,
             state[k[4:-2]] = dequantize(v, t[k[:-2] + ".scale"])
         elif k.startswith("dit.") and not k.endswith(".scale"):
             state[k[4:]] = v.float()
-    dit = LatentDiT(state["out.weight"].shape[0], state["view_in.weight"].shape[1] - cfg["pose_dim"], cfg["d_model"],
-                    cfg["num_layers"], cfg["num_heads"], cfg["pose_dim"])
-    dit.load_state_dict(state)
+    dit = LatentDiT.from_state(state, cfg)
     model = ImageToLatent(dit.to(device).eval(), t["mean"], t["std"][0], raw["dit_encoder_name"], cfg)
     encoder = ViewNetEncoder.from_state({k[8:]: v for k, v in t.items() if k.startswith("encoder.")}, enc_meta, device)
     if encoder.name != model.encoder:
         raise ValueError(f"{path}: the DiT was trained on {model.encoder!r} features but the file holds {encoder.name!r}")
-    meta = {"deepsdf": raw["deepsdf"], "metrics": json.loads(raw["metrics"]), "config": cfg, "encoder": enc_meta}
+    meta = {"deepsdf": raw["deepsdf"], "deepsdf_sha256": raw.get("deepsdf_sha256"),
+            "deepsdf_config": json.loads(raw.get("deepsdf_config", "null")),
+            "metrics": json.loads(raw["metrics"]), "config": cfg, "encoder": enc_meta}
     return model, encoder, meta
+
+
+def model_card(model: ImageToLatent, encoder, *, dit_parameters: int, encoder_parameters: int, train_shapes: int,
+               deepsdf: Path, metrics: dict, release_cosine: float) -> str:
+    """The release's model card, written from notebook 12's measurements."""
+    return (f"# {Path(DEFAULT_NAME).stem}\n\nPhase 12 release: latent DiT ({dit_parameters:,} parameters, int8 matrices "
+            f"with float16 row scales) + the project's `{encoder.name}` encoder ({encoder_parameters:,} parameters, "
+            f"float16), trained on the {train_shapes} training shapes against the DeepSDF release `{Path(deepsdf).name}` "
+            f"(SHA-256 {sha256_file(deepsdf)}, checked at load). Config: {model.config}.\n\n"
+            f"Measured (notebook 12, full): {json.dumps(metrics)}; released vs float32 latent cosine "
+            f"{release_cosine:.5f}.\n")

@@ -6,13 +6,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..deepsdf.mesh import BOUND, grid_to_mesh
+from ..field import grid_points, grid_to_mesh
+from ..metrics import pairwise_cosine
 from .nets import NetSpec, Params, forward
-
-
-def _grid(resolution: int, device, bound: float = BOUND) -> torch.Tensor:
-    axis = torch.linspace(-bound, bound, resolution, device=device)
-    return torch.stack(torch.meshgrid(axis, axis, axis, indexing="ij"), dim=-1).reshape(-1, 3)
 
 
 @torch.no_grad()
@@ -20,7 +16,7 @@ def sdf_grids(spec: NetSpec, params: Params, resolution: int = 64, chunk: int = 
     """Every network's SDF on a resolution^3 grid: [N, R, R, R]."""
     n = params["l0.weight"].shape[0]
     device = params["l0.weight"].device
-    grid = _grid(resolution, device)
+    grid = grid_points(resolution, device)
     per = max(1, chunk // n)
     out = torch.empty(n, len(grid), device=device)
     for i in range(0, len(grid), per):
@@ -97,14 +93,6 @@ def collapse_sigma(sigmas, iou: np.ndarray, threshold: float = 0.5) -> float:
             f = (med[k - 1] - threshold) / (med[k - 1] - med[k])
             return float(sigmas[k - 1] + f * (sigmas[k] - sigmas[k - 1]))
     return float("inf") if med[-1] >= threshold else float(sigmas[0])
-
-
-def pairwise_cosine(v: torch.Tensor) -> np.ndarray:
-    """Off-diagonal cosine similarities of the rows of [N, D]."""
-    v = v.double()
-    v = v / v.norm(dim=1, keepdim=True).clamp_min(1e-12)
-    c = v @ v.T
-    return c[~torch.eye(len(v), dtype=torch.bool, device=v.device)].cpu().numpy()
 
 
 @torch.no_grad()

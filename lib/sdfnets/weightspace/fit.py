@@ -6,7 +6,7 @@ every network gets exactly the gradient it would get alone (and Adam's per-eleme
 them independent): training N networks batched equals training them one by one, which
 ``tests/test_weightspace.py`` checks and ``bench/`` times.
 
-Load-or-train as in phase 11: a run lives in ``checkpoints/runs/weightspace/<name>-<key>/``,
+Load-or-train (:mod:`sdfnets.runs`): a run lives in ``checkpoints/runs/weightspace/<name>-<key>/``,
 an interrupted run resumes from ``last.pt`` to the same result, and the finished run is a
 weight dataset (:class:`WeightSet`, one safetensors file).
 """
@@ -14,20 +14,17 @@ weight dataset (:class:`WeightSet`, one safetensors file).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
-import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
-from tqdm import tqdm
 
-from .. import paths
-from ..deepsdf.train import SDFBank, _save, clamped_l1, default_device
+from .. import runs
+from ..data.bank import SDFBank
+from ..field import clamped_l1
 from .nets import NetSpec, Params, flatten, forward, init_params, repeat, unflatten
 
 
@@ -99,6 +96,7 @@ class BatchedFit:
         self.gen.manual_seed(seed)
         self.step = 0
         self.running = torch.zeros((), device=self.device)
+        self._since = 0
 
     def run(self, steps: int) -> None:
         """``steps`` Adam steps of every network. On a GPU the float32 matrix products use TF32
@@ -110,14 +108,20 @@ class BatchedFit:
             self._run(steps)
         finally:
             torch.set_float32_matmul_precision(before)
+        self._since += steps
+
+    def loss(self) -> float:
+        """Mean loss over networks of the steps since the last call (one host sync)."""
+        value = float(self.running) / max(self._since, 1)
+        self.running.zero_()
+        self._since = 0
+        return value
 
     def _run(self, steps: int) -> None:
         n, p_all = self.bank.data.shape[:2]
         ids = torch.arange(n, device=self.device)
         for _ in range(steps):
-            f = 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * self.step / self.total))  # cosine decay
-            for g in self.opt.param_groups:
-                g["lr"] = self.lr * f
+            runs.set_lr(self.opt, [self.lr * runs.cosine(self.step, self.total)])
             idx = torch.randint(p_all, (n, self.points), generator=self.gen, device=self.device)
             pts, sdf = self.bank.gather(ids, idx)
             per_net = sdf_loss(self.spec, self.params, pts, sdf, self.clamp)
@@ -160,30 +164,11 @@ def fit(spec: NetSpec, init: Params, bank: SDFBank, *, lr: float, steps: int, po
     history of (step, mean loss), seconds). With ``run_dir``, ``last.pt`` is written every
     ``checkpoint_every`` steps and a rerun resumes from it; ``max_steps`` stops early and leaves
     ``last.pt`` behind, as an interruption would."""
-    tr = BatchedFit(spec, init, bank, lr=lr, steps=steps, points_per_shape=points_per_shape, clamp=clamp, seed=seed)
-    history, seconds = [], 0.0
-    last = Path(run_dir) / "last.pt" if run_dir else None
-    if last and last.exists():
-        ck = torch.load(last, map_location=tr.device, weights_only=False)
-        tr.load_state(ck)
-        history, seconds = ck["history"], ck["seconds"]
-    t0 = time.perf_counter()
-    stop = steps if max_steps is None else min(steps, max_steps)
-    with tqdm(total=steps, initial=tr.step, desc=desc, unit="step", disable=not progress) as bar:
-        while tr.step < stop:
-            before = tr.step
-            tr.run(min(log_every - tr.step % log_every, stop - tr.step))
-            value = float(tr.running) / (tr.step - before)  # one host sync per log interval
-            tr.running.zero_()
-            history.append((tr.step, value))
-            bar.update(tr.step - before)
-            bar.set_postfix(l1=f"{value:.5f}")
-            if last and (tr.step % checkpoint_every < log_every or tr.step == stop) and tr.step < steps:
-                _save(last, **tr.state(), history=history, seconds=seconds + time.perf_counter() - t0)
-    if tr.device.type == "cuda":
-        torch.cuda.synchronize()
-    params = {k: v.detach() for k, v in tr.params.items()}
-    return params, history, seconds + time.perf_counter() - t0
+    r = runs.load_or_train(lambda: BatchedFit(spec, init, bank, lr=lr, steps=steps, points_per_shape=points_per_shape,
+                                              clamp=clamp, seed=seed),
+                           run_dir, desc=desc, log_every=log_every, checkpoint_every=checkpoint_every,
+                           max_steps=max_steps, progress=progress, keep_final=False)
+    return {k: v.detach() for k, v in r.state["params"].items()}, r.history, r.seconds
 
 
 # ---------------------------------------------------------------------------------------------
@@ -200,15 +185,6 @@ def anchor_index(wc, dataset) -> int:
     raise ValueError("no anchor: set weightspace.anchor_uid (the corpus has no category 'table')")
 
 
-def _key(body: dict) -> str:
-    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:10]
-
-
-def _data_name(dataset) -> str:
-    root = Path(dataset.root)
-    return str(root.relative_to(paths.data_dir())) if str(root).startswith(str(paths.data_dir())) else str(root)
-
-
 def _spec_key(wc) -> dict:
     return {k: getattr(wc, k) for k in ("hidden", "num_layers", "pe_bands", "omega0", "clamp", "points_per_shape")}
 
@@ -220,7 +196,7 @@ def train_anchor(cfg, dataset, family: str = "relu_pe", *, device=None, progress
     i = anchor_index(wc, dataset)
     lr = wc.anchor_lr if family == "relu_pe" else wc.siren_lr
     body = {"what": "anchor", "family": family, **_spec_key(wc), "steps": wc.anchor_steps, "lr": lr,
-            "seed": cfg.seed, "obj_idx": i, "data": _data_name(dataset)}
+            "seed": cfg.seed, "obj_idx": i, "data": runs.data_name(dataset)}
     return _load_or_fit(spec, dataset, [i], init_params(spec, 1, seed=cfg.seed), body, lr=lr, steps=wc.anchor_steps,
                         wc=wc, seed=cfg.seed, device=device, progress=progress, desc=f"anchor ({family})",
                         meta={"init_kind": "random", "role": "anchor"})
@@ -246,7 +222,7 @@ def train_weight_set(cfg, dataset, indices, family: str = "relu_pe", init: str =
         raise ValueError(f"init must be 'anchor' or 'random', not {init!r}")
     body = {"what": "weights", "family": family, "init": init, **_spec_key(wc), "steps": wc.steps, "lr": lr,
             "anchor_steps": wc.anchor_steps if init == "anchor" else None, "anchor_lr": wc.anchor_lr,
-            "seed": cfg.seed, "indices": indices, "data": _data_name(dataset), **extra}
+            "seed": cfg.seed, "indices": indices, "data": runs.data_name(dataset), **extra}
     return _load_or_fit(spec, dataset, indices, start, body, lr=lr, steps=wc.steps, wc=wc, seed=cfg.seed,
                         device=device, progress=progress, desc=f"{family} x {len(indices)} ({init} init)",
                         meta={"init_kind": init, "role": "per-shape", **extra})
@@ -254,8 +230,8 @@ def train_weight_set(cfg, dataset, indices, family: str = "relu_pe", init: str =
 
 def _load_or_fit(spec, dataset, indices, start: Params, body: dict, *, lr, steps, wc, seed, device, progress, desc,
                  meta) -> WeightSet:
-    device = torch.device(device) if device else default_device()
-    run_dir = paths.runs_dir() / "weightspace" / f"{Path(dataset.root).name}-{body['what']}-{_key(body)}"
+    device = runs.default_device(device)
+    run_dir = runs.run_dir("weightspace", f"{Path(dataset.root).name}-{body['what']}", body)
     final = run_dir / "weights.safetensors"
     if final.exists():
         return WeightSet.load(final, device)
@@ -269,5 +245,4 @@ def _load_or_fit(spec, dataset, indices, start: Params, body: dict, *, lr, steps
                    indices, [dataset.uid_of(i) for i in indices], loss,
                    {**meta, "config": body, "seconds": seconds, "history": history, "steps": steps})
     ws.save(final)
-    (run_dir / "last.pt").unlink(missing_ok=True)
     return ws

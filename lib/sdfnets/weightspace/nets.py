@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..deepsdf.model import PositionalEncoding
+from ..layers import PositionalEncoding
 
 FAMILIES = ("relu_pe", "siren")
 
