@@ -69,6 +69,10 @@ def device_name() -> str:
 
 
 def git_commit() -> str:
+    """The commit the code ran on: ``git rev-parse``, or ``SDFNETS_GIT_COMMIT`` where the copy has no
+    ``.git`` (a repository copied to a GPU node without its history)."""
+    if os.environ.get("SDFNETS_GIT_COMMIT"):
+        return os.environ["SDFNETS_GIT_COMMIT"][:12]
     try:
         out = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=paths.REPO_ROOT,
                              capture_output=True, text=True, timeout=10)
