@@ -19,16 +19,18 @@ python3 -m pip download -q --no-deps --only-binary=:all: --python-version "$PY" 
   jsonschema-specifications==2025.9.1 referencing==0.37.0 rpds-py==2026.9.1 jupyter_core==5.9.1 traitlets==5.16.1 \
   platformdirs==4.14.7 plotly==7.1.0 narwhals==2.29.0
 python3 -m pip wheel -q --no-deps -w .whl PyOpenGL==3.1.0   # pure Python, published as a source archive only
-# plotly without its JupyterLab extension, widget bundle and bundled plotly.js (HTML figures load plotly.js from its CDN),
-# so that the repository, the wheels and a carried run fit what travels to the node
+# plotly without its JupyterLab extension and widget bundle, and with an empty stand-in for the bundled
+# plotly.js (the project's HTML figures load plotly.js from its CDN; plotly still opens the file), so that
+# the repository, the wheels and a carried run fit what travels to the node
 python3 - <<'PY'
 import glob, zipfile, os
 src = glob.glob(".whl/plotly-*.whl")[0]
-drop = ("labextension/", "widgetbundle.js", "/share/jupyter/", "package_data/plotly.min.js")  # HTML takes plotly.js from its CDN
+drop = ("labextension/", "widgetbundle.js", "/share/jupyter/")
 with zipfile.ZipFile(src) as zin, zipfile.ZipFile(src + ".slim", "w", zipfile.ZIP_DEFLATED) as zout:
     for item in zin.infolist():
         if not any(d in item.filename for d in drop):
-            zout.writestr(item, zin.read(item.filename))
+            data = zin.read(item.filename)
+            zout.writestr(item, b"" if item.filename.endswith("package_data/plotly.min.js") else data)
 os.replace(src + ".slim", src)
 PY
 rm -f .whl/mesh_to_sdf-*.whl   # benchmarks only
