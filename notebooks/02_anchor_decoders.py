@@ -37,7 +37,7 @@ SEED = 0
 # %%
 import numpy as np
 
-from sdfnets import config, figures, metrics, plots
+from sdfnets import config, figures, metrics, plots, thesis
 from sdfnets.data import load_or_build, render
 from sdfnets.weightspace import analysis, fit
 from sdfnets.weightspace.nets import FAMILIES, NetSpec
@@ -48,11 +48,14 @@ wc = cfg.weightspace
 ds = load_or_build(cfg.data)
 anchor_idx = fit.anchor_index(wc, ds)
 specs = {f: NetSpec.from_config(wc, f) for f in FAMILIES}
-assert specs["relu_pe"].num_params == 54_785, specs["relu_pe"].num_params
+assert specs["relu_pe"].num_params == thesis.RELU_PE_PARAMETERS, specs["relu_pe"].num_params
 anchor_name = ds.shapes[anchor_idx].get("name", ds.categories[anchor_idx])
 print(f"{ds}\nanchor: obj_idx {anchor_idx}, uid {ds.uid_of(anchor_idx)}, {anchor_name!r} ({ds.categories[anchor_idx]})")
 for f, s in specs.items():
     print(f"{f:8s} {s.num_params:,} parameters")
+
+# %% tags=["finding"]
+print(thesis.finding("ReLU+PE decoder parameters", specs["relu_pe"].num_params, thesis.RELU_PE_PARAMETERS))
 
 # %% [markdown]
 # ## Fitting both decoders to the anchor

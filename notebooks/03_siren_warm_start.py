@@ -36,7 +36,7 @@ SEED = 0
 import numpy as np
 import torch
 
-from sdfnets import config, figures, plots
+from sdfnets import config, figures, plots, thesis
 from sdfnets.data import load_or_build, render
 from sdfnets.weightspace import align, analysis, fit
 from sdfnets.weightspace.nets import NetSpec, select
@@ -128,11 +128,16 @@ print({k: round(v, 3) for k, v in collapse.items()})
 fig = plots.curves({k: (sigmas, np.median(v, 1)) for k, v in iou.items()}, "perturbation tolerance",
                    "relative noise σ", "IoU clean vs perturbed (median, IQR band)",
                    band={k: (np.percentile(v, 25, 1), np.percentile(v, 75, 1)) for k, v in iou.items()},
-                   hlines={"collapse": 0.5}, vlines={"thesis SIREN ≤ 0.17": 0.17, "thesis ReLU+PE ≥ 0.34": 0.34})
+                   hlines={"collapse": 0.5}, vlines={f"thesis SIREN ≤ {thesis.SIREN_COLLAPSE_SIGMA_MAX}": thesis.SIREN_COLLAPSE_SIGMA_MAX,
+                           f"thesis ReLU+PE ≥ {thesis.RELU_PE_COLLAPSE_SIGMA_MIN}": thesis.RELU_PE_COLLAPSE_SIGMA_MIN})
 figures.save_figure(fig, "perturbation_tolerance", notebook=NB, scale=SCALE)
 
+# %% tags=["finding"]
+print(thesis.finding("ReLU+PE collapses at relative noise σ", collapse["ReLU+PE"], f"≥ {thesis.RELU_PE_COLLAPSE_SIGMA_MIN}"))
+print(thesis.finding("SIREN collapses at relative noise σ", collapse["SIREN"], f"≤ {thesis.SIREN_COLLAPSE_SIGMA_MAX}"))
+
 # %%
-show_sigmas = [0.0, 0.17, 0.34, 0.75]
+show_sigmas = [0.0, thesis.SIREN_COLLAPSE_SIGMA_MAX, thesis.RELU_PE_COLLAPSE_SIGMA_MIN, 0.75]
 g = torch.Generator(device=sets["SIREN, anchor start"].weights.device).manual_seed(SEED)
 images, titles = [], []
 for k, (s, p) in tol.items():

@@ -33,7 +33,7 @@ SEED = 0
 # %%
 import numpy as np
 
-from sdfnets import config, figures, metrics, plots
+from sdfnets import config, figures, metrics, plots, thesis
 from sdfnets.data import load_or_build, render
 from sdfnets.weightspace import analysis, fit
 from sdfnets.weightspace.nets import NetSpec, select
@@ -53,17 +53,20 @@ print(f"{ds}\n{len(ids)} networks x {spec.num_params:,} parameters, {wc.steps} s
 # %%
 ws = fit.train_weight_set(cfg, ds, ids, "relu_pe", "anchor")
 median, p95 = float(np.median(ws.loss)), float(np.percentile(ws.loss, 95))
-print(f"trained in {ws.meta['seconds']:.1f} s; per-shape SDF L1 median {median:.5f} (thesis 0.00185), "
-      f"95th percentile {p95:.5f} (thesis 0.00409)")
+print(f"trained in {ws.meta['seconds']:.1f} s")
 fig = plots.histograms({"per-shape decoders": ws.loss}, "final per-shape SDF error", "clamped L1", bins=50)
-for x, label, ls in ((median, "median", "-"), (p95, "95th pct", "--"), (0.00185, "thesis median", ":"),
-                     (0.00409, "thesis 95th", ":")):
+for x, label, ls in ((median, "median", "-"), (p95, "95th pct", "--"), (thesis.PER_SHAPE_LOSS_MEDIAN, "thesis median", ":"),
+                     (thesis.PER_SHAPE_LOSS_P95, "thesis 95th", ":")):
     fig.axes[0].axvline(x, color="k", ls=ls, lw=0.8)
     fig.axes[0].annotate(label, (x, fig.axes[0].get_ylim()[1]), rotation=90, va="top", fontsize=7)
 figures.save_figure(fig, "per_shape_loss_histogram", notebook=NB, scale=SCALE)
 figures.save_figure(plots.curves({"mean over networks": tuple(np.asarray(ws.meta["history"]).T)},
                                  "batched training", "step", "clamped L1", logy=True),
                     "training_curve", notebook=NB, scale=SCALE)
+
+# %% tags=["finding"]
+print(thesis.finding("per-shape SDF L1, median", median, thesis.PER_SHAPE_LOSS_MEDIAN))
+print(thesis.finding("per-shape SDF L1, 95th percentile", p95, thesis.PER_SHAPE_LOSS_P95))
 
 # %% [markdown]
 # ## What the decoders look like

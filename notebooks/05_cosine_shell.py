@@ -35,7 +35,7 @@ SEED = 0
 # %%
 import numpy as np
 
-from sdfnets import config, figures, plots
+from sdfnets import config, figures, plots, thesis
 from sdfnets.data import load_or_build
 from sdfnets.weightspace import analysis, fit
 
@@ -64,11 +64,17 @@ table = {k: {"pairwise_cosine": s["pairwise_cosine"], "residual_cosine": s["resi
              "low_std_dims": s["low_std_dims"],
              "pca_dims_for_90pct": int(np.searchsorted(np.cumsum(s["pca_explained"]), 0.9) + 1)}
          for k, s in stats.items()}
-print(f"{'':28s}" + "".join(f"{k:>16s}" for k in table) + f"{'thesis':>10s}")
-thesis = {"pairwise_cosine": "0.96", "low_std_dims": "124"}
+print(f"{'':28s}" + "".join(f"{k:>16s}" for k in table))
 for row in table["anchor start"]:
     print(f"{row:28s}" + "".join(f"{table[k][row]:16.4f}" if isinstance(table[k][row], float)
-                                 else f"{table[k][row]:16d}" for k in table) + f"{thesis.get(row, ''):>10s}")
+                                 else f"{table[k][row]:16d}" for k in table))
+
+# %% tags=["finding"]
+shell = table["anchor start"]
+print(thesis.finding("mean pairwise cosine of the weight vectors", shell["pairwise_cosine"], thesis.PAIRWISE_COSINE,
+                     f"random starts: {table['random starts']['pairwise_cosine']:.2f}"))
+print(thesis.finding("dimensions with std < 1e-4", shell["low_std_dims"], thesis.LOW_STD_DIMS))
+print(thesis.finding("share along the anchor, cos(w, anchor)", shell["share_along_start"], thesis.ANCHOR_SHARE))
 
 # %% [markdown]
 # ## The figure

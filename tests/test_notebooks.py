@@ -49,6 +49,22 @@ def test_conventions(src):
     assert "record_values" in text
 
 
+# The write-up's numbers live in sdfnets.thesis; a phase notebook quotes them from there, in cells
+# tagged `finding` that put ours beside them.
+THESIS_LITERALS = ("0.00185", "0.00409", "0.00051", "0.00090", "0.00212", "0.00593", "0.00613", "8e-6", "5.1e-3",
+                   "54_785", "0.96\"", "0.17", "0.34")
+
+
+@pytest.mark.parametrize("src", [p for p in NOTEBOOKS if p.stem[:2] >= "02"], ids=[i for i in IDS if i[:2] >= "02"])
+def test_findings_quote_the_thesis_module(src):
+    nb = jupytext.read(src)
+    findings = [c for c in _code(nb) if "finding" in c.metadata.get("tags", [])]
+    assert findings, "a phase notebook closes its sections with cells tagged `finding`"
+    assert all("thesis.finding(" in c.source for c in findings)
+    text = "\n".join(c.source for c in _code(nb))
+    assert not [lit for lit in THESIS_LITERALS if lit in text], "thesis numbers belong in sdfnets.thesis"
+
+
 # Smoke-scale expectations for the numbers each notebook records.
 EXPECT = {
     "00_data_foundation": lambda v, rec: (

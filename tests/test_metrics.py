@@ -1,0 +1,44 @@
+"""Set metrics and vector metrics against cases computed by hand (conventions in sdfnets.metrics)."""
+
+import numpy as np
+import pytest
+import torch
+
+from sdfnets import metrics
+
+
+def test_set_metrics_hand_computed():
+    d_gr = [[1, 4, 9], [2, 0.5, 8]]  # 2 generated x 3 reference
+    d_gg = [[0, 3], [3, 0]]
+    d_rr = [[0, 2, 7], [2, 0, 6], [7, 6, 0]]
+    m = metrics.set_metrics(d_gr, d_gg, d_rr)
+    assert m["mmd"] == pytest.approx((1 + 0.5 + 8) / 3)  # per reference, the nearest generated
+    assert m["cov"] == pytest.approx(2 / 3)  # g0 -> r0, g1 -> r1
+    # leave-one-out nearest neighbours: g0 -> r0, g1 -> r1, r0 -> g0, r1 -> g1, r2 -> r1: one of five right
+    assert m["1nna"] == pytest.approx(1 / 5)
+    assert m["1nna_generated"] == 0 and m["1nna_reference"] == pytest.approx(1 / 3)
+
+
+def test_pointflow_chamfer_hand_computed():
+    a = torch.tensor([[[0.0, 0, 0], [1, 0, 0]]])
+    b = torch.tensor([[[0.0, 0, 0], [0, 0, 0]], [[0.0, 2, 0], [0, 2, 0]]])
+    d = metrics.chamfer_pointflow(a, b)
+    # to b0: squared nearest 0 and 1 (mean 0.5), back 0 -> 0.5; to b1: 4 and 5 (4.5), back 4 -> 8.5
+    torch.testing.assert_close(d, torch.tensor([[0.5, 8.5]]))
+
+
+def test_memorisation_hand_computed():
+    d = [[1, 10, 20], [5, 6, 7], [2, 3, 4]]  # generated x training
+    m = metrics.memorisation(d, [[0, 1, 4], [1, 0, 2], [4, 2, 0]])
+    assert m["memorised"] == pytest.approx(1 / 3)  # only 1 < 10 / 3
+    assert m["nearest_train_median"] == 2 and m["train_nearest_median"] == 1 and m["novelty_ratio"] == 2
+
+
+def test_vector_metrics():
+    c = metrics.pairwise_cosine(np.array([[1.0, 0], [0, 2.0], [1, 1]]))
+    np.testing.assert_allclose(sorted(c), sorted([0, 0, 2**-0.5, 2**-0.5, 2**-0.5, 2**-0.5]), atol=1e-12)
+    bank = torch.eye(3)
+    r = metrics.recall(torch.tensor([[1.0, 0.1, 0], [1.0, 0.9, 0]]), bank, [0, 1])
+    assert r["rank"].tolist() == [1, 2] and r["margin"][0] > 0 > r["margin"][1]
+    assert metrics.nearest_rows(torch.tensor([[0.0, 0.2, 1]]), bank).tolist() == [2]
+    assert metrics.nearest_rows(torch.tensor([[0.0, 0.2, 1]]), bank, k=2).tolist() == [[2, 1]]
