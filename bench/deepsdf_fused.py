@@ -156,12 +156,12 @@ def measure(name: str, over: dict, bank: SDFBank, warm_steps: int = 20, steps: i
     tr.run(warm_steps)
     torch.cuda.synchronize()
     warm = time.perf_counter() - t0
-    tr.running.zero_()
+    tr.loss()  # reset the running mean
     t0 = time.perf_counter()
     tr.run(steps)
     torch.cuda.synchronize()
     pps = tr.points_per_step * steps / (time.perf_counter() - t0)
-    loss = float(tr.running) / steps
+    loss = tr.loss()
     print(f"{name:28s} {pps / 1e6:6.1f} M point-samples/s  warm-up {warm:5.1f} s  mean loss {loss:.5f}", flush=True)
     return {"points_per_second": pps, "warmup_seconds": warm, f"mean_l1_steps_{warm_steps}_{warm_steps + steps}": loss,
             **over}, tr

@@ -130,6 +130,21 @@ def load_or_train(make_trainer: Callable[[], object], run_dir: Path | None, *, d
     return Run(run_dir, {**state, **(extra or {})}, history, seconds + elapsed, tr.step, resumed_from, sps, done)
 
 
+class RunningMean:
+    """The loss summed on the device step by step (``sum += loss``, no host sync; a captured CUDA
+    graph adds in place), read and reset once per log interval."""
+
+    def __init__(self, device):
+        self.sum = torch.zeros((), device=device)
+        self.count = 0
+
+    def read(self) -> float:
+        value = float(self.sum) / max(self.count, 1)
+        self.sum.zero_()
+        self.count = 0
+        return value
+
+
 # ---------------------------------------------------------------------------------------------
 # Learning-rate schedules
 

@@ -104,8 +104,7 @@ class Trainer:
         else:
             self.loss_fn = _loss
         self.autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.fast and cuda and not hand_fused)
-        self.running = torch.zeros((), device=device)
-        self._since = 0
+        self.running = runs.RunningMean(device)
         self._perm_epoch, self._perm = -1, None
 
     @property
@@ -130,13 +129,13 @@ class Trainer:
         self.opt.zero_grad(set_to_none=not self.graphed)  # a graph needs the gradients' memory kept
         loss.backward()
         self.opt.step()
-        self.running += l_sdf.detach()
+        self.running.sum += l_sdf.detach()
 
     def _capture(self, ids, pts, sdf) -> None:
         runs.tensor_lrs(self.opt, self.device)  # a resumed run's optimizer state may hold float rates
         self._static = [ids.clone(), pts.clone(), sdf.clone()]
         self.graph, _ = runs.capture_step(lambda: self._step(*self._static),
-                                          [*self.decoder.parameters(), self.latents], self.opt, keep=(self.running,))
+                                          [*self.decoder.parameters(), self.latents], self.opt, keep=(self.running.sum,))
 
     def run(self, steps: int) -> None:
         """Take ``steps`` optimisation steps; no host synchronisation."""
@@ -157,14 +156,11 @@ class Trainer:
             else:
                 self._step(ids, pts, sdf)
             self.step += 1
-        self._since += steps
+        self.running.count += steps
 
     def loss(self) -> float:
         """Mean SDF clamped-L1 of the steps since the last call (one host sync)."""
-        value = float(self.running) / max(self._since, 1)
-        self.running.zero_()
-        self._since = 0
-        return value
+        return self.running.read()
 
     def state(self) -> dict:
         return {"decoder": self.decoder.state_dict(), "latents": self.latents.detach().clone(),

@@ -95,8 +95,7 @@ class BatchedFit:
         self.gen = torch.Generator(device=self.device)
         self.gen.manual_seed(seed)
         self.step = 0
-        self.running = torch.zeros((), device=self.device)
-        self._since = 0
+        self.running = runs.RunningMean(self.device)
 
     def run(self, steps: int) -> None:
         """``steps`` Adam steps of every network. On a GPU the float32 matrix products use TF32
@@ -108,14 +107,11 @@ class BatchedFit:
             self._run(steps)
         finally:
             torch.set_float32_matmul_precision(before)
-        self._since += steps
+        self.running.count += steps
 
     def loss(self) -> float:
         """Mean loss over networks of the steps since the last call (one host sync)."""
-        value = float(self.running) / max(self._since, 1)
-        self.running.zero_()
-        self._since = 0
-        return value
+        return self.running.read()
 
     def _run(self, steps: int) -> None:
         n, p_all = self.bank.data.shape[:2]
@@ -128,7 +124,7 @@ class BatchedFit:
             self.opt.zero_grad(set_to_none=True)
             per_net.sum().backward()
             self.opt.step()
-            self.running += per_net.detach().mean()
+            self.running.sum += per_net.detach().mean()
             self.step += 1
 
     def state(self) -> dict:
