@@ -27,6 +27,7 @@ from torch import nn
 from tqdm import tqdm
 
 from .. import paths
+from ..runs import default_device
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -135,7 +136,7 @@ def render_bank(dataset, indices, size: int, device=None, workers: int = 8, prog
     (the compressed render files are read by ``workers`` threads)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = default_device(device)
     indices = [int(i) for i in indices]
     with ThreadPoolExecutor(workers) as pool:
         loaded = pool.map(lambda i: dataset.renders(i)["images"], indices)
@@ -148,7 +149,7 @@ def train_viewnet(cfg, dataset, indices, *, device=None, progress: bool = True, 
     """Load-or-train the project's encoder on the renders of shapes ``indices`` (the train split);
     ``bank``: those renders already loaded by :func:`render_bank` at the encoder's size."""
     dc = cfg.image2latent
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = default_device(device)
     indices = [int(i) for i in indices]
     body = {k: getattr(dc, k) for k in ("encoder_image_size", "encoder_width", "encoder_dim", "encoder_steps",
                                         "encoder_batch", "encoder_lr", "encoder_temperature")}
