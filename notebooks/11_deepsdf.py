@@ -191,5 +191,5 @@ values
 if SCALE == "full":
     card = release.model_card(cfg, values, corpus=ds.manifest["corpus"], seconds=run.seconds,
                               points_per_second=run.points_per_second)
-    release.export(run.run_dir, paths.RELEASE_DIR / "deepsdf-sweethome3d.safetensors", dataset=ds,
+    release.export(run.run_dir, paths.RELEASE_DIR / release.DEFAULT_NAME, dataset=ds,
                    metrics=values, card=card)

@@ -44,7 +44,7 @@ from sdfnets import config, figures, metrics, paths, plots, thesis
 from sdfnets.data import load_or_build, render
 from sdfnets.data.splits import with_ood
 from sdfnets.deepsdf import evaluate as ev
-from sdfnets.deepsdf import release as deepsdf_release_mod
+from sdfnets.deepsdf import release as deepsdf_release
 from sdfnets.deepsdf.model import latent_to_mesh
 from sdfnets.deepsdf.train import train
 from sdfnets.image2latent import encoders, release
@@ -195,9 +195,9 @@ figures.save_figure(fig, "ood_gallery", notebook=NB, scale=SCALE)
 # on the test shapes (same views, same seed).
 
 # %%
-deepsdf_release = paths.RELEASE_DIR / "deepsdf-sweethome3d.safetensors"  # what image2mesh decodes with
+deepsdf_file = paths.RELEASE_DIR / deepsdf_release.DEFAULT_NAME  # what image2mesh decodes with
 rel_path = paths.build_dir() / "release-check" / f"image2mesh-{SCALE}.safetensors"
-release.export(models["full"], enc, rel_path, deepsdf=deepsdf_release)
+release.export(models["full"], enc, rel_path, deepsdf=deepsdf_file)
 rel_model, rel_enc, _ = release.load(rel_path, models["full"].device)
 z_rel, _ = i2l.predict(rel_model, rel_enc.encode(np.stack([ds.renders(i)["images"] for i in test_ids])
                                                  .reshape(-1, *ds.renders(test_ids[0])["images"].shape[1:]))
@@ -207,11 +207,11 @@ release_cos = torch.nn.functional.cosine_similarity(z_rel, z_test, dim=1)
 print(f"released vs float32 latents: cosine mean {release_cos.mean():.5f}, min {release_cos.min():.5f}; "
       f"file {rel_path.stat().st_size / 2**20:.1f} MiB")
 if SCALE == "full":
-    deepsdf_release_mod.check_run(deepsdf_release, deepsdf["full"].latents)
+    deepsdf_release.check_run(deepsdf_file, deepsdf["full"].latents)
     card = release.model_card(models["full"], enc, dit_parameters=dit_params, encoder_parameters=count_parameters(enc.net),
-                              train_shapes=len(train_ids), deepsdf=deepsdf_release,
+                              train_shapes=len(train_ids), deepsdf=deepsdf_file,
                               metrics={"recall": rec["full"], "test": test}, release_cosine=float(release_cos.mean()))
-    release.export(models["full"], enc, paths.RELEASE_DIR / release.DEFAULT_NAME, deepsdf=deepsdf_release,
+    release.export(models["full"], enc, paths.RELEASE_DIR / release.DEFAULT_NAME, deepsdf=deepsdf_file,
                    metrics={"recall": rec["full"], "test": test}, card=card)
 
 # %%

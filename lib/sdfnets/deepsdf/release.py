@@ -14,6 +14,8 @@ from ..config import DeepSDFConfig
 from ..io import load_checkpoint
 from .model import Decoder, make_decoder
 
+DEFAULT_NAME = "deepsdf-sweethome3d.safetensors"  # the full-scale release, under checkpoints/
+
 
 def export(run_dir: Path, out: Path, *, dataset=None, uids: list[str] | None = None, metrics: dict | None = None,
            card: str = "") -> Path:

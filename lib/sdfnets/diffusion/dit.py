@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..layers import count_parameters, timestep_embedding  # noqa: F401  (count_parameters: for the notebooks)
+from ..layers import timestep_embedding
 
 
 def _modulate(x, shift, scale):

@@ -49,7 +49,8 @@ class DenoisingTrainer:
         self.step, self.total = 0, s.steps
         self.warmup = min(500, s.steps // 10)
         self.ema = torch.zeros((), device=device)
-        b, n = s.batch, targets.shape[0]
+        b = s.batch
+        self.n = targets.shape[0]
         self.v = features.shape[1] if features is not None else 0
         self.kmax = min(s.max_views, self.v)
         k = self.kmax
@@ -57,10 +58,9 @@ class DenoisingTrainer:
                        "vids": torch.arange(k, device=device).expand(b, k).contiguous(),
                        "pad": torch.zeros(b, k, dtype=torch.bool, device=device),
                        "t": torch.zeros(b, dtype=torch.long, device=device),
-                       "noise": torch.zeros(b, targets.shape[1], device=device),
+                       "noise": torch.zeros(b, *targets.shape[1:], device=device),
                        "drop": torch.zeros(b, dtype=torch.bool, device=device),
                        "pose_keep": torch.ones(b, 1, 1, device=device)}
-        self.n = n
         self.amp = dict(device_type="cuda", dtype=torch.bfloat16, enabled=device.type == "cuda", cache_enabled=False)
         self.graph = None
 

@@ -20,15 +20,16 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from .. import paths
-from ..runs import default_device
 from ..data.render import GALLERY_DIRECTION, look_at
+from ..runs import default_device
+from . import release
+from .release import DEFAULT_NAME as DEFAULT_RELEASE
 
 MAX_IMAGES = 8
 MAX_FILE_MB = 25.0
 MAX_PIXELS = 40_000_000  # larger images are refused (decompression bombs included)
 IMAGE_SIZE = 224  # the renders' size
 CAMERA_DISTANCE = 2.5
-DEFAULT_RELEASE = "image2mesh-sweethome3d.safetensors"
 
 
 class InputError(ValueError):
@@ -110,7 +111,6 @@ class ImageToMesh:
 
     def __init__(self, checkpoint: str | Path | None = None, device=None):
         from ..deepsdf import release as deepsdf_release
-        from . import release
 
         path = Path(checkpoint) if checkpoint else paths.RELEASE_DIR / DEFAULT_RELEASE
         if not path.is_file():
