@@ -94,6 +94,20 @@ EXPECT = {
         v["networks"] == 8 and v["anchor start"]["pairwise_cosine"] > 0.9
         and abs(v["random starts"]["pairwise_cosine"]) < 0.1
         and v["anchor start"]["low_std_dims"] > v["random starts"]["low_std_dims"]),
+    "06_weight_dit_unconditional": lambda v, rec: (
+        v["tokens"] == 8 and v["split"][-1][1] == 54_785 and v["token_entries"] % 8 == 0 and v["samples"] == 4
+        and 0 <= v["generation"]["1nna"] <= 1 and 0 < v["generation"]["cov"] <= 1 and v["generation"]["mmd"] > 0
+        # a copier of training shapes sits at distance 0 from the training set; the model's samples do not
+        and v["copier"]["nearest_train_ratio"] < 1e-3 < v["generation"]["nearest_train_ratio"]),
+    "07_weight_dit_single_view": lambda v, rec: (
+        v["phase5"]["family"] == "siren" and v["phase5"]["dims"] == 50_177 and v["phase6"]["dims"] == 54_785
+        and all(v[p]["split"][-1][1] == v[p]["dims"] and -1 <= v[p]["vectors"]["cos_true_mean"] <= 1
+                and v[p]["mesh"]["retrieval"]["empty_meshes"] == 0 for p in ("phase5", "phase6"))),
+    "08_weight_dit_multiview": lambda v, rec: (
+        v["views"] == [1, 8] and v["eval_views"] == 4 and set(v["by_views"]) <= {"1", "2", "4", "8"}
+        and len(v["loss_profile"]["timesteps"]) == len(v["loss_profile"]["weight DiT (phase 7)"])
+        # the flat profile even at smoke scale: near t = 0 the latent DiT reproduces its input, the weight DiT not
+        and v["loss_profile"]["latent DiT (phase 12)"][0] < 0.2 * v["loss_profile"]["weight DiT (phase 7)"][0]),
     "12_image_to_latent": lambda v, rec: (
         v["encoder"] == "viewnet" and v["recall"]["pilot"]["top1"] == 1.0 and v["recall"]["full"]["top1"] >= 0.8
         and v["recall"]["full"]["cos_mean"] > 0.95 and v["test"]["shapes"] == 1 and v["ood"]["full"]["shapes"] == 1

@@ -118,6 +118,46 @@ class WeightSpaceConfig:
 
 
 @dataclass(frozen=True)
+class WeightDiffusionConfig:
+    """Phases 2-10: a diffusion transformer over the weight vectors of the per-shape networks.
+
+    The write-up's phase-6/7 model (~132 M parameters): the standardised weight vector cut into 8
+    tokens, self-attention among them, cross-attention to view tokens (image feature + 64-dim
+    sinusoidal pose embedding), AdaLN on the timestep, cosine T = 500, x0-prediction, DDIM 50,
+    condition and pose dropout during training. The phases are variants of this section
+    (:data:`WEIGHT_PHASES`)."""
+
+    family: str = "relu_pe"  # relu_pe | siren: which weight dataset (phase 1 / 1.5)
+    conditioned: bool = True  # False: unconditional (phase 2)
+    standardise: str = "per_dim"  # per_dim (phases 6, 7) | global (one scalar, phase 8)
+    tokens: int = 8
+    d_model: int = 768
+    num_layers: int = 8
+    num_heads: int = 12
+    pose_dim: int = 64
+    timesteps: int = 500
+    sample_steps: int = 50
+    steps: int = 15_000
+    batch: int = 256
+    lr: float = 1e-4
+    min_views: int = 1
+    max_views: int = 1  # 1: single view (phases 5, 6); 8: K in [1, 8] (phase 7)
+    cond_dropout: float = 0.1  # classifier-free guidance training: drop every view token
+    pose_dropout: float = 0.1  # drop the pose embeddings
+    guidance: float = 1.0  # classifier-free guidance scale at sampling (1 = off)
+    checkpoint_every: int = 2500
+    # evaluation
+    eval_views: int = 1  # views per held-out input (phase 7: 4)
+    test_shapes: int = 32  # held-out inputs meshed and measured (at most)
+    attractor_k: int = 5  # nearest training weight vectors listed per prediction
+    samples: int = 64  # unconditional samples (phase 2)
+    cloud_points: int = 2048  # surface points per shape for MMD / COV / 1-NNA
+    profile_timesteps: int = 25  # timesteps of the loss-by-timestep profile
+    profile_rows: int = 256  # training examples per timestep of that profile
+    mesh_resolution: int = 128
+
+
+@dataclass(frozen=True)
 class ImageToLatentConfig:
     """Phase 12: frozen image features -> latent diffusion transformer -> 64-dim DeepSDF latent.
 
@@ -165,6 +205,7 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     deepsdf: DeepSDFConfig = field(default_factory=DeepSDFConfig)
     weightspace: WeightSpaceConfig = field(default_factory=WeightSpaceConfig)
+    weightdiff: WeightDiffusionConfig = field(default_factory=WeightDiffusionConfig)
     image2latent: ImageToLatentConfig = field(default_factory=ImageToLatentConfig)
 
     def to_dict(self) -> dict:
@@ -180,6 +221,9 @@ _PRESETS: dict[str, dict] = {
         weightspace=dict(points_per_shape=1024, anchor_steps=300, steps=150, siren_shapes=6, interp_pairs=2,
                          perturb_sigmas=(0.0, 0.1, 0.34, 1.0), perturb_draws=2, grid_resolution=24,
                          mesh_resolution=32, checkpoint_every=50),
+        weightdiff=dict(d_model=32, num_layers=2, num_heads=4, steps=200, batch=16, lr=1e-3, checkpoint_every=100,
+                        test_shapes=2, samples=4, cloud_points=256, profile_timesteps=5, profile_rows=8,
+                        mesh_resolution=32),
         image2latent=dict(encoder_image_size=64, encoder_width=8, encoder_dim=32, encoder_steps=40, encoder_batch=8,
                        d_model=48, num_layers=2, num_heads=4, steps=300, batch=32, lr=1e-3, pilot_shapes=4,
                        eval_views=2, test_shapes=2, mesh_resolution=32),
@@ -191,6 +235,9 @@ _PRESETS: dict[str, dict] = {
                      mesh_resolution=64, eval_shapes=24, recon_steps=300),
         weightspace=dict(points_per_shape=2048, anchor_steps=2000, steps=800, siren_shapes=16, interp_pairs=4,
                          perturb_draws=2, grid_resolution=48, mesh_resolution=64),
+        weightdiff=dict(d_model=192, num_layers=4, num_heads=6, steps=2000, batch=64, lr=3e-4, checkpoint_every=500,
+                        test_shapes=6, samples=24, cloud_points=1024, profile_timesteps=10, profile_rows=48,
+                        mesh_resolution=64),
         image2latent=dict(encoder_image_size=96, encoder_width=16, encoder_dim=128, encoder_steps=600, encoder_batch=32,
                        d_model=192, num_layers=4, num_heads=6, steps=3000, batch=64, lr=3e-4, test_shapes=6,
                        mesh_resolution=64),
@@ -202,6 +249,9 @@ _PRESETS: dict[str, dict] = {
                      eval_shapes=48, recon_shapes=24),
         # a coffee table, like the thesis' obj_0000; lr from bench/notes/weightspace_steps-gpu.json
         weightspace=dict(anchor_uid="BlendSwap-CC-BY/0022", lr=2e-3),
+        # 8,000 steps of batch 256 (~40 steps/s on one H100/H200, bench/results/weight_dit_train-gpu.json),
+        # so that every phase fits one 10-minute job; the training curves show where the loss stands
+        weightdiff=dict(steps=8000),
     ),
 }
 
@@ -226,6 +276,22 @@ def pilot_configs(cfg: "Config") -> tuple["Config", "Config"]:
     return tuple(dataclasses.replace(cfg, deepsdf=dataclasses.replace(cfg.deepsdf, **p[k])) for k in ("small", "large"))
 
 
+# The weight-space phases as variants of one config section (phases 8 and 9 are ablations of 7).
+WEIGHT_PHASES: dict[str, dict] = {
+    "phase2": dict(conditioned=False),  # unconditional generation of ReLU+PE weights
+    "phase5": dict(family="siren", max_views=1, eval_views=1),  # first image-conditioned attempt, SIREN
+    "phase6": dict(max_views=1, eval_views=1),  # image-conditioned, single view
+    "phase7": dict(max_views=8, eval_views=4),  # K in [1, 8] views
+}
+
+
+def weight_phase(cfg: "Config", phase: str) -> "Config":
+    """``cfg`` with its ``weightdiff`` section set up as weight-space phase ``phase``."""
+    if phase not in WEIGHT_PHASES:
+        raise ValueError(f"unknown weight-space phase {phase!r}; choose one of {', '.join(WEIGHT_PHASES)}")
+    return dataclasses.replace(cfg, weightdiff=dataclasses.replace(cfg.weightdiff, **WEIGHT_PHASES[phase]))
+
+
 def resolve(scale: str = "smoke", seed: int = 0, **sections: dict) -> Config:
     """Build the config of ``scale``, then apply per-section overrides.
 
@@ -237,7 +303,7 @@ def resolve(scale: str = "smoke", seed: int = 0, **sections: dict) -> Config:
     preset = _PRESETS[scale]
     built = {}
     for name, cls in (("data", DataConfig), ("deepsdf", DeepSDFConfig), ("weightspace", WeightSpaceConfig),
-                      ("image2latent", ImageToLatentConfig)):
+                      ("weightdiff", WeightDiffusionConfig), ("image2latent", ImageToLatentConfig)):
         values = {**preset.get(name, {}), **(sections.pop(name, None) or {})}
         if name == "data":
             values.setdefault("seed", seed)

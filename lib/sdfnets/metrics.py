@@ -128,6 +128,32 @@ def nearest_rows(pred, bank, k: int = 1) -> torch.Tensor:
     return sims.argmax(1) if k == 1 else sims.topk(k, dim=1).indices
 
 
+def attractors(pred, truth, bank, k: int = 5) -> dict:
+    """The collapse diagnostic of a conditional generator. ``pred`` [M, D] predictions for M held-out
+    inputs, ``truth`` [M, D] their true targets, ``bank`` [N, D] the training targets. Per input:
+    ``cos_true`` = cos(pred, truth), the ``k`` nearest training rows to the prediction (``top``,
+    best first) with their cosines (``top_cos``), and ``closer`` = whether the nearest training row
+    is closer to the prediction than its own target is. Over the inputs: how often each training
+    row is the nearest (``top1_counts``, most frequent first), the fewest rows that are nearest for
+    half of the inputs (``rows_for_half``), and the diversity of the predictions against that of
+    the targets (mean pairwise cosine of each set; a collapsed model's predictions are more alike
+    than the targets)."""
+    pred, truth, bank = (torch.as_tensor(x).float() for x in (pred, truth, bank))
+    sims = cosine_matrix(pred, bank)
+    top_cos, top = sims.topk(min(k, len(bank)), dim=1)
+    cos_true = F.cosine_similarity(pred, truth, dim=1)
+    ids, counts = top[:, 0].unique(return_counts=True)
+    order = counts.argsort(descending=True)
+    ids, counts = ids[order], counts[order]
+    rows_for_half = int((counts.cumsum(0) < len(pred) / 2).sum()) + 1
+    return {"cos_true": cos_true.numpy(), "top": top.numpy(), "top_cos": top_cos.numpy(),
+            "closer": (top_cos[:, 0] > cos_true).numpy(),
+            "top1_counts": dict(zip(ids.tolist(), counts.tolist())), "rows_for_half": rows_for_half,
+            "distinct_top1": len(ids),
+            "pred_pairwise_cosine": float(pairwise_cosine(pred).mean()) if len(pred) > 1 else float("nan"),
+            "truth_pairwise_cosine": float(pairwise_cosine(truth).mean()) if len(truth) > 1 else float("nan")}
+
+
 def retrieve(features: torch.Tensor, query_ids, views: torch.Tensor, train_ids) -> torch.Tensor:
     """The nearest-neighbour baseline: for each query shape, the training shape whose mean view
     feature is nearest (cosine) to the mean feature of the query's given views. -> rows of train_ids."""

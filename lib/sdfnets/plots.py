@@ -184,3 +184,30 @@ def cosine_shell(stats: dict[str, dict], low_std: float = 1e-4):
         x.legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def attractors(results: dict[str, dict], labels: dict[int, str] | None = None, space: str = "weights"):
+    """The attractor diagnostic, one row per model (``results[name]`` from
+    :func:`sdfnets.weightspace.collapse.held_out`): left, every held-out input's cos(prediction,
+    its own target) against cos(prediction, nearest training vector) -- points above the diagonal
+    landed closer to a training shape than to their target; right, how often each training shape
+    is the nearest, most frequent first (a collapsed model names the same few for every input)."""
+    n = len(results)
+    fig, ax = plt.subplots(n, 2, figsize=(9.6, 3.3 * n), squeeze=False)
+    for (a, b), (name, r) in zip(ax, results.items()):
+        key = "" if space == "weights" else "residual_"
+        x, y = r[f"{key}cos_true"], r[f"{key}top_cos"][:, 0]
+        lo = float(min(x.min(), y.min()))
+        a.plot([lo, 1], [lo, 1], color="0.5", lw=0.8, ls="--")
+        a.scatter(x, y, s=14, alpha=0.75)
+        a.set(title=f"{name}: {int((y > x).sum())} of {len(x)} closer to a training shape",
+              xlabel="cos(prediction, its target)", ylabel="cos(prediction, nearest training)")
+        counts = r["vectors"]["top1_counts"]
+        top = list(counts.items())[:12]
+        b.bar(range(len(top)), [c for _, c in top], color="C3")
+        b.set_xticks(range(len(top)), [(labels or {}).get(k, str(k)) for k, _ in top], rotation=60, fontsize=6,
+                     ha="right")
+        b.set(title=f"nearest training shape over {len(x)} inputs ({len(counts)} distinct)", ylabel="inputs")
+    fig.suptitle(f"attractors ({'raw weight vectors' if space == 'weights' else 'residuals from the common start'})")
+    fig.tight_layout()
+    return fig

@@ -1,4 +1,5 @@
-"""Fixed, seeded splits by shape, and an out-of-distribution split of whole categories.
+"""Fixed, seeded splits by shape, an out-of-distribution split of whole categories, and the
+seeded choice of input views every evaluation shares.
 
 A shape's split depends only on (seed, uid, category): adding, removing or failing other shapes
 never moves it, so every phase and every machine agrees.
@@ -7,6 +8,8 @@ never moves it, so every phase and every machine agrees.
 from __future__ import annotations
 
 import hashlib
+
+import torch
 
 SPLITS = ("train", "val", "test", "ood")
 
@@ -47,3 +50,9 @@ def with_ood(dataset, fallback_category: str) -> tuple[list[int], list[int], lis
         train = [i for i in train if i not in ood]
         test = [i for i in test if i not in ood]
     return train, test, ood
+
+
+def random_views(num: int, k: int, num_views: int, seed: int = 0) -> torch.Tensor:
+    """[num, k] distinct view indices per row, seeded."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(num, num_views, generator=g).argsort(dim=1)[:, :k]

@@ -8,7 +8,9 @@ tokens are views: an image feature concatenated with a sinusoidal embedding of t
 projected to the model width, with a learnt "no image" token for condition dropout.
 
 :class:`LatentDiT` is phase 12's model: the 64-dim DeepSDF latent is a single token (so
-self-attention would reduce to a linear map and is left out).
+self-attention would reduce to a linear map and is left out). :class:`WeightDiT` is the model of
+the weight-space phases 2-10: a whole network's weight vector cut into a few tokens that attend to
+each other and to the views (or, unconditional, to the learnt "no image" token alone).
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import runs
 from ..layers import timestep_embedding
+from . import ddim
 
 
 def _modulate(x, shift, scale):
@@ -133,6 +137,46 @@ class LatentDiT(DiT):
         return self.trunk(self.latent_in(x_t)[:, None], t, tokens, pad_mask)[:, 0]
 
 
+class WeightDiT(DiT):
+    """Phases 2-10: noisy weight vector [B, D] -> predicted clean weight vector [B, D].
+
+    The vector is cut into ``tokens`` contiguous chunks of ``ceil(D / tokens)`` entries rounded up to
+    a multiple of 8 (bf16 tensor-core GEMMs want aligned sizes; an odd chunk made the step 2-3x
+    slower), the last one zero-padded: 54,785 = 7 x 6,856 + 6,793 for the ReLU+PE decoder; one linear map turns every
+    chunk into a token and a learnt position embedding says which chunk it is (the chunk-to-layer
+    map is fixed, so the position names the layers a token holds). Blocks are self-attention among
+    the chunk tokens, cross-attention to the view tokens, MLP. ``feature_dim=0`` builds the
+    unconditional model: every block cross-attends to the one learnt null token."""
+
+    def __init__(self, dim: int, tokens: int = 8, feature_dim: int = 0, d_model: int = 768, num_layers: int = 8,
+                 num_heads: int = 12, pose_dim: int = 64):
+        super().__init__()
+        self.dim, self.tokens = dim, tokens
+        self.chunk = -(-dim // (tokens * 8)) * 8
+        self.token_in = nn.Linear(self.chunk, d_model)
+        self.pos = nn.Parameter(torch.randn(1, tokens, d_model) * 0.02)
+        if feature_dim:
+            self.build_views(feature_dim, pose_dim, d_model)
+        else:
+            self.feature_dim, self.pose_dim = 0, pose_dim
+            self.null_view = nn.Parameter(torch.zeros(1, 1, d_model))
+        self.build_trunk(d_model, num_layers, num_heads, self.chunk, self_attention=True)
+
+    def split(self) -> list[tuple[int, int]]:
+        """[start, end) of every token's chunk in the weight vector."""
+        return [(i * self.chunk, min((i + 1) * self.chunk, self.dim)) for i in range(self.tokens)]
+
+    def forward(self, x_t: torch.Tensor, t: torch.Tensor, tokens: torch.Tensor | None = None,
+                pad_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Noisy weights [B, D], timesteps [B], view tokens [B, K, d] (None: unconditional) -> x0 [B, D]."""
+        b = x_t.shape[0]
+        x = F.pad(x_t, (0, self.chunk * self.tokens - self.dim)).reshape(b, self.tokens, self.chunk)
+        if tokens is None:
+            tokens = self.null_view.to(x.dtype).expand(b, 1, -1)
+        out = self.trunk(self.token_in(x) + self.pos, t, tokens, pad_mask)
+        return out.reshape(b, -1)[:, :self.dim]
+
+
 class ViewDenoiser(nn.Module):
     """The training forward of a view-conditioned DiT in one module (what DDP wraps): view tokens,
     the "no image" token for dropped rows, the DiT."""
@@ -145,3 +189,23 @@ class ViewDenoiser(nn.Module):
         tokens = self.dit.view_tokens(features, pose_emb)
         tokens = torch.where(drop[:, None, None], self.dit.null_view.to(tokens.dtype).expand_as(tokens), tokens)
         return self.dit(x_t, t, tokens, pad)
+
+
+@torch.no_grad()
+def sample(dit: DiT, x: torch.Tensor, schedule: ddim.CosineDDIM, steps: int, tokens: torch.Tensor | None = None,
+           pad_mask: torch.Tensor | None = None, *, guidance: float = 1.0, graphs: dict | None = None) -> torch.Tensor:
+    """DDIM from the noise ``x`` with ``dit`` conditioned on view tokens [B, K, d] (None: the
+    unconditional model). ``guidance`` != 1: classifier-free guidance against the "no image" token.
+    On a GPU without guidance the whole loop is captured once per (batch, steps) as a CUDA graph and
+    replayed (``graphs``: the cache; None runs eagerly)."""
+    def loop(x, *cond):
+        return ddim.sample(lambda y, t: dit(y, t, *cond), x, schedule, steps)
+
+    cond = () if tokens is None else (tokens,) if pad_mask is None else (tokens, pad_mask)
+    if guidance == 1.0:
+        if graphs is not None and x.device.type == "cuda":
+            return runs.graphed_call(graphs, loop, x, *cond, key=steps)
+        return loop(x, *cond)
+    null = dit.null_view.expand(x.shape[0], 1, -1)
+    return ddim.sample(lambda y, t: dit(y, t, *cond), x, schedule, steps, uncond=lambda y, t: dit(y, t, null),
+                       guidance=guidance)

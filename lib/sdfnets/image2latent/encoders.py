@@ -158,6 +158,9 @@ def train_viewnet(cfg, dataset, indices, *, device=None, progress: bool = True, 
     path = paths.runs_dir() / "encoders" / f"viewnet-{key}.safetensors"
     if path.exists():
         return load_encoder(path, device)
+    released = released_encoder(key, device)
+    if released is not None:
+        return released
     torch.manual_seed(cfg.seed)
     net = ViewNet(dc.encoder_width, dc.encoder_dim, dc.encoder_image_size).to(device)
     head = nn.Sequential(nn.Linear(dc.encoder_dim, dc.encoder_dim), nn.ReLU(), nn.Linear(dc.encoder_dim, 128)).to(device)
@@ -191,6 +194,23 @@ def train_viewnet(cfg, dataset, indices, *, device=None, progress: bool = True, 
     save_file(tensors, str(path.with_suffix(".tmp")), metadata={"meta": json.dumps(meta)})
     path.with_suffix(".tmp").replace(path)
     return load_encoder(path, device)
+
+
+def released_encoder(key: str, device="cpu") -> ViewNetEncoder | None:
+    """The encoder of key ``key`` from an image-to-mesh release under ``checkpoints/`` (the same
+    training run, its weights rounded to float16: the key says so), or None."""
+    from safetensors import safe_open
+
+    for path in sorted(paths.RELEASE_DIR.glob("image2mesh-*.safetensors")):
+        with safe_open(str(path), framework="pt") as f:
+            meta = json.loads(f.metadata().get("encoder", "{}"))
+        if meta.get("key") == key:
+            t = load_file(str(path))
+            enc = ViewNetEncoder.from_state({k[8:]: v for k, v in t.items() if k.startswith("encoder.")},
+                                            {**meta, "key": f"{key}-fp16"}, device)
+            enc.history = []
+            return enc
+    return None
 
 
 def load_encoder(path: Path | str, device="cpu") -> ViewNetEncoder:

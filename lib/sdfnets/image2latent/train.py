@@ -13,12 +13,15 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from .. import runs
 from ..diffusion import ddim
+from ..data.splits import random_views
 from ..diffusion.dit import LatentDiT, ViewDenoiser
-from ..diffusion.train import DenoisingTrainer
+from ..diffusion.dit import sample as dit_sample
+from ..diffusion.train import DenoisingTrainer, view_loss_profile
 from ..io import load_checkpoint
 from ..layers import pose_embedding
 
@@ -60,18 +63,18 @@ class ImageToLatent:
         tokens = self.dit.view_tokens(features, pose_embedding(poses, self.dit.pose_dim))
         g = torch.Generator(device=dev).manual_seed(seed)
         x = torch.randn(features.shape[0], self.dit.latent_dim, generator=g, device=dev)
-        sched = self.schedule
-
-        def loop(x, tokens):
-            return ddim.sample(lambda y, t: self.dit(y, t, tokens), x, sched, steps)
-
-        if dev.type == "cuda" and guidance == 1.0 and graphed:
-            x = runs.graphed_call(self.__dict__.setdefault("_graphs", {}), loop, x, tokens, key=steps)
-        else:
-            null = self.dit.null_view.expand(x.shape[0], 1, -1)
-            x = ddim.sample(lambda y, t: self.dit(y, t, tokens), x, sched, steps,
-                            uncond=lambda y, t: self.dit(y, t, null), guidance=guidance)
+        x = dit_sample(self.dit, x, self.schedule, steps, tokens, guidance=guidance,
+                       graphs=self.__dict__.setdefault("_graphs", {}) if graphed else None)
         return x * self.std.to(dev) + self.mean.to(dev)
+
+    def loss_profile(self, latents: torch.Tensor, features: torch.Tensor, poses: torch.Tensor, timesteps, *,
+                     k: int = 1, seed: int = 0) -> np.ndarray:
+        """The training loss (normalised x0-MSE) at each timestep on ``latents`` [N, D], row i
+        conditioned on ``k`` seeded random views of its shape (``features`` [N, V, F])."""
+        dev = self.device
+        z = (latents.to(dev).float() - self.mean.to(dev)) / self.std.to(dev)
+        return view_loss_profile(self.dit, z, self.schedule, timesteps, features=features,
+                                 pose_emb=pose_embedding(poses.to(dev).float(), self.dit.pose_dim), k=k, seed=seed)
 
 
 EVAL_ONLY = ("mesh_resolution", "eval_views", "test_shapes", "pilot_shapes", "guidance", "sample_steps")
@@ -128,12 +131,6 @@ def load_run(path: Path, device="cpu") -> ImageToLatent:
     """A finished run's ``final.pt``."""
     ck = load_checkpoint(path, device)
     return _model(ck, ck["history"], ck["seconds"], device)
-
-
-def random_views(num: int, k: int, num_views: int, seed: int = 0) -> torch.Tensor:
-    """[num, k] distinct view indices per row, seeded."""
-    g = torch.Generator().manual_seed(seed)
-    return torch.rand(num, num_views, generator=g).argsort(dim=1)[:, :k]
 
 
 def predict(model: ImageToLatent, features: torch.Tensor, poses: torch.Tensor, shape_ids, k: int, seed: int = 0,

@@ -1,0 +1,109 @@
+"""The collapse diagnostics of the weight-space line (notebooks ``06``-``10``): what a weight
+generator's outputs are, measured in weight space and as meshes, on the same held-out inputs.
+
+- :func:`held_out` -- predictions for held-out shapes against their true weight vectors and the
+  training set: the attractor statistics (:func:`sdfnets.metrics.attractors`) on the raw vectors
+  (the write-up's measure) and on the residuals from the common start, where the shared anchor no
+  longer inflates every cosine; then each prediction decoded and meshed, measured against its
+  true shape, against the shape of its top attractor, and beside the retrieval baseline (the
+  training decoder whose views look most alike).
+- :func:`generated` -- unconditional samples as a set: MMD / COV / 1-NNA against held-out shapes
+  and the memorisation check against the training shapes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .. import metrics
+from .analysis import meshes
+from .nets import NetSpec, unflatten
+
+
+def decode(spec: NetSpec, weights: torch.Tensor, resolution: int, device=None) -> list:
+    """Marching-cubes mesh of every weight vector [M, D] (None where the field has no surface)."""
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    return meshes(spec, unflatten(spec, weights.to(device).float()), resolution)
+
+
+def _vector_stats(att: dict) -> dict:
+    return {"cos_true_mean": float(att["cos_true"].mean()), "top1_cos_mean": float(att["top_cos"][:, 0].mean()),
+            "closer_share": float(att["closer"].mean()), "distinct_top1": att["distinct_top1"],
+            "rows_for_half": att["rows_for_half"], "pred_pairwise_cosine": att["pred_pairwise_cosine"],
+            "truth_pairwise_cosine": att["truth_pairwise_cosine"]}
+
+
+def held_out(pred: torch.Tensor, weights: torch.Tensor, start: torch.Tensor, train_rows, test_rows, dataset,
+             obj_idx, spec: NetSpec, *, k: int = 5, resolution: int = 128, retrieved_rows=None) -> dict:
+    """Everything measured about predictions ``pred`` [M, D] for the shapes of weight-set rows
+    ``test_rows`` (``weights`` [N, D] every network, ``start`` [D] where they all started,
+    ``obj_idx`` row -> dataset shape). ``retrieved_rows``: per input, the training row the
+    retrieval baseline picks. Returns summary numbers under ``"vectors"``, ``"residual"``,
+    ``"mesh"``; per-input rows under ``"inputs"``; the meshes under ``"meshes"``."""
+    train_rows, test_rows = list(map(int, train_rows)), list(map(int, test_rows))
+    pred = pred.float().cpu()
+    w, s = weights.float().cpu(), start.float().cpu()
+    bank, truth = w[train_rows], w[test_rows]
+    att = metrics.attractors(pred, truth, bank, k)
+    res = metrics.attractors(pred - s, truth - s, bank - s, k)
+    pred_meshes = decode(spec, pred, resolution)
+    top_rows = [train_rows[j] for j in att["top"][:, 0]]
+    inputs = []
+    rows_true, rows_attr, rows_ret = [], [], []
+    ret_meshes = decode(spec, w[list(retrieved_rows)], resolution) if retrieved_rows is not None else None
+    for i, (r, m) in enumerate(zip(test_rows, pred_meshes)):
+        rows_true.append(metrics.mesh_metrics(m, dataset.sdf(obj_idx[r]), seed=i))
+        rows_attr.append(metrics.mesh_metrics(m, dataset.sdf(obj_idx[top_rows[i]]), seed=i))
+        if ret_meshes is not None:
+            rows_ret.append(metrics.mesh_metrics(ret_meshes[i], dataset.sdf(obj_idx[r]), seed=i))
+        inputs.append({"row": r, "obj_idx": int(obj_idx[r]), "cos_true": float(att["cos_true"][i]),
+                       "top": [int(obj_idx[train_rows[j]]) for j in att["top"][i]],
+                       "top_cos": [float(c) for c in att["top_cos"][i]],
+                       "residual_cos_true": float(res["cos_true"][i]),
+                       "fscore": rows_true[-1]["fscore"], "fscore_vs_top": rows_attr[-1]["fscore"]})
+    top_counts = {int(obj_idx[train_rows[j]]): c for j, c in att["top1_counts"].items()}
+    mesh = {"prediction": metrics.summarize(rows_true), "prediction_vs_top_attractor": metrics.summarize(rows_attr)}
+    if rows_ret:
+        mesh["retrieval"] = metrics.summarize(rows_ret)
+    return {"vectors": {**_vector_stats(att), "top1_counts": top_counts}, "residual": _vector_stats(res),
+            "mesh": mesh, "inputs": inputs, "meshes": {"prediction": pred_meshes, "retrieval": ret_meshes},
+            "cos_true": att["cos_true"], "top_cos": att["top_cos"], "residual_cos_true": res["cos_true"],
+            "residual_top_cos": res["top_cos"]}
+
+
+def shape_clouds(dataset, obj_ids, n: int, seed: int = 0) -> torch.Tensor:
+    """[len(obj_ids), n, 3] of each shape's stored surface points (a seeded subset)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in obj_ids:
+        pts = dataset.sdf(int(i))["surface_points"]
+        out.append(pts[rng.choice(len(pts), n, replace=len(pts) < n)])
+    return torch.as_tensor(np.stack(out), dtype=torch.float32)
+
+
+def mesh_clouds(mesh_list, n: int, seed: int = 0) -> torch.Tensor:
+    """[len(mesh_list), n, 3] surface samples; an empty mesh (no surface) becomes n points at the
+    origin, so a failed sample counts as a far-off shape rather than being dropped."""
+    out = [np.zeros((n, 3)) if m is None or len(m.faces) == 0 else metrics.sample_surface(m, n, seed + i)[0]
+           for i, m in enumerate(mesh_list)]
+    return torch.as_tensor(np.stack(out), dtype=torch.float32)
+
+
+def generated(samples: torch.Tensor, reference: torch.Tensor, train: torch.Tensor, device=None) -> dict:
+    """A generated set of point clouds [G, P, 3] against held-out ``reference`` clouds [R, P, 3]
+    (MMD-CD, COV-CD, 1-NNA; :func:`sdfnets.metrics.set_metrics`) and against the ``train`` clouds
+    [T, P, 3]: memorisation (:func:`sdfnets.metrics.memorisation`) and each set's median distance to
+    its nearest training shape (samples far closer to the training set than held-out shapes are
+    copies)."""
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    g, r, t = (x.to(device) for x in (samples, reference, train))
+    cd = metrics.chamfer_pointflow
+    d_gr, d_gg, d_rr, d_gt, d_rt = cd(g, r), cd(g, g), cd(r, r), cd(g, t), cd(r, t)
+    out = metrics.set_metrics(d_gr, d_gg, d_rr)
+    out["memorisation"] = metrics.memorisation(d_gt)
+    out["sample_nearest_train_median"] = float(d_gt.min(1).values.median())
+    out["reference_nearest_train_median"] = float(d_rt.min(1).values.median())
+    out["nearest_train_ratio"] = out["sample_nearest_train_median"] / out["reference_nearest_train_median"]
+    out["nearest_train"] = d_gt.argmin(1).tolist()
+    return out
