@@ -206,3 +206,18 @@ def test_guidance_and_pose_dropout_switches(tmp_path, monkeypatch):
     f, p = feats[:2, :3], poses[None, :3].expand(2, -1, -1, -1)
     plain, guided = m.sample(f, p, seed=0), m.sample(f, p, seed=0, guidance=3.0)
     assert torch.isfinite(guided).all() and not torch.allclose(plain, guided)
+
+
+def test_the_released_encoder_is_found_by_its_key():
+    import json
+
+    from safetensors import safe_open
+
+    from sdfnets import paths
+
+    path = paths.RELEASE_DIR / release.DEFAULT_NAME
+    with safe_open(str(path), framework="pt") as f:
+        key = json.loads(f.metadata()["encoder"])["key"]
+    enc = encoders.released_encoder(key)
+    assert enc.key == f"{key}-fp16" and enc.name == "viewnet"  # float16 weights: a key of its own
+    assert encoders.released_encoder("no-such-key") is None
