@@ -127,18 +127,11 @@ print(f"phase 6: {r6['closer_share']:.0%} of predictions closer to a training ve
       f"predictions' pairwise cosine {r6['pred_pairwise_cosine']:.4f} vs targets' {r6['truth_pairwise_cosine']:.4f}")
 
 # %%
-def _summary(phase):
-    g, r = runs[phase], results[phase]
-    top = list(r["vectors"]["top1_counts"].items())[:5]
-    return {"family": g.spec.family, "parameters": count_parameters(g.dit), "dims": g.dit.dim, "tokens": g.dit.tokens,
-            "token_entries": g.dit.chunk, "split": g.dit.split(), "steps": g.config["steps"],
-            "batch": g.config["batch"], "train_seconds": g.seconds, "loss_ema": g.history[-1][1],
-            "vectors": {**r["vectors"], "top1_counts": None},
-            "top_attractors": [{"uid": ds.uid_of(i), "category": ds.categories[i], "inputs": c} for i, c in top],
-            "residual": r["residual"], "mesh": r["mesh"]}
-
-
-values = {"train_shapes": len(train_ids), "test_inputs": len(test_ids), "encoder": enc.name,
-          **{p: _summary(p) for p in PHASES}}
+values = {"train_shapes": len(train_ids), "test_inputs": len(test_ids), "encoder": enc.name}
+for phase, g in runs.items():
+    values[phase] = {"family": g.spec.family, "parameters": count_parameters(g.dit), "dims": g.dit.dim,
+                     "tokens": g.dit.tokens, "token_entries": g.dit.chunk, "split": g.dit.split(),
+                     "steps": g.config["steps"], "batch": g.config["batch"], "train_seconds": g.seconds,
+                     "loss_ema": g.history[-1][1], **collapse.summary(results[phase], ds)}
 figures.record_values(NB, values, scale=SCALE, corpus=ds.manifest["corpus"], num_shapes=len(ds))
 values

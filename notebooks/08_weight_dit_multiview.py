@@ -173,19 +173,13 @@ print(thesis.finding("phase 7, cos(prediction, nearest training)", rv["top1_cos_
 print(thesis.finding("phase 7, cos(prediction, its target)", rv["cos_true_mean"], thesis.HELD_OUT_COS_PRED_TRUE))
 
 # %%
-def _summary(r):
-    top = list(r["vectors"]["top1_counts"].items())[:5]
-    return {"vectors": {**r["vectors"], "top1_counts": None}, "residual": r["residual"], "mesh": r["mesh"],
-            "top_attractors": [{"uid": ds.uid_of(i), "category": ds.categories[i], "inputs": c} for i, c in top]}
-
-
 values = {
     "parameters": params, "dims": gen.dit.dim, "tokens": gen.dit.tokens, "token_entries": gen.dit.chunk,
     "split": gen.dit.split(), "train_shapes": len(train_ids), "test_inputs": len(test_ids), "encoder": enc.name,
     "steps": wd.steps, "batch": wd.batch, "views": [wd.min_views, wd.max_views], "eval_views": wd.eval_views,
     "cond_dropout": wd.cond_dropout, "pose_dropout": wd.pose_dropout, "train_seconds": gen.seconds,
     "loss_ema": gen.history[-1][1], "history": gen.history,
-    **{name: _summary(r) for name, r in results.items()}, "by_views": by_k,
+    **{name: collapse.summary(r, ds) for name, r in results.items()}, "by_views": by_k,
     "loss_profile": {"timesteps": ts.tolist(), **{k: v.tolist() for k, v in profile.items()}},
 }
 figures.record_values(NB, values, scale=SCALE, corpus=ds.manifest["corpus"], num_shapes=len(ds))

@@ -108,6 +108,21 @@ EXPECT = {
         and len(v["loss_profile"]["timesteps"]) == len(v["loss_profile"]["weight DiT (phase 7)"])
         # the flat profile even at smoke scale: near t = 0 the latent DiT reproduces its input, the weight DiT not
         and v["loss_profile"]["latent DiT (phase 12)"][0] < 0.2 * v["loss_profile"]["weight DiT (phase 7)"][0]),
+    "09_weight_dit_ablations": lambda v, rec: (
+        v["phase7"]["standardise"] == "per_dim" and v["phase8"]["standardise"] == "global"
+        and v["phase9"]["cond_dropout"] == v["phase9"]["pose_dropout"] == 0 < v["phase7"]["cond_dropout"]
+        and v["low_std_dims"] > 0
+        and all(len(v["loss_profile"][p]) == len(v["loss_profile"]["timesteps"]) for p in ("phase7", "phase8", "phase9"))
+        and all(0 <= v[p]["residual"]["closer_share"] <= 1 for p in ("phase7", "phase8", "phase9"))),
+    "10_weight_autoencoder": lambda v, rec: (
+        set(v["autoencoders"]) == {"weight MSE, 16 dims", "weight MSE, 32 dims", "function (SDF), 16 dims"}
+        # the trap at smoke scale: near-perfect weights, broken shapes; the function AE draws better ones
+        and v["trap"]["weight MSE, 16 dims | training"]["cos"] > 0.95
+        and v["trap"]["weight MSE, 16 dims | training"]["fscore"] < v["trap"]["true decoders | training"]["fscore"]
+        and v["trap"]["function (SDF), 16 dims | training"]["sdf_l1"]
+        < v["trap"]["weight MSE, 16 dims | training"]["sdf_l1"]
+        and abs(sum(v["error_share"]["weight MSE, 16 dims"].values()) - 1) < 1e-6
+        and set(v["latent_diffusion"]) == {"weight MSE, 16 dims", "function (SDF), 16 dims"}),
     "12_image_to_latent": lambda v, rec: (
         v["encoder"] == "viewnet" and v["recall"]["pilot"]["top1"] == 1.0 and v["recall"]["full"]["top1"] >= 0.8
         and v["recall"]["full"]["cos_mean"] > 0.95 and v["test"]["shapes"] == 1 and v["ood"]["full"]["shapes"] == 1

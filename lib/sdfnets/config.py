@@ -158,6 +158,25 @@ class WeightDiffusionConfig:
 
 
 @dataclass(frozen=True)
+class WeightAutoencoderConfig:
+    """Phase 10: an MLP autoencoder of the weight residuals from the anchor (D -> hidden -> latent
+    -> hidden -> D), trained on the weights' MSE (the write-up's) or on the decoded network's SDF
+    error (function space); then the phase-12 latent DiT, image-conditioned, on its latents."""
+
+    latents: tuple[int, ...] = (128, 256)  # thesis: 54,785 -> 128 or 256
+    hidden: int = 1024
+    steps: int = 4000
+    batch: int = 64  # weight vectors per step
+    lr: float = 1e-3
+    points: int = 4096  # function-space loss: SDF samples per shape and step
+    clamp: float = 0.1
+    checkpoint_every: int = 1000
+    diffusion_latent: int = 128  # the AE whose latent space the image-conditioned DiT learns
+    eval_train_shapes: int = 48  # training shapes meshed to show the trap (the held-out inputs too)
+    sensitivity_points: int = 8192
+
+
+@dataclass(frozen=True)
 class ImageToLatentConfig:
     """Phase 12: frozen image features -> latent diffusion transformer -> 64-dim DeepSDF latent.
 
@@ -206,6 +225,7 @@ class Config:
     deepsdf: DeepSDFConfig = field(default_factory=DeepSDFConfig)
     weightspace: WeightSpaceConfig = field(default_factory=WeightSpaceConfig)
     weightdiff: WeightDiffusionConfig = field(default_factory=WeightDiffusionConfig)
+    autoencoder: WeightAutoencoderConfig = field(default_factory=WeightAutoencoderConfig)
     image2latent: ImageToLatentConfig = field(default_factory=ImageToLatentConfig)
 
     def to_dict(self) -> dict:
@@ -224,6 +244,8 @@ _PRESETS: dict[str, dict] = {
         weightdiff=dict(d_model=32, num_layers=2, num_heads=4, steps=200, batch=16, lr=1e-3, checkpoint_every=100,
                         test_shapes=2, samples=4, cloud_points=256, profile_timesteps=5, profile_rows=8,
                         mesh_resolution=32),
+        autoencoder=dict(latents=(16, 32), hidden=32, steps=120, batch=4, points=512, checkpoint_every=60,
+                         diffusion_latent=16, eval_train_shapes=3, sensitivity_points=1024),
         image2latent=dict(encoder_image_size=64, encoder_width=8, encoder_dim=32, encoder_steps=40, encoder_batch=8,
                        d_model=48, num_layers=2, num_heads=4, steps=300, batch=32, lr=1e-3, pilot_shapes=4,
                        eval_views=2, test_shapes=2, mesh_resolution=32),
@@ -238,6 +260,8 @@ _PRESETS: dict[str, dict] = {
         weightdiff=dict(d_model=192, num_layers=4, num_heads=6, steps=2000, batch=64, lr=3e-4, checkpoint_every=500,
                         test_shapes=6, samples=24, cloud_points=1024, profile_timesteps=10, profile_rows=48,
                         mesh_resolution=64),
+        autoencoder=dict(latents=(32, 64), hidden=256, steps=1500, batch=16, points=2048, checkpoint_every=500,
+                         diffusion_latent=32, eval_train_shapes=12, sensitivity_points=4096),
         image2latent=dict(encoder_image_size=96, encoder_width=16, encoder_dim=128, encoder_steps=600, encoder_batch=32,
                        d_model=192, num_layers=4, num_heads=6, steps=3000, batch=64, lr=3e-4, test_shapes=6,
                        mesh_resolution=64),
@@ -282,6 +306,8 @@ WEIGHT_PHASES: dict[str, dict] = {
     "phase5": dict(family="siren", max_views=1, eval_views=1),  # first image-conditioned attempt, SIREN
     "phase6": dict(max_views=1, eval_views=1),  # image-conditioned, single view
     "phase7": dict(max_views=8, eval_views=4),  # K in [1, 8] views
+    "phase8": dict(max_views=8, eval_views=4, standardise="global"),  # phase 7 without per-dim standardisation
+    "phase9": dict(max_views=8, eval_views=4, cond_dropout=0.0, pose_dropout=0.0),  # phase 7 without dropout
 }
 
 
@@ -303,7 +329,8 @@ def resolve(scale: str = "smoke", seed: int = 0, **sections: dict) -> Config:
     preset = _PRESETS[scale]
     built = {}
     for name, cls in (("data", DataConfig), ("deepsdf", DeepSDFConfig), ("weightspace", WeightSpaceConfig),
-                      ("weightdiff", WeightDiffusionConfig), ("image2latent", ImageToLatentConfig)):
+                      ("weightdiff", WeightDiffusionConfig), ("autoencoder", WeightAutoencoderConfig),
+                      ("image2latent", ImageToLatentConfig)):
         values = {**preset.get(name, {}), **(sections.pop(name, None) or {})}
         if name == "data":
             values.setdefault("seed", seed)

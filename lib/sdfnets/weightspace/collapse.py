@@ -72,6 +72,16 @@ def held_out(pred: torch.Tensor, weights: torch.Tensor, start: torch.Tensor, tra
             "residual_top_cos": res["top_cos"]}
 
 
+def summary(result: dict, dataset, top: int = 5) -> dict:
+    """What a values file keeps of :func:`held_out`'s result: the summary numbers and the ``top``
+    most frequent nearest training shapes by uid and category."""
+    counts = list(result["vectors"]["top1_counts"].items())[:top]
+    return {"vectors": {k: v for k, v in result["vectors"].items() if k != "top1_counts"},
+            "residual": result["residual"], "mesh": result["mesh"],
+            "top_attractors": [{"uid": dataset.uid_of(i), "category": dataset.categories[i], "inputs": c}
+                               for i, c in counts]}
+
+
 def shape_clouds(dataset, obj_ids, n: int, seed: int = 0) -> torch.Tensor:
     """[len(obj_ids), n, 3] of each shape's stored surface points (a seeded subset)."""
     rng = np.random.default_rng(seed)
