@@ -192,6 +192,9 @@ for name in (w_name, f_name):
                                              resolution=cfg.weightdiff.mesh_resolution, retrieved_rows=retrieved)
     latent_results[name]["latent_pairwise_cosine"] = float(metrics.pairwise_cosine(z).mean())
     latent_results[name]["dit_loss_ema"] = model.history[-1][1]
+    some = np.random.default_rng(SEED).choice(len(train_ids), min(cfg.weightdiff.profile_rows, len(train_ids)), replace=False)
+    latent_results[name]["loss_t0"] = float(model.loss_profile(z[some], feats[[train_ids[i] for i in some]], poses, [0],
+                                                               k=4, seed=SEED)[0])
     r = latent_results[name]
     print(name, "latent pairwise cos", round(r["latent_pairwise_cosine"], 3), "| residual cos(pred, target)",
           round(r["residual"]["cos_true_mean"], 3), "| closer", r["residual"]["closer_share"],
@@ -217,7 +220,8 @@ values = {
     "trap": {f"{k[0]} | {k[1]}": v for k, v in trap.items()},
     "error_share": share, "sensitivity": {"energy": energy, "actual_ae_error": actual, **sens},
     "latent_diffusion": {n: {**collapse.summary(r, ds), "latent_pairwise_cosine": r["latent_pairwise_cosine"],
-                             "dit_loss_ema": r["dit_loss_ema"]} for n, r in latent_results.items()},
+                             "dit_loss_ema": r["dit_loss_ema"], "loss_t0": r["loss_t0"]}
+                         for n, r in latent_results.items()},
 }
 figures.record_values(NB, values, scale=SCALE, corpus=ds.manifest["corpus"], num_shapes=len(ds))
 values["trap"]

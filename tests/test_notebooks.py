@@ -123,6 +123,11 @@ EXPECT = {
         < v["trap"]["weight MSE, 16 dims | training"]["sdf_l1"]
         and abs(sum(v["error_share"]["weight MSE, 16 dims"].values()) - 1) < 1e-6
         and set(v["latent_diffusion"]) == {"weight MSE, 16 dims", "function (SDF), 16 dims"}),
+    "13_weight_vs_latent": lambda v, rec: (
+        len(v["table"]) == 7 and v["table"]["phase 7: weight DiT, K views"]["dims"] == 54_785
+        and v["table"]["phase 12: latent DiT"]["dims"] == 64
+        # the structural contrast, read back from notebooks 08 and 12
+        and v["table"]["phase 12: latent DiT"]["loss_t0"] < 0.2 * v["table"]["phase 7: weight DiT, K views"]["loss_t0"]),
     "12_image_to_latent": lambda v, rec: (
         v["encoder"] == "viewnet" and v["recall"]["pilot"]["top1"] == 1.0 and v["recall"]["full"]["top1"] >= 0.8
         and v["recall"]["full"]["cos_mean"] > 0.95 and v["test"]["shapes"] == 1 and v["ood"]["full"]["shapes"] == 1
