@@ -172,6 +172,48 @@ figures.save_figure(fig, "error_vs_sensitivity", notebook=NB, scale=SCALE)
 {"energy": energy, "actual": actual, **sens}
 
 # %% [markdown]
+# ## How close must the weights be?
+# The training shapes' own networks with an error of a given cosine added, in a random direction or
+# along the weight-MSE autoencoder's error on a held-out shape (rescaled): the decoded network's SDF
+# error against 1 − cos(w′, w), the autoencoders' reconstructions as points, and the meshes at the
+# write-up's cosine, 0.9965.
+
+# %%
+dev = ws.weights.device
+w_cpu = w_seen.cpu()
+held_err = (rows[(w_name, "held-out")]["rec"].cpu() - ws.weights[test_ids].float().cpu())
+levels = [0.99995, 0.9999, 0.9995, 0.999, thesis.AE_COS, 0.99, 0.98, 0.95]
+g = torch.Generator().manual_seed(SEED)
+KINDS = ("random direction", "the AE's error direction")
+sweep, at_thesis = {k: [] for k in KINDS}, {}
+for c in levels:
+    for kind in KINDS:
+        d = torch.randn(w_cpu.shape, generator=g) if kind == KINDS[0] else held_err[torch.arange(len(w_cpu)) % len(held_err)]
+        d = d / d.norm(dim=1, keepdim=True)
+        noisy = w_cpu + d * w_cpu.norm(dim=1, keepdim=True) * float(np.sqrt(1 / c**2 - 1))
+        cos = float(torch.nn.functional.cosine_similarity(noisy, w_cpu, dim=1).mean())
+        sweep[kind].append((1 - cos, float(per_shape_loss(spec, unflatten(spec, noisy.to(dev)), banks["training"]).mean())))
+        if c == thesis.AE_COS:
+            meshes = collapse.decode(spec, noisy, cfg.weightdiff.mesh_resolution)
+            at_thesis[kind] = metrics.summarize([metrics.mesh_metrics(m, ds.sdf(i), seed=j)
+                                                 for j, (i, m) in enumerate(zip(seen, meshes))])
+fig, ax = plt.subplots(figsize=(6.4, 4.2))
+for kind, pts in sweep.items():
+    ax.plot(*np.asarray(pts).T, marker="o", ms=3, label=f"trained networks + error, {kind}")
+for name in aes:
+    for sname, marker in (("training", "o"), ("held-out", "x")):
+        r = rows[(name, sname)]
+        ax.scatter(1 - r["cos"], r["sdf_l1"], s=10, marker=marker, alpha=0.6, label=f"{name}, {sname}")
+ax.axvline(1 - thesis.AE_COS, color="k", ls="--", lw=0.8, label="the write-up's AE")
+ax.axhline(trap[("true decoders", "training")]["sdf_l1"], color="0.5", ls=":", lw=0.8, label="the networks themselves")
+ax.set(xscale="log", yscale="log", xlabel="1 − cos(w′, w)", ylabel="SDF clamped L1 of the decoded network",
+       title="how close must the weights be?")
+ax.legend(fontsize=6)
+fig.tight_layout()
+figures.save_figure(fig, "cosine_sweep", notebook=NB, scale=SCALE)
+{k: {a: round(b, 4) for a, b in v.items() if a in ("fscore", "chamfer_l1", "iou")} for k, v in at_thesis.items()}
+
+# %% [markdown]
 # ## Diffusion in the autoencoder's latent space
 # The phase-12 latent DiT (same model, same training; K ∈ [1, 8] views) trained to predict each
 # training shape's AE latent from its views; held-out predictions decoded back to weights and
@@ -208,6 +250,8 @@ print(thesis.finding(f"AE ({ac.latents[0]} dims) weight MSE, training shapes", t
 print(thesis.finding(f"AE ({ac.latents[0]} dims) cos(reconstruction, truth)", t["cos"], thesis.AE_COS))
 print(thesis.finding("AE latent pairwise cosine", latent_results[w_name]["latent_pairwise_cosine"],
                      thesis.AE_LATENT_PAIRWISE_COSINE))
+print(thesis.finding("F-score of training networks with an error at the AE's cosine, random / AE-shaped",
+                     f"{at_thesis[KINDS[0]]['fscore']:.3f} / {at_thesis[KINDS[1]]['fscore']:.3f}", "broken meshes"))
 print(f"F-score of the meshes, training shapes: true decoders {trap[('true decoders', 'training')]['fscore']:.3f}, "
       f"weight-MSE AE {t['fscore']:.3f}, function AE {trap[(f_name, 'training')]['fscore']:.3f}")
 
@@ -219,6 +263,8 @@ values = {
                          "final_loss": a.history[-1][1]} for n, a in aes.items()},
     "trap": {f"{k[0]} | {k[1]}": v for k, v in trap.items()},
     "error_share": share, "sensitivity": {"energy": energy, "actual_ae_error": actual, **sens},
+    "cosine_sweep": {"levels": levels, **{k: v for k, v in sweep.items()}},
+    "at_thesis_cosine": at_thesis,
     "latent_diffusion": {n: {**collapse.summary(r, ds), "latent_pairwise_cosine": r["latent_pairwise_cosine"],
                              "dit_loss_ema": r["dit_loss_ema"], "loss_t0": r["loss_t0"]}
                          for n, r in latent_results.items()},

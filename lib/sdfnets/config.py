@@ -168,6 +168,7 @@ class WeightAutoencoderConfig:
     steps: int = 4000
     batch: int = 64  # weight vectors per step
     lr: float = 1e-3
+    function_lr: float = 3e-4  # the function-space AE (each step moves whole fields)
     points: int = 4096  # function-space loss: SDF samples per shape and step
     clamp: float = 0.1
     checkpoint_every: int = 1000
@@ -276,6 +277,7 @@ _PRESETS: dict[str, dict] = {
         # 8,000 steps of batch 256 (~40 steps/s on one H100/H200, bench/results/weight_dit_train-gpu.json),
         # so that every phase fits one 10-minute job; the training curves show where the loss stands
         weightdiff=dict(steps=8000),
+        autoencoder=dict(eval_train_shapes=24),  # with the held-out 32: notebook 10 fits one 10-minute job
     ),
 }
 

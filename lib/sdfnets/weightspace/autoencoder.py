@@ -5,9 +5,10 @@ to a small latent and back: an MLP D -> hidden -> L (SiLU) and L -> hidden -> D,
 divided by one global scale. Two losses:
 
 - ``weight``: the mean squared error of the reconstructed residual (the write-up's AE);
-- ``function``: the clamped-L1 SDF error of the *decoded network* anchor + r_hat on the shape's
-  own SDF samples (a batch of shapes, points drawn per step): the reconstruction is judged by the
-  shape it draws, not by its weights.
+- ``function``: the SDF error of the *decoded network* anchor + r_hat on the shape's own SDF
+  samples (a batch of shapes, points drawn per step; phase 1's loss, the prediction unclamped so
+  that a field far off still gets a gradient): the reconstruction is judged by the shape it draws,
+  not by its weights.
 
 :func:`layer_error_share` and :func:`layer_sensitivity` explain the trap: where in the network the
 reconstruction error lands, and how much the field moves per unit of error landing there.
@@ -26,7 +27,7 @@ from torch import nn
 
 from .. import runs
 from ..data.bank import SDFBank
-from ..field import clamped_l1
+from .fit import sdf_loss
 from .nets import NetSpec, forward, unflatten
 
 LOSSES = ("weight", "function")
@@ -38,6 +39,8 @@ class WeightAE(nn.Module):
         self.dim, self.latent_dim, self.hidden = dim, latent, hidden
         self.enc = nn.Sequential(nn.Linear(dim, hidden), nn.SiLU(), nn.Linear(hidden, latent))
         self.dec = nn.Sequential(nn.Linear(latent, hidden), nn.SiLU(), nn.Linear(hidden, dim))
+        nn.init.zeros_(self.dec[2].weight)  # starts at r_hat = 0: every input decodes to the anchor, whose
+        nn.init.zeros_(self.dec[2].bias)  # field has useful gradients (a random start can kill every ReLU)
 
     def forward(self, r: torch.Tensor) -> torch.Tensor:
         return self.dec(self.enc(r))
@@ -100,7 +103,7 @@ class AETrainer:
         w = self.anchor + rec * self.scale
         idx = torch.randint(self.bank.data.shape[1], (len(ids), self.points), generator=self.gen, device=self.device)
         pts, sdf = self.bank.gather(ids, idx)
-        return clamped_l1(forward(self.spec, unflatten(self.spec, w), pts), sdf, self.clamp).mean()
+        return sdf_loss(self.spec, unflatten(self.spec, w), pts, sdf, self.clamp).mean()
 
     def run(self, steps: int) -> None:
         for _ in range(steps):
@@ -134,7 +137,8 @@ def train_autoencoder(cfg, ws, rows, *, latent: int, loss: str = "weight", datas
     anchor`` (every network started at the same anchor). The function loss reads the shapes' SDF
     samples from ``dataset``."""
     ac = cfg.autoencoder
-    hidden, steps, batch, lr, points, clamp, seed = ac.hidden, ac.steps, ac.batch, ac.lr, ac.points, ac.clamp, cfg.seed
+    hidden, steps, batch, points, clamp, seed = ac.hidden, ac.steps, ac.batch, ac.points, ac.clamp, cfg.seed
+    lr = ac.lr if loss == "weight" else ac.function_lr
     device = runs.default_device(device)
     rows = [int(i) for i in rows]
     w = ws.weights[rows].to(device).float()
