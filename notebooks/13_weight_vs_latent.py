@@ -110,7 +110,7 @@ for (label, x), ls in zip(refs.items(), ("--", ":", "-.")):
 ax[0].set_yticks(y, names, fontsize=8)
 ax[0].invert_yaxis()
 ax[0].set(xlabel="F-score@0.02 on held-out shapes", title="what the meshes say")
-ax[0].legend(fontsize=7, loc="lower right")
+ax[0].legend(fontsize=7, loc="upper right")
 t0 = [table[n]["loss_t0"] for n in names]
 ax[1].barh(y, t0, color=["C3"] * 4 + ["C1", "C1", "C2"], log=True)
 ax[1].axvline(thesis.LOSS_AT_T0, color="k", ls="--", lw=0.9, label=f"thesis, phase 7: {thesis.LOSS_AT_T0}")
