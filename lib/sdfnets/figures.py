@@ -7,6 +7,7 @@ Key numbers go to ``figures/values/<notebook>.<scale>.json``, which tests and th
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import platform
@@ -37,14 +38,29 @@ STYLE = {
 plt.rcParams.update(STYLE)
 
 
+def compact_png(src, dest: Path) -> None:
+    """Write the image ``src`` (a path or file object) to ``dest`` as a 256-colour palette PNG:
+    about half the bytes of matplotlib's RGBA output for our figures and galleries, which keeps the
+    committed figures within the repository's size budget (median-cut palette, no dithering, so the
+    file is the same for the same figure)."""
+    from PIL import Image
+
+    with Image.open(src) as im:
+        q = im.convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    tmp = dest.with_name(dest.name + ".tmp")
+    q.save(tmp, format="PNG", optimize=True)
+    os.replace(tmp, dest)
+
+
 def save_figure(fig, name: str, *, notebook: str, scale: str) -> Path:
-    """Save a matplotlib figure as PNG (no software/date metadata, so reruns are byte-stable)."""
+    """Save a matplotlib figure as a palette PNG (no software/date metadata, so reruns are byte-stable)."""
     path = paths.figure_path(notebook, name, scale, "png")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fig.savefig(tmp, format="png", metadata={"Software": None})
-    os.replace(tmp, path)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", metadata={"Software": None})
     plt.close(fig)
+    buf.seek(0)
+    compact_png(buf, path)
     return path
 
 
