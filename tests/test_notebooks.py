@@ -129,6 +129,16 @@ EXPECT = {
         and v["table"]["phase 12: latent DiT"]["dims"] == 64
         # the structural contrast, read back from notebooks 08 and 12
         and v["table"]["phase 12: latent DiT"]["loss_t0"] < 0.2 * v["table"]["phase 7: weight DiT, K views"]["loss_t0"]),
+    "14_hypernetwork_vae": lambda v, rec: (
+        v["train_shapes"] == 6 and v["samples"] == 4 and v["hypernet_parameters"] > 0
+        and v["reconstruction"]["hypernetwork"]["sdf_l1_mean"] < 0.1 and 0 <= v["generation"]["1nna"] <= 1
+        and v["copier"]["nearest_train_ratio"] < 1e-3 < v["generation"]["nearest_train_ratio"]
+        and set(v["shell"]) == {"hypernetwork", "per-shape decoders (phase 1)"}),
+    "15_deepsdf_scaling": lambda v, rec: (
+        v["sizes"] == [2, 6] and v["test_shapes"] == 1 and v["ood_shapes"] == 1
+        and v["by_n"]["2"]["recall_top1"] == 1.0  # two shapes: the DiT tells them apart
+        and all(0 < r["sdf_l1_mean"] <= r["sdf_l1_max"] and r["test"]["diffusion"]["empty_meshes"] == 0
+                for r in v["by_n"].values())),
     "12_image_to_latent": lambda v, rec: (
         v["encoder"] == "viewnet" and v["recall"]["pilot"]["top1"] == 1.0 and v["recall"]["full"]["top1"] >= 0.8
         and v["recall"]["full"]["cos_mean"] > 0.95 and v["test"]["shapes"] == 1 and v["ood"]["full"]["shapes"] == 1

@@ -144,3 +144,18 @@ def test_weight_phases_change_only_their_switches():
     assert config.weight_phase(base, "phase5").weightdiff.family == "siren"
     with pytest.raises(ValueError, match="phase"):
         config.weight_phase(base, "phase99")
+
+
+def test_hypernetwork_starts_at_the_anchor_and_learns(smoke_dataset):
+    from sdfnets.weightspace import hypernet
+
+    cfg = config.resolve("smoke", hypernet={"steps": 60, "hidden": 16})
+    spec = NetSpec()
+    anchor = torch.randn(spec.num_params, generator=torch.Generator().manual_seed(0)) * 0.05
+    net = hypernet.HyperNet(spec, anchor, code_dim=8, hidden=16)
+    torch.testing.assert_close(net(torch.randn(3, 8)), anchor.expand(3, -1))  # zero heads: every code is the anchor
+    r = hypernet.train_hypernet(cfg, smoke_dataset, [0, 1, 2], anchor, device="cpu", progress=False)
+    assert r.codes.shape == (3, cfg.hypernet.code_dim) and r.weights().shape == (3, spec.num_params)
+    assert r.history[-1][1] < r.history[0][1] and not torch.equal(r.weights()[0], anchor)
+    vae, hist, mean, std = hypernet.train_vae(cfg, r.codes, device="cpu")
+    assert vae.encode((r.codes - mean) / std)[0].shape == (3, cfg.hypernet.vae_latent) and hist[-1][1] < hist[0][1]

@@ -178,6 +178,37 @@ class WeightAutoencoderConfig:
 
 
 @dataclass(frozen=True)
+class HypernetConfig:
+    """Phases 3-4: a per-layer hypernetwork writing ReLU+PE decoders (residuals from the anchor) from
+    auto-decoded per-shape codes, trained through the decoders' SDF loss; then a VAE over the codes
+    and an unconditional diffusion model in the VAE's latent space."""
+
+    code_dim: int = 64
+    hidden: int = 256
+    steps: int = 6000
+    batch: int = 32  # shapes per step
+    points: int = 4096  # SDF samples per shape and step
+    lr: float = 5e-4
+    code_lr: float = 1e-3
+    code_reg: float = 1e-4
+    checkpoint_every: int = 1000
+    # phase 4
+    vae_latent: int = 16
+    vae_hidden: int = 256
+    vae_steps: int = 3000
+    vae_lr: float = 1e-3
+    vae_beta: float = 1e-2
+    dit_d_model: int = 256
+    dit_layers: int = 4
+    dit_heads: int = 4
+    dit_steps: int = 6000
+    # evaluation
+    samples: int = 64
+    eval_shapes: int = 32  # training shapes meshed against their phase-1 decoders
+    interp_pairs: int = 4
+
+
+@dataclass(frozen=True)
 class ImageToLatentConfig:
     """Phase 12: frozen image features -> latent diffusion transformer -> 64-dim DeepSDF latent.
 
@@ -216,6 +247,8 @@ class ImageToLatentConfig:
     test_shapes: int = 32  # test shapes meshed and measured (at most)
     ood_category: str = "vase"  # held out at smoke/cpu scale, where the corpus has no OOD split
     mesh_resolution: int = 128
+    scaling_shapes: tuple[int, ...] = (20, 50, 100, 200, 400, 0)  # the scaling diagnostic's N (0: every training shape)
+    scaling_eval_shapes: int = 16  # training shapes meshed per N
 
 
 @dataclass(frozen=True)
@@ -227,6 +260,7 @@ class Config:
     weightspace: WeightSpaceConfig = field(default_factory=WeightSpaceConfig)
     weightdiff: WeightDiffusionConfig = field(default_factory=WeightDiffusionConfig)
     autoencoder: WeightAutoencoderConfig = field(default_factory=WeightAutoencoderConfig)
+    hypernet: HypernetConfig = field(default_factory=HypernetConfig)
     image2latent: ImageToLatentConfig = field(default_factory=ImageToLatentConfig)
 
     def to_dict(self) -> dict:
@@ -247,9 +281,11 @@ _PRESETS: dict[str, dict] = {
                         mesh_resolution=32),
         autoencoder=dict(latents=(16, 32), hidden=32, steps=120, batch=4, points=512, checkpoint_every=60,
                          diffusion_latent=16, eval_train_shapes=3, sensitivity_points=1024),
+        hypernet=dict(hidden=32, steps=100, batch=4, points=512, checkpoint_every=50, vae_hidden=32, vae_steps=200,
+                      dit_d_model=32, dit_layers=2, dit_steps=150, samples=4, eval_shapes=4, interp_pairs=1),
         image2latent=dict(encoder_image_size=64, encoder_width=8, encoder_dim=32, encoder_steps=40, encoder_batch=8,
                        d_model=48, num_layers=2, num_heads=4, steps=300, batch=32, lr=1e-3, pilot_shapes=4,
-                       eval_views=2, test_shapes=2, mesh_resolution=32),
+                       eval_views=2, test_shapes=2, mesh_resolution=32, scaling_shapes=(2, 0), scaling_eval_shapes=2),
     ),
     "cpu": dict(
         data=dict(num_shapes=48, mesh_resolution=112, num_points=100_000, num_surface_points=20_000,
@@ -263,9 +299,12 @@ _PRESETS: dict[str, dict] = {
                         mesh_resolution=64),
         autoencoder=dict(latents=(32, 64), hidden=256, steps=1500, batch=16, points=2048, checkpoint_every=500,
                          diffusion_latent=32, eval_train_shapes=12, sensitivity_points=4096),
+        hypernet=dict(hidden=128, steps=1500, batch=16, points=2048, checkpoint_every=500, vae_hidden=128,
+                      vae_steps=1000, dit_d_model=128, dit_layers=3, dit_steps=1500, samples=24, eval_shapes=12,
+                      interp_pairs=2),
         image2latent=dict(encoder_image_size=96, encoder_width=16, encoder_dim=128, encoder_steps=600, encoder_batch=32,
                        d_model=192, num_layers=4, num_heads=6, steps=3000, batch=64, lr=3e-4, test_shapes=6,
-                       mesh_resolution=64),
+                       mesh_resolution=64, scaling_shapes=(10, 20, 0), scaling_eval_shapes=6),
     ),
     "full": dict(  # the real corpus: every shape of the Sweet Home 3D pack (the thesis had 976)
         data=dict(corpus="sweethome3d", num_shapes=976, mesh_resolution=128),
@@ -332,7 +371,7 @@ def resolve(scale: str = "smoke", seed: int = 0, **sections: dict) -> Config:
     built = {}
     for name, cls in (("data", DataConfig), ("deepsdf", DeepSDFConfig), ("weightspace", WeightSpaceConfig),
                       ("weightdiff", WeightDiffusionConfig), ("autoencoder", WeightAutoencoderConfig),
-                      ("image2latent", ImageToLatentConfig)):
+                      ("hypernet", HypernetConfig), ("image2latent", ImageToLatentConfig)):
         values = {**preset.get(name, {}), **(sections.pop(name, None) or {})}
         if name == "data":
             values.setdefault("seed", seed)

@@ -77,7 +77,8 @@ class ImageToLatent:
                                  pose_emb=pose_embedding(poses.to(dev).float(), self.dit.pose_dim), k=k, seed=seed)
 
 
-EVAL_ONLY = ("mesh_resolution", "eval_views", "test_shapes", "pilot_shapes", "guidance", "sample_steps")
+EVAL_ONLY = ("mesh_resolution", "eval_views", "test_shapes", "pilot_shapes", "guidance", "sample_steps", "scaling_shapes",
+             "scaling_eval_shapes")
 
 
 def _key(cfg, latents: torch.Tensor, features_name: str, tag: str) -> dict:

@@ -1,0 +1,123 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 15 · Phases 11 and 12 against the number of training shapes
+#
+# The write-up compares its 20-shape pilot with the whole corpus and claims that category-appropriate
+# out-of-distribution generation *appears with scale*. Two points do not make a curve: here phase 11
+# (DeepSDF) and phase 12 (the latent DiT) are trained on the first N training shapes for several N,
+# with everything else fixed (recipe, epochs per shape, encoder, held-out shapes), and measured the
+# way notebooks 11 and 12 measure them: SDF error and latent spread, meshes, the DiT's training loss
+# and recall, held-out test shapes against retrieval, and what out-of-distribution inputs become.
+#
+# - **Reads:** the dataset of the scale (with renders); notebook 12's encoder (trained here if missing).
+# - **Writes:** runs under `checkpoints/runs/`, figures under `figures/<scale>/15_deepsdf_scaling/`, key numbers in
+#   `figures/values/15_deepsdf_scaling.<scale>.json`.
+
+# %% tags=["parameters"]
+SCALE = "smoke"
+SEED = 0
+
+# %%
+import numpy as np
+import torch
+
+from sdfnets import config, figures, metrics, plots, thesis
+from sdfnets.data import load_or_build
+from sdfnets.data.bank import SDFBank
+from sdfnets.data.splits import with_ood
+from sdfnets.deepsdf import evaluate as ev
+from sdfnets.deepsdf.train import train
+from sdfnets.image2latent import encoders
+from sdfnets.image2latent import train as i2l
+
+NB = "15_deepsdf_scaling"
+cfg = config.resolve(SCALE, seed=SEED)
+dc = cfg.image2latent
+ds = load_or_build(cfg.data)
+train_ids, test_ids, ood_ids = with_ood(ds, dc.ood_category)
+test_ids = test_ids[: dc.test_shapes]
+sizes = sorted({n if n and n < len(train_ids) else len(train_ids) for n in dc.scaling_shapes})
+enc = encoders.get_encoder(cfg, ds, train_ids)  # notebook 12's encoder, trained on every training shape's renders
+feats, poses = encoders.feature_cache(enc, ds)
+print(f"{ds}\nN = {sizes}; held-out test {len(test_ids)}, out-of-distribution {len(ood_ids)}")
+
+# %% [markdown]
+# ## Training at every N
+# Phase 11 with the scale's recipe (the same epochs per shape at every N), then phase 12 on its latents.
+
+# %%
+rows = {}
+for n in sizes:
+    ids = train_ids[:n]
+    run = train(cfg, ds, ids)
+    l1 = ev.per_shape_sdf_l1(run.decoder, run.latents, SDFBank.from_dataset(ds, ids, run.latents.device))
+    pick = ev.spread_and_worst(l1, dc.scaling_eval_shapes, worst=1)
+    _, mrows = ev.mesh_and_metrics(run.decoder, run.latents[pick], ds, [ids[k] for k in pick], dc.mesh_resolution,
+                                   progress=False)
+    model = i2l.train_dit(cfg, run.latents, feats[ids], poses, encoder=enc.name, tag=f"scaling-{n}", progress=False)
+    pred, _ = i2l.predict(model, feats[ids], poses, range(n), dc.eval_views, seed=SEED)
+    rec = metrics.recall(pred, run.latents.cpu(), range(n))
+    z_test, views = i2l.predict(model, feats, poses, test_ids, dc.eval_views, seed=SEED)
+    nn_rows = metrics.retrieve(feats, test_ids, views, ids)
+    test = {name: metrics.summarize(ev.mesh_and_metrics(run.decoder, z, ds, test_ids, dc.mesh_resolution,
+                                                        progress=False)[1])
+            for name, z in (("diffusion", z_test), ("retrieval", run.latents.cpu()[nn_rows]))}
+    z_ood, _ = i2l.predict(model, feats, poses, ood_ids, dc.eval_views, seed=SEED)
+    near = metrics.nearest_rows(z_ood, run.latents.cpu())
+    rows[n] = {"sdf_l1_mean": float(l1.mean()), "sdf_l1_max": float(l1.max()),
+               "latent_cosine": float(metrics.pairwise_cosine(run.latents.cpu()).mean()) if n > 1 else float("nan"),
+               "mesh": metrics.summarize(mrows), "dit_loss_ema": model.history[-1][1],
+               "recall_top1": float((rec["rank"] == 1).mean()), "recall_cos": float(rec["cos"].mean()),
+               "test": test,
+               "ood_nearest_cosine": float(torch.nn.functional.cosine_similarity(z_ood, run.latents.cpu()[near]).mean()),
+               "ood_nearest_categories": len({ds.categories[ids[int(r)]] for r in near}),
+               "seconds": {"deepsdf": run.seconds, "dit": model.seconds}}
+    print(n, {k: (round(v, 4) if isinstance(v, float) else v) for k, v in rows[n].items() if k in
+              ("sdf_l1_mean", "latent_cosine", "dit_loss_ema", "recall_top1", "ood_nearest_cosine")},
+          "test F diffusion / retrieval", round(test["diffusion"]["fscore"], 3), round(test["retrieval"]["fscore"], 3))
+
+# %% [markdown]
+# ## The curves
+
+# %%
+ns = np.array(sizes)
+figures.save_figure(plots.curves({"SDF L1 mean": (ns, [rows[n]["sdf_l1_mean"] for n in sizes]),
+                                  "SDF L1 max": (ns, [rows[n]["sdf_l1_max"] for n in sizes]),
+                                  "latent DiT loss EMA": (ns, [rows[n]["dit_loss_ema"] for n in sizes])},
+                                 "phase 11 fit and phase 12 loss against N", "training shapes N", "value", logy=True,
+                                 hlines={"thesis DiT EMA, 20 shapes": thesis.PILOT_LOSS_EMA,
+                                         f"thesis DiT EMA, {thesis.SHAPES} shapes": thesis.FULL_LOSS_EMA}),
+                    "fit_and_loss", notebook=NB, scale=SCALE)
+figures.save_figure(plots.curves({"recall top-1 (training shapes)": (ns, [rows[n]["recall_top1"] for n in sizes]),
+                                  "held-out F, diffusion": (ns, [rows[n]["test"]["diffusion"]["fscore"] for n in sizes]),
+                                  "held-out F, retrieval": (ns, [rows[n]["test"]["retrieval"]["fscore"] for n in sizes]),
+                                  "OOD: cosine to nearest training latent": (ns, [rows[n]["ood_nearest_cosine"] for n in sizes])},
+                                 "phase 12 against N", "training shapes N", "value"),
+                    "image_to_latent", notebook=NB, scale=SCALE)
+
+# %% tags=["finding"]
+lo, hi = sizes[0], sizes[-1]
+print(thesis.finding(f"latent DiT loss EMA at N = {lo} / {hi}", f"{rows[lo]['dit_loss_ema']:.2e} / {rows[hi]['dit_loss_ema']:.2e}",
+                     f"{thesis.PILOT_LOSS_EMA:.0e} / {thesis.FULL_LOSS_EMA:.1e} (20 / {thesis.SHAPES})"))
+print(thesis.finding(f"OOD predictions' cosine to the nearest training latent, N = {lo} / {hi}",
+                     f"{rows[lo]['ood_nearest_cosine']:.3f} / {rows[hi]['ood_nearest_cosine']:.3f}",
+                     "retrieval at 20, category-appropriate at 976"))
+
+# %%
+values = {"sizes": sizes, "test_shapes": len(test_ids), "ood_shapes": len(ood_ids), "by_n": rows}
+figures.record_values(NB, values, scale=SCALE, corpus=ds.manifest["corpus"], num_shapes=len(ds))
+{n: {k: rows[n][k] for k in ("sdf_l1_mean", "dit_loss_ema", "recall_top1")} for n in sizes}
