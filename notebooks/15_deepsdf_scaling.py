@@ -21,7 +21,10 @@
 # (DeepSDF) and phase 12 (the latent DiT) are trained on the first N training shapes for several N,
 # with everything else fixed (recipe, epochs per shape, encoder, held-out shapes), and measured the
 # way notebooks 11 and 12 measure them: SDF error and latent spread, meshes, the DiT's training loss
-# and recall, held-out test shapes against retrieval, and what out-of-distribution inputs become.
+# and recall, held-out test shapes against retrieval, and what out-of-distribution inputs become:
+# the nearest training latent, and whether each OOD mesh holds together (connected parts, the
+# largest part's share of the volume) and resembles the true figure or the training shape it is
+# nearest to (F-score against each).
 #
 # - **Reads:** the dataset of the scale (with renders); notebook 12's encoder (trained here if missing).
 # - **Writes:** runs under `checkpoints/runs/`, figures under `figures/<scale>/15_deepsdf_scaling/`, key numbers in
@@ -78,6 +81,9 @@ for n in sizes:
             for name, z in (("diffusion", z_test), ("retrieval", run.latents.cpu()[nn_rows]))}
     z_ood, _ = i2l.predict(model, feats, poses, ood_ids, dc.eval_views, seed=SEED)
     near = metrics.nearest_rows(z_ood, run.latents.cpu())
+    ood_meshes, ood_truth = ev.mesh_and_metrics(run.decoder, z_ood, ds, ood_ids, dc.mesh_resolution, progress=False)
+    ood_near = [metrics.mesh_metrics(m, ds.sdf(ids[int(r)]), seed=j) for j, (m, r) in enumerate(zip(ood_meshes, near))]
+    parts = [metrics.components(m) for m in ood_meshes]
     rows[n] = {"sdf_l1_mean": float(l1.mean()), "sdf_l1_max": float(l1.max()),
                "latent_cosine": float(metrics.pairwise_cosine(run.latents.cpu()).mean()) if n > 1 else float("nan"),
                "mesh": metrics.summarize(mrows), "dit_loss_ema": model.history[-1][1],
@@ -85,6 +91,11 @@ for n in sizes:
                "test": test,
                "ood_nearest_cosine": float(torch.nn.functional.cosine_similarity(z_ood, run.latents.cpu()[near]).mean()),
                "ood_nearest_categories": len({ds.categories[ids[int(r)]] for r in near}),
+               "ood": {"holds_together": float(np.mean([p["largest_share"] >= 0.9 for p in parts])),
+                       "one_part": float(np.mean([p["components"] == 1 for p in parts])),
+                       "components_mean": float(np.mean([p["components"] for p in parts])),
+                       "fscore_truth": metrics.summarize(ood_truth)["fscore"],
+                       "fscore_nearest_training": metrics.summarize(ood_near)["fscore"]},
                "seconds": {"deepsdf": run.seconds, "dit": model.seconds}}
     print(n, {k: (round(v, 4) if isinstance(v, float) else v) for k, v in rows[n].items() if k in
               ("sdf_l1_mean", "latent_cosine", "dit_loss_ema", "recall_top1", "ood_nearest_cosine")},
@@ -105,7 +116,9 @@ figures.save_figure(plots.curves({"SDF L1 mean": (ns, [rows[n]["sdf_l1_mean"] fo
 figures.save_figure(plots.curves({"recall top-1 (training shapes)": (ns, [rows[n]["recall_top1"] for n in sizes]),
                                   "held-out F, diffusion": (ns, [rows[n]["test"]["diffusion"]["fscore"] for n in sizes]),
                                   "held-out F, retrieval": (ns, [rows[n]["test"]["retrieval"]["fscore"] for n in sizes]),
-                                  "OOD: cosine to nearest training latent": (ns, [rows[n]["ood_nearest_cosine"] for n in sizes])},
+                                  "OOD: cosine to nearest training latent": (ns, [rows[n]["ood_nearest_cosine"] for n in sizes]),
+                                  "OOD: largest part ≥ 90 % of the volume": (ns, [rows[n]["ood"]["holds_together"] for n in sizes]),
+                                  "OOD: F against the true figure": (ns, [rows[n]["ood"]["fscore_truth"] for n in sizes])},
                                  "phase 12 against N", "training shapes N", "value"),
                     "image_to_latent", notebook=NB, scale=SCALE)
 

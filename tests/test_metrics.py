@@ -42,3 +42,16 @@ def test_vector_metrics():
     assert r["rank"].tolist() == [1, 2] and r["margin"][0] > 0 > r["margin"][1]
     assert metrics.nearest_rows(torch.tensor([[0.0, 0.2, 1]]), bank).tolist() == [2]
     assert metrics.nearest_rows(torch.tensor([[0.0, 0.2, 1]]), bank, k=2).tolist() == [[2, 1]]
+
+
+def test_components_of_one_and_of_two_parts():
+    import trimesh
+
+    from sdfnets import metrics
+
+    big, small = trimesh.creation.box((1, 1, 1)), trimesh.creation.box((0.5, 0.5, 0.5))
+    small.apply_translation((3, 0, 0))
+    assert metrics.components(big) == {"components": 1, "largest_share": 1.0}
+    two = metrics.components(trimesh.util.concatenate([big, small]))
+    assert two["components"] == 2 and abs(two["largest_share"] - 1 / 1.125) < 1e-6
+    assert metrics.components(None) == {"components": 0, "largest_share": 0.0}

@@ -83,6 +83,18 @@ def mesh_metrics(pred: trimesh.Trimesh | None, sdf_samples: dict, num_points: in
     return out
 
 
+def components(mesh: trimesh.Trimesh | None) -> dict:
+    """Connected parts of a mesh: how many, and the largest part's share of the enclosed volume
+    (of the surface area where the parts enclose none). An empty mesh: 0 parts, share 0."""
+    if mesh is None or len(mesh.faces) == 0:
+        return {"components": 0, "largest_share": 0.0}
+    parts = mesh.split(only_watertight=False)
+    size = np.array([abs(p.volume) for p in parts])
+    if size.sum() <= 0:
+        size = np.array([p.area for p in parts])
+    return {"components": len(parts), "largest_share": float(size.max() / size.sum()) if size.sum() > 0 else 0.0}
+
+
 def summarize(rows: list[dict]) -> dict:
     """Mean of each mesh metric over shapes (NaN-aware), and how many meshes came out empty."""
     keys = ("chamfer_l1", "chamfer_l2", "fscore", "normal_consistency", "iou")
