@@ -57,6 +57,10 @@ def _shape_seed(cfg: DataConfig, uid: str) -> int:
     return int(hashlib.sha256(f"{cfg.seed}:{uid}".encode()).hexdigest()[:8], 16)
 
 
+class BuildError(RuntimeError):
+    """A build that cannot go on: the environment lacks something, or no shape could be built."""
+
+
 def _fail(work: Path, src: ShapeSource, stage: str, reason: str) -> dict:
     record = {"uid": src.uid, "category": src.category, "name": src.name, "stage": stage, "reason": reason}
     atomic_write_json(work / "failed.json", record)
@@ -92,6 +96,9 @@ def process_geometry(src: ShapeSource, cfg: DataConfig, work: Path) -> dict:
             atomic_save_npz(work / "sdf.npz", **samples)
     except meshes.MeshError as exc:
         return _fail(work, src, stage, str(exc))
+    except ImportError as exc:  # the environment's fault, not the shape's: recorded nowhere, the build stops
+        missing = getattr(exc, "name", None) or str(exc)
+        return {"uid": src.uid, "ok": False, "environment": f"the Python module {missing!r} is missing ({exc})"}
     except MemoryError:
         return _fail(work, src, stage, "ran out of memory")
     except Exception as exc:  # one bad shape never stops the build
@@ -178,6 +185,10 @@ time and memory limits; renders in ``workers`` processes with a GL context each.
         if not outcome.ok:  # the child died or timed out: record why, carry on
             kind = "timeout" if "timed out" in outcome.error else "crash"
             _fail(work_of[outcome.item.uid], outcome.item, "mesh", f"{kind}: {outcome.error}")
+        elif isinstance(outcome.value, dict) and outcome.value.get("environment"):
+            bar.close()
+            raise BuildError(f"{outcome.value['environment']}: install it (`make setup` installs every dependency) "
+                             "and build again; no shape was recorded as failed")
         bar.update()
         if on_shape:
             on_shape(outcome.item.uid)
@@ -189,6 +200,10 @@ time and memory limits; renders in ``workers`` processes with a GL context each.
     if renders:
         _render_missing(to_render, cfg, progress, workers)
     write_manifest(root, cfg, sources, work_of, corpus.ood_categories, renders=renders)
+    if sources and not any((w / "sdf.npz").exists() for w in work_of.values()):
+        first = json.loads(next(iter(work_of.values())).joinpath("failed.json").read_text())
+        raise BuildError(f"every one of the {len(sources)} shapes failed (first: [{first['stage']}] {first['uid']}: "
+                         f"{first['reason']}); the reasons are in {root / 'manifest.json'}")
     return root
 
 

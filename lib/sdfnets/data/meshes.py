@@ -17,6 +17,9 @@ import trimesh
 MESH_SUFFIXES = (".obj", ".ply", ".stl", ".glb", ".gltf", ".off")
 
 
+MAX_COORDINATE = 1e12  # |x| beyond this overflows the unit-sphere normalisation (and no real model is that big)
+
+
 class MeshError(ValueError):
     """A mesh that cannot enter the dataset, with the reason."""
 
@@ -54,6 +57,9 @@ def validate(mesh: trimesh.Trimesh, *, max_faces: int = 5_000_000) -> trimesh.Tr
         raise MeshError(f"{int(bad.sum())} of {len(v)} vertices have NaN or infinite coordinates")
     if f.min() < 0 or f.max() >= len(v):
         raise MeshError("face indices point outside the vertex list")
+    big = float(np.abs(v).max())
+    if big > MAX_COORDINATE:
+        raise MeshError(f"coordinates reach {big:.3g}, beyond {MAX_COORDINATE:.0e}: too large to normalise reliably")
     extent = np.ptp(v[np.unique(f)], axis=0)
     if extent.max() <= 1e-9:
         raise MeshError("mesh is degenerate (all vertices at one point)")
@@ -68,7 +74,10 @@ def normalize_to_unit_sphere(mesh: trimesh.Trimesh) -> tuple[trimesh.Trimesh, np
     v = np.asarray(mesh.vertices, dtype=np.float64)
     used = v[np.unique(mesh.faces)]
     center = (used.min(0) + used.max(0)) / 2
-    scale = 1.0 / np.linalg.norm(used - center, axis=1).max()
+    radius = np.linalg.norm(used - center, axis=1).max()
+    if not np.isfinite(radius) or radius <= 0:
+        raise MeshError(f"cannot normalise: the bounding radius is {radius}")
+    scale = 1.0 / radius
     out = trimesh.Trimesh((v - center) * scale, np.asarray(mesh.faces), process=False)
     out.remove_unreferenced_vertices()
     return out, center, float(scale)
