@@ -46,3 +46,45 @@ def test_a_build_where_every_shape_failed_is_an_error(tmp_path, monkeypatch):
     monkeypatch.setattr(build, "sample_sdf", _bad_shape)
     res = CliRunner().invoke(app, ["data", "build", "--scale", "smoke", "--num-shapes", "2"])
     assert res.exit_code == 2 and "every one of the 2 shapes failed" in res.output and "every shape is bad" in res.output
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory):
+    from PIL import Image
+
+    path = tmp_path_factory.mktemp("img") / "chair.png"
+    Image.fromarray(np.full((64, 64, 3), 200, np.uint8)).save(path)
+    return str(path)
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00" * 7, np.random.default_rng(0).bytes(4096), "truncated", "other model"])
+def test_a_bad_checkpoint_is_one_line_naming_the_file(tmp_path, image, content):
+    from safetensors.torch import save_file
+
+    from sdfnets import paths
+    from sdfnets.image2latent import release
+
+    bad = tmp_path / "bad.safetensors"
+    if content == "truncated":
+        bad.write_bytes((paths.RELEASE_DIR / release.DEFAULT_NAME).read_bytes()[:100_000])
+    elif content == "other model":
+        import torch
+
+        save_file({"w": torch.zeros(3)}, str(bad), metadata={"format": release.FORMAT, "config": "{}", "encoder": "{}"})
+    else:
+        bad.write_bytes(content)
+    res = CliRunner().invoke(app, ["image2mesh", image, "-o", str(tmp_path / "out.ply"), "--checkpoint", str(bad)])
+    assert res.exit_code == 2, res.output
+    assert "Traceback" not in res.output and str(bad) in res.output and len(res.output.strip().splitlines()) == 1
+
+
+def test_the_output_is_checked_before_any_compute(tmp_path, image):
+    folder = tmp_path / "a_folder.ply"
+    folder.mkdir()
+    existing = tmp_path / "mesh.ply"
+    existing.write_text("keep me")
+    for out, says in ((folder, "is a folder"), (existing, "--overwrite"), (tmp_path / "mesh.txt", ".glb, .obj or .ply")):
+        # a missing checkpoint would fail later: the output is refused first
+        res = CliRunner().invoke(app, ["image2mesh", image, "-o", str(out), "--checkpoint", str(tmp_path / "none")])
+        assert res.exit_code == 2 and says in res.output and "Traceback" not in res.output, res.output
+    assert existing.read_text() == "keep me"

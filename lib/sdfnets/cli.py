@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -182,6 +183,25 @@ def deepsdf_train(
         typer.echo(f"copied to {dest}")
 
 
+def _check_output(out, overwrite: bool) -> None:
+    """Refuse an output path before any compute: a folder, an existing file without --overwrite, or
+    a place that cannot be written."""
+    import os
+
+    from .image2latent.pipeline import InputError
+
+    if out.is_dir():
+        raise InputError(f"{out} is a folder; give a file name ending in .glb, .obj or .ply")
+    if out.exists() and not overwrite:
+        raise InputError(f"{out} exists; pass --overwrite to replace it")
+    parent = out.parent if str(out.parent) else Path(".")
+    probe = parent
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK):
+        raise InputError(f"cannot write {out}: {probe} is not a writable folder")
+
+
 @app.command("image2mesh")
 def image2mesh(
     images: list[str] = typer.Argument(..., help="1 to 8 images of one object (PNG, JPEG, ...; RGBA: alpha = background)."),
@@ -192,6 +212,7 @@ def image2mesh(
     seed: int = typer.Option(0, help="Diffusion sampling seed."),
     checkpoint: Optional[str] = typer.Option(None, help="Release file (default: checkpoints/image2mesh-sweethome3d.safetensors)."),
     device: Optional[str] = typer.Option(None, help="cpu or cuda (default: cuda when available)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output file."),
 ):
     """Phase 12: image(s) -> mesh (project encoder -> latent diffusion -> DeepSDF -> marching cubes)."""
     from pathlib import Path
@@ -205,6 +226,7 @@ def image2mesh(
         suffix = Path(output).suffix.lower()
         if suffix not in (".glb", ".obj", ".ply"):
             raise InputError(f"{output}: the output must end in .glb, .obj or .ply")
+        _check_output(Path(output), overwrite)
         check_count(len(images))
         poses = None
         if pose:

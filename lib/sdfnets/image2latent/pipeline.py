@@ -105,6 +105,18 @@ def check_count(n: int) -> None:
         raise InputError(f"{n} images given: at most {MAX_IMAGES} views of one object")
 
 
+def _read(load, path: Path, device, what: str):
+    """``load(path, device)``; any failure to read the file (truncated, not safetensors, another model's
+    weights) becomes one :class:`InputError` that names the file."""
+    try:
+        return load(path, device)
+    except (release.ReleaseMismatch, FileNotFoundError):
+        raise
+    except Exception as exc:  # safetensors, json, torch and shape errors alike: the file is not what it claims
+        raise InputError(f"{path} is not {what} this version can read "
+                         f"({type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else 'no detail'})") from exc
+
+
 class ImageToMesh:
     """The released phase-12 pipeline. ``ImageToMesh()`` loads ``checkpoints/image2mesh-*.safetensors``
     and the DeepSDF release it names."""
@@ -117,10 +129,10 @@ class ImageToMesh:
             raise FileNotFoundError(f"no image-to-mesh checkpoint at {path}: run notebook 12 at full scale "
                                     "(it exports one) or pass --checkpoint")
         self.device = default_device(device)
-        self.model, self.encoder, self.meta = release.load(path, self.device)
+        self.model, self.encoder, self.meta = _read(release.load, path, self.device, "an image-to-mesh release")
         dec_path = path.parent / self.meta["deepsdf"]
         release.check_deepsdf(self.meta, dec_path)
-        self.decoder, _, _ = deepsdf_release.load(dec_path, self.device)
+        self.decoder, _, _ = _read(deepsdf_release.load, dec_path, self.device, "a DeepSDF release")
         self.decoder.eval()
 
     def latent(self, images: list[np.ndarray], poses: np.ndarray | None = None, seed: int = 0) -> torch.Tensor:
