@@ -88,3 +88,15 @@ def test_the_output_is_checked_before_any_compute(tmp_path, image):
         res = CliRunner().invoke(app, ["image2mesh", image, "-o", str(out), "--checkpoint", str(tmp_path / "none")])
         assert res.exit_code == 2 and says in res.output and "Traceback" not in res.output, res.output
     assert existing.read_text() == "keep me"
+
+
+def test_verify_of_an_unbuilt_dataset_and_info_of_a_cut_manifest_are_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("SDFNETS_DATA_DIR", str(tmp_path))
+    res = CliRunner().invoke(app, ["data", "verify", "--scale", "smoke", "-n", "3"])
+    assert res.exit_code == 2 and "no manifest.json" in res.output and "Traceback" not in res.output
+    assert CliRunner().invoke(app, ["data", "build", "--scale", "smoke", "-n", "2"]).exit_code == 0
+    (manifest,) = tmp_path.glob("*/*/manifest.json")
+    manifest.write_text(manifest.read_text()[:200])  # cut off
+    for args in (["data", "info"], ["data", "verify", "--scale", "smoke", "-n", "2"]):
+        res = CliRunner().invoke(app, args)
+        assert res.exit_code == 2 and "not a readable dataset manifest" in res.output and "Traceback" not in res.output

@@ -82,9 +82,9 @@ def data_info(
     for root in roots:
         try:
             ds = Dataset(root)
-        except FileNotFoundError as exc:
+        except (FileNotFoundError, ValueError) as exc:
             typer.secho(f"error: {exc}", fg="red", err=True)
-            raise typer.Exit(1) from exc
+            raise typer.Exit(2) from exc
         size = sum(p.stat().st_size for p in root.rglob("*") if p.is_file() and "_work" not in p.parts)
         cats = {c: len(v) for c, v in ds.manifest["categories"].items()}
         summaries.append({"root": str(root), "corpus": ds.manifest["corpus"], "num_shapes": len(ds),
@@ -141,7 +141,11 @@ def data_verify(corpus: Optional[str] = typer.Option(None), num_shapes: Optional
     """Check every artifact of a dataset against the hashes in its manifest."""
     from .data import Dataset, dataset_root
 
-    ds = Dataset(dataset_root(_data_config(scale, corpus, num_shapes, seed)))
+    try:
+        ds = Dataset(dataset_root(_data_config(scale, corpus, num_shapes, seed)))
+    except (FileNotFoundError, ValueError) as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from exc
     bad = ds.verify()
     for b in bad:
         typer.echo(f"mismatch: {b}")

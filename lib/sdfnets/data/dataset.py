@@ -20,7 +20,13 @@ class Dataset:
         path = self.root / "manifest.json"
         if not path.exists():
             raise FileNotFoundError(f"no manifest.json in {self.root}; build it with `sdfnets data build`")
-        self.manifest = json.loads(path.read_text())
+        try:
+            self.manifest = json.loads(path.read_text())
+            for key in ("corpus", "num_shapes", "shapes", "categories"):
+                self.manifest[key]
+        except (ValueError, KeyError, TypeError) as exc:  # cut off, not JSON, or not a manifest
+            raise ValueError(f"{path} is not a readable dataset manifest ({type(exc).__name__}: {exc}); "
+                             "rebuild it with `sdfnets data build`") from exc
 
     def __len__(self) -> int:
         return self.manifest["num_shapes"]
