@@ -100,3 +100,22 @@ def test_verify_of_an_unbuilt_dataset_and_info_of_a_cut_manifest_are_one_line(tm
     for args in (["data", "info"], ["data", "verify", "--scale", "smoke", "-n", "2"]):
         res = CliRunner().invoke(app, args)
         assert res.exit_code == 2 and "not a readable dataset manifest" in res.output and "Traceback" not in res.output
+
+
+def test_a_rebuild_remakes_a_corrupted_artifact_instead_of_blessing_it(tmp_path, monkeypatch):
+    from sdfnets.data import load_or_build
+    from sdfnets.data.build import build_dataset
+
+    monkeypatch.setenv("SDFNETS_DATA_DIR", str(tmp_path))
+    cfg = config.resolve("smoke", data={"num_shapes": 2}).data
+    ds = load_or_build(cfg, progress=False)
+    target = ds.root / ds.shapes[1]["artifacts"]["sdf"]["path"]
+    before = ds.sdf(1)["sdf"].copy()
+    with open(target, "r+b") as fh:  # eight bytes written in place: the hard-linked work file changes too
+        fh.seek(target.stat().st_size // 2)
+        fh.write(b"\xff" * 8)
+    assert ds.verify() == ["obj_0001 sdf"]
+    build_dataset(cfg, progress=False)
+    rebuilt = load_or_build(cfg, progress=False)
+    assert rebuilt.verify() == [] and len(rebuilt) == 2
+    np.testing.assert_array_equal(rebuilt.sdf(1)["sdf"], before)  # remade (seeded), not the damaged bytes

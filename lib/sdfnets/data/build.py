@@ -176,6 +176,7 @@ time and memory limits; renders in ``workers`` processes with a GL context each.
     if len(set(work_of.values())) != len(sources):
         raise ValueError("corpus yields duplicate uids")
     root.mkdir(parents=True, exist_ok=True)
+    _drop_corrupted(root, work_of)
 
     pending = [s for s in sources if not _geometry_done(work_of[s.uid])]
     bar = tqdm(total=len(pending), desc=f"mesh+sdf ({cfg.corpus})", unit="shape", disable=not progress)
@@ -205,6 +206,31 @@ time and memory limits; renders in ``workers`` processes with a GL context each.
         raise BuildError(f"every one of the {len(sources)} shapes failed (first: [{first['stage']}] {first['uid']}: "
                          f"{first['reason']}); the reasons are in {root / 'manifest.json'}")
     return root
+
+
+def _drop_corrupted(root: Path, work_of: dict[str, Path]) -> list[str]:
+    """Artifacts of an earlier build whose bytes no longer match its manifest are deleted (with the
+    work files they are hard links of, and what was derived from them) so that the build makes them
+    again: a rebuild never re-hashes, and so blesses, a corrupted file."""
+    path = root / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text()) if path.exists() else {}
+    except ValueError:
+        return []
+    dropped = []
+    for shape in manifest.get("shapes", []):
+        work = work_of.get(shape.get("uid"))
+        for kind, art in shape.get("artifacts", {}).items():
+            p = root / art["path"]
+            if work is None or not p.exists() or sha256_file(p) == art["sha256"]:
+                continue
+            redo = ("renders",) if kind == "renders" else tuple(ARTIFACTS)  # new geometry: new samples and renders
+            for k in redo:
+                (work / ARTIFACTS[k][1]).unlink(missing_ok=True)
+                (root / ARTIFACTS[k][0] / f"obj_{shape['obj_idx']:04d}.{ARTIFACTS[k][2]}").unlink(missing_ok=True)
+            dropped.append(f"{shape['uid']} {kind}")
+            break
+    return dropped
 
 
 def _geometry_done(work: Path) -> bool:
