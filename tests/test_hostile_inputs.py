@@ -119,3 +119,30 @@ def test_a_rebuild_remakes_a_corrupted_artifact_instead_of_blessing_it(tmp_path,
     rebuilt = load_or_build(cfg, progress=False)
     assert rebuilt.verify() == [] and len(rebuilt) == 2
     np.testing.assert_array_equal(rebuilt.sdf(1)["sdf"], before)  # remade (seeded), not the damaged bytes
+
+
+def test_folder_corpus_edits_deletions_and_size(tmp_path, monkeypatch):
+    from sdfnets.data import Dataset, dataset_root
+
+    monkeypatch.setenv("SDFNETS_DATA_DIR", str(tmp_path / "data"))
+    src = tmp_path / "meshes" / "things"
+    src.mkdir(parents=True)
+    for i, size in enumerate((0.5, 1.0, 2.0)):
+        trimesh.creation.box((size, 1.0, 1.0)).export(src / f"box{i}.obj")
+    folder = f"folder:{tmp_path / 'meshes'}"
+    res = CliRunner().invoke(app, ["data", "build", "--scale", "smoke", "--corpus", folder, "--no-renders"])
+    assert res.exit_code == 0 and "3 shapes built" in res.output, res.output  # all files, not the scale's default
+    with pytest.warns(UserWarning, match="building the first 2"):
+        from sdfnets.data.corpora import get_corpus
+
+        get_corpus(folder).sources(2)
+    cfg = config.resolve("smoke", data={"corpus": folder, "num_shapes": 3}).data
+    before = Dataset(dataset_root(cfg)).mesh(1).extents
+    trimesh.creation.icosphere().export(src / "box1.obj")  # edited in place
+    (src / "box2.obj").unlink()  # deleted
+    res = CliRunner().invoke(app, ["data", "build", "--scale", "smoke", "--corpus", folder, "-n", "3", "--no-renders"])
+    assert res.exit_code == 0, res.output
+    ds = Dataset(dataset_root(cfg))
+    assert len(ds) == 2 and ds.verify() == []
+    assert not np.allclose(ds.mesh(1).extents, before)  # rebuilt from the edited file, not served stale
+    assert not (ds.root / "sdf" / "obj_0002.npz").exists()  # the deleted file's artifacts are gone

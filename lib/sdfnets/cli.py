@@ -22,6 +22,13 @@ ScaleOpt = typer.Option("cpu", "--scale", help="Preset the defaults come from: s
 
 
 def _data_config(scale: str, corpus: Optional[str], num_shapes: Optional[int], seed: int):
+    if num_shapes is None and corpus and corpus.startswith("folder:"):  # a user's folder: every file in it
+        from .data.corpora import get_corpus
+
+        try:
+            num_shapes = len(get_corpus(corpus).sources(10**9))
+        except FileNotFoundError as exc:
+            raise typer.BadParameter(str(exc)) from exc
     overrides = {k: v for k, v in (("corpus", corpus), ("num_shapes", num_shapes)) if v is not None}
     try:
         return config_mod.resolve(scale, seed=seed, data=overrides).data

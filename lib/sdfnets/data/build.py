@@ -47,10 +47,11 @@ def dataset_root(cfg: DataConfig) -> Path:
     return paths.dataset_dir(cfg.corpus, cfg.num_shapes, key)
 
 
-def work_key(uid: str) -> str:
-    """A file-system-safe, collision-free folder name for a uid."""
+def work_key(uid: str, content: str = "") -> str:
+    """A file-system-safe, collision-free folder name for a uid (and its content's hash, where the
+    corpus gives one: a changed file gets a new folder)."""
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in uid)[-48:]
-    return f"{safe}-{hashlib.sha1(uid.encode()).hexdigest()[:8]}"
+    return f"{safe}-{hashlib.sha1(f'{uid}:{content}'.encode() if content else uid.encode()).hexdigest()[:8]}"
 
 
 def _shape_seed(cfg: DataConfig, uid: str) -> int:
@@ -172,7 +173,7 @@ time and memory limits; renders in ``workers`` processes with a GL context each.
     root = dataset_root(cfg)
     corpus = get_corpus(cfg.corpus, seed=cfg.seed, mesh_resolution=cfg.mesh_resolution)
     sources = corpus.sources(cfg.num_shapes)
-    work_of = {s.uid: root / "_work" / work_key(s.uid) for s in sources}
+    work_of = {s.uid: root / "_work" / work_key(s.uid, s.meta.get("content_sha256", "")) for s in sources}
     if len(set(work_of.values())) != len(sources):
         raise ValueError("corpus yields duplicate uids")
     root.mkdir(parents=True, exist_ok=True)
@@ -295,4 +296,9 @@ def write_manifest(root: Path, cfg: DataConfig, sources: list[ShapeSource], work
         "splits": {name: [s["obj_idx"] for s in shapes if s["split"] == name] for name in splits.SPLITS},
     }
     atomic_write_json(root / "manifest.json", manifest)
+    listed = {root / a["path"] for s in shapes for a in s["artifacts"].values()}
+    for folder, _, ext in ARTIFACTS.values():  # a shape that left the corpus leaves no orphan behind
+        for p in (root / folder).glob(f"obj_*.{ext}"):
+            if p not in listed:
+                p.unlink()
     return manifest

@@ -94,12 +94,19 @@ class FolderCorpus:
         files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in meshes.MESH_SUFFIXES)
         if not files:
             raise FileNotFoundError(f"no mesh files ({', '.join(meshes.MESH_SUFFIXES)}) under {root}")
+        if len(files) > num_shapes:
+            import warnings
+
+            warnings.warn(f"{root} holds {len(files)} mesh files; building the first {num_shapes} by path "
+                          f"(pass --num-shapes {len(files)} to build them all)", stacklevel=2)
         out = []
         for p in files[:num_shapes]:
             rel = p.relative_to(root)
             category = rel.parts[0] if len(rel.parts) > 1 else "uncategorised"
-            out.append(ShapeSource(uid=rel.as_posix(), category=category, name=p.stem,
-                                   source=f"folder:{root}", license="unknown (user-provided)", ref=str(p)))
+            # the content's hash keys the shape's work folder: an edited file is rebuilt, never served stale
+            content = hashlib.sha256(p.read_bytes()).hexdigest()[:16]
+            out.append(ShapeSource(uid=rel.as_posix(), category=category, name=p.stem, source=f"folder:{root}",
+                                   license="unknown (user-provided)", ref=str(p), meta={"content_sha256": content}))
         return out
 
     def load(self, src: ShapeSource, *, max_file_mb: float = 512.0, max_faces: int = 5_000_000):
