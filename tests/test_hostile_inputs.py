@@ -146,3 +146,42 @@ def test_folder_corpus_edits_deletions_and_size(tmp_path, monkeypatch):
     assert len(ds) == 2 and ds.verify() == []
     assert not np.allclose(ds.mesh(1).extents, before)  # rebuilt from the edited file, not served stale
     assert not (ds.root / "sdf" / "obj_0002.npz").exists()  # the deleted file's artifacts are gone
+
+
+def test_pack_members_are_checked_before_they_are_read(tmp_path, monkeypatch):
+    import zipfile
+
+    from sdfnets.data import pack as pack_mod
+
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("pack.json", json_bytes := b'{"shapes": [], "failed": []}')
+        z.writestr("CREDITS.md", b"0" * (4 * 2**20))  # 4 MiB of one byte, a few KiB compressed
+    monkeypatch.setattr(pack_mod, "MAX_MEMBER_BYTES", 2**20)
+    p = pack_mod.Pack(bomb, verify=False)
+    assert p.manifest["shapes"] == [] and len(json_bytes) < 2**20
+    with pytest.raises(ValueError, match="over the 1 MiB limit"):
+        p.credits
+    evil = tmp_path / "evil.zip"
+    with zipfile.ZipFile(evil, "w") as z:
+        z.writestr("../outside.json", b"{}")
+    with pytest.raises(ValueError, match="unsafe name"):
+        pack_mod.Pack(evil, verify=False)
+    (tmp_path / "not.zip").write_bytes(b"PK but not really")
+    with pytest.raises(ValueError, match="not a zip archive"):
+        pack_mod.Pack(tmp_path / "not.zip", verify=False)
+
+
+def test_demo_uploads_are_limited_like_the_cli(monkeypatch):
+    from sdfnets.image2latent import demo, pipeline
+
+    seen = {}
+
+    class FakeBlocks:
+        def launch(self, **kw):
+            seen.update(kw)
+
+    monkeypatch.setattr(demo, "build", lambda *a, **k: FakeBlocks())
+    res = CliRunner().invoke(app, ["demo"])
+    assert res.exit_code == 0, res.output
+    assert seen["max_file_size"] == f"{pipeline.MAX_FILE_MB:.0f}mb" and seen["server_name"] == "127.0.0.1"

@@ -275,8 +275,11 @@ def demo(
 ):
     """Phase 12 web demo (gradio): upload 1-8 images, get the mesh in a 3-D viewer and as a file."""
     from .image2latent.demo import build
+    from .image2latent.pipeline import MAX_FILE_MB
 
-    build(checkpoint, device).launch(server_name=host, server_port=port, show_error=True)
+    # uploads larger than image2mesh accepts are refused by the server, before they are stored
+    build(checkpoint, device).launch(server_name=host, server_port=port, show_error=True,
+                                     max_file_size=f"{MAX_FILE_MB:.0f}mb")
 
 
 @app.command("figures")

@@ -27,6 +27,7 @@ import trimesh
 from ..io import atomic_write_bytes, atomic_write_text, sha256_file
 
 PACK_VERSION = 1
+MAX_MEMBER_BYTES = 256 * 2**20  # a pack member's declared size is checked against this before it is read
 QUANTIZATION_BITS = 14
 
 
@@ -80,11 +81,30 @@ class Pack:
             expected = sha_file.read_text().split()[0]
             if sha256_file(self.path) != expected:
                 raise ValueError(f"{self.path.name} does not match its checksum: the file is damaged or incomplete")
-        self._zip = zipfile.ZipFile(self.path)
+        try:
+            self._zip = zipfile.ZipFile(self.path)
+        except zipfile.BadZipFile as exc:
+            raise ValueError(f"{self.path} is not a zip archive: not a corpus pack") from exc
+        for info in self._zip.infolist():
+            name = info.filename
+            if name.startswith(("/", "\\")) or ".." in Path(name).parts or ":" in name:
+                raise ValueError(f"{self.path.name}: member {name!r} has an unsafe name")
+
+    def _read(self, name: str) -> bytes:
+        """A member's bytes, its declared size checked first (a small member that expands to gigabytes
+        is refused before it is decompressed)."""
+        try:
+            info = self._zip.getinfo(name)
+        except KeyError as exc:
+            raise ValueError(f"{self.path.name} has no member {name!r}") from exc
+        if info.file_size > MAX_MEMBER_BYTES:
+            raise ValueError(f"{self.path.name}: member {name!r} declares {info.file_size / 2**20:.0f} MiB, over the "
+                             f"{MAX_MEMBER_BYTES / 2**20:.0f} MiB limit")
+        return self._zip.read(info)
 
     @cached_property
     def manifest(self) -> dict:
-        return json.loads(self._zip.read("pack.json"))
+        return json.loads(self._read("pack.json"))
 
     @property
     def shapes(self) -> list[dict]:
@@ -100,14 +120,14 @@ class Pack:
 
     def mesh(self, uid: str) -> trimesh.Trimesh:
         rec = self._by_uid[uid]
-        data = self._zip.read(rec["mesh"])
+        data = self._read(rec["mesh"])
         if hashlib.sha256(data).hexdigest() != rec["mesh_sha256"]:
             raise ValueError(f"mesh of {uid} does not match its hash")
         return decode_mesh(data)
 
     @property
     def credits(self) -> str:
-        return self._zip.read("CREDITS.md").decode()
+        return self._read("CREDITS.md").decode()
 
     def info(self) -> dict:
         cats: dict[str, int] = {}

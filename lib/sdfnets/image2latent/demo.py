@@ -8,7 +8,9 @@ from pathlib import Path
 
 import gradio as gr
 
-from .pipeline import MAX_IMAGES, ImageToMesh, InputError, check_count, load_image
+from .pipeline import MAX_FILE_MB, MAX_IMAGES, ImageToMesh, InputError, check_count, load_image
+
+KEEP_RESULTS = 16  # meshes kept in the demo's result folder (older ones are deleted); the folder goes at exit
 
 INTRO = f"""# sdfnets · image → mesh
 Upload 1 to {MAX_IMAGES} images of **one** object (views from around it work best; an RGBA image
@@ -17,8 +19,13 @@ own image encoder, a latent diffusion transformer and the DeepSDF decoder turn t
 
 
 def build(checkpoint=None, device=None) -> gr.Blocks:
+    import atexit
+    import shutil
+
     pipe = ImageToMesh(checkpoint, device)
     out_dir = Path(tempfile.mkdtemp(prefix="sdfnets-demo-"))
+    atexit.register(shutil.rmtree, out_dir, ignore_errors=True)
+    counter = iter(range(10**9))
 
     def run(files, resolution, seed, progress=gr.Progress()):
         files = [f if isinstance(f, str) else f.name for f in files or []]
@@ -29,8 +36,10 @@ def build(checkpoint=None, device=None) -> gr.Blocks:
                         progress=lambda f, text: progress(f, desc=text))
         except (InputError, RuntimeError) as exc:
             raise gr.Error(str(exc))
-        path = out_dir / f"mesh-{len(list(out_dir.iterdir()))}.glb"
+        path = out_dir / f"mesh-{next(counter):06d}.glb"
         mesh.export(path)
+        for old in sorted(out_dir.glob("mesh-*.glb"))[:-KEEP_RESULTS]:
+            old.unlink(missing_ok=True)
         t = mesh.metadata.get("timings", {})
         info = (f"{len(mesh.vertices):,} vertices, {len(mesh.faces):,} faces; "
                 + ", ".join(f"{k.replace('_s', '')} {v:.2f} s" for k, v in t.items()))
