@@ -185,3 +185,36 @@ def test_demo_uploads_are_limited_like_the_cli(monkeypatch):
     res = CliRunner().invoke(app, ["demo"])
     assert res.exit_code == 0, res.output
     assert seen["max_file_size"] == f"{pipeline.MAX_FILE_MB:.0f}mb" and seen["server_name"] == "127.0.0.1"
+
+
+class _Payload:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))  # would create the marker file if unpickled
+
+
+def test_a_pickle_payload_in_a_run_folder_never_runs(tmp_path):
+    import pickle
+
+    import torch
+
+    from sdfnets import runs
+    from sdfnets.weightspace import generate
+
+    marker = tmp_path / "pwned"
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    for name in ("final.pt", "last.pt"):
+        with open(run_dir / name, "wb") as fh:
+            pickle.dump({"step": 1, "evil": _Payload(str(marker))}, fh)
+    with pytest.raises(ValueError, match="final.pt"):
+        runs.load_or_train(lambda: None, run_dir, desc="x", progress=False)
+    (run_dir / "final.pt").unlink()
+    with pytest.raises(ValueError, match="last.pt"):
+        runs.load_or_train(lambda: type("T", (), {"device": torch.device("cpu"), "step": 0, "total": 1})(), run_dir,
+                           desc="x", progress=False)
+    with pytest.raises(ValueError, match="last.pt"):
+        generate.load_run(run_dir / "last.pt")
+    assert not marker.exists()

@@ -39,11 +39,17 @@ def encode_mesh(mesh: trimesh.Trimesh, bits: int = QUANTIZATION_BITS) -> bytes:
 
 
 def decode_mesh(data: bytes) -> trimesh.Trimesh:
+    """A Draco-compressed mesh; bytes that are not one raise ValueError."""
     import DracoPy
 
-    d = DracoPy.decode(data)
-    return trimesh.Trimesh(np.asarray(d.points, np.float64).reshape(-1, 3), np.asarray(d.faces).reshape(-1, 3),
-                           process=False)
+    try:
+        d = DracoPy.decode(data)
+        v, f = np.asarray(d.points, np.float64).reshape(-1, 3), np.asarray(d.faces, np.int64).reshape(-1, 3)
+    except Exception as exc:  # DracoPy's own failure types
+        raise ValueError(f"not a Draco mesh ({type(exc).__name__}: {exc})") from exc
+    if len(f) and (f.min() < 0 or f.max() >= len(v)):
+        raise ValueError("not a Draco mesh (face indices outside the vertex list)")
+    return trimesh.Trimesh(v, f, process=False)
 
 
 def write_pack(path: Path, *, corpus: str, shapes: list[dict], mesh_bytes: list[bytes], failed: list[dict],
