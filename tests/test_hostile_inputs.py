@@ -218,3 +218,10 @@ def test_a_pickle_payload_in_a_run_folder_never_runs(tmp_path):
     with pytest.raises(ValueError, match="last.pt"):
         generate.load_run(run_dir / "last.pt")
     assert not marker.exists()
+
+
+def test_version_is_one_line():
+    from sdfnets import __version__
+
+    res = CliRunner().invoke(app, ["--version"])
+    assert res.exit_code == 0 and res.output.strip() == f"sdfnets {__version__}"

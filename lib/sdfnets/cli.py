@@ -13,6 +13,22 @@ from . import paths
 
 app = typer.Typer(help="From weight-space diffusion to latent-space DeepSDF: data, figures, models.",
                   no_args_is_help=True, add_completion=False)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        typer.echo(f"sdfnets {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    """From weight-space diffusion to latent-space DeepSDF: data, figures, models."""
+
+
 data_app = typer.Typer(help="Build and inspect the shared data foundation.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 deepsdf_app = typer.Typer(help="Phase 11: DeepSDF (shared decoder + per-shape latents).", no_args_is_help=True)
