@@ -225,3 +225,20 @@ def test_version_is_one_line():
 
     res = CliRunner().invoke(app, ["--version"])
     assert res.exit_code == 0 and res.output.strip() == f"sdfnets {__version__}"
+
+
+def test_every_option_has_help_text():
+    import click
+    import typer
+
+    def walk(cmd, path):
+        if isinstance(cmd, click.Group):
+            for name, sub in cmd.commands.items():
+                yield from walk(sub, path + [name])
+        else:
+            for p in cmd.params:
+                if isinstance(p, click.Option) and p.name != "help":
+                    yield " ".join(path), p.name, p.help
+
+    missing = [(c, n) for c, n, h in walk(typer.main.get_command(app), ["sdfnets"]) if not h]
+    assert not missing, missing

@@ -89,9 +89,9 @@ def data_build(
 @data_app.command("info")
 def data_info(
     corpus: Optional[str] = typer.Option(None, help="Show one dataset (with --num-shapes/--scale)."),
-    num_shapes: Optional[int] = typer.Option(None, "--num-shapes", "-n"),
+    num_shapes: Optional[int] = typer.Option(None, "--num-shapes", "-n", help="With --corpus: the dataset's size."),
     scale: str = ScaleOpt,
-    seed: int = typer.Option(0),
+    seed: int = typer.Option(0, help="With --corpus: the dataset's seed."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ):
     """Summarise built datasets: shapes, categories, failures, size on disk."""
@@ -159,8 +159,9 @@ def data_pack(
 
 
 @data_app.command("verify")
-def data_verify(corpus: Optional[str] = typer.Option(None), num_shapes: Optional[int] = typer.Option(None, "-n"),
-                scale: str = ScaleOpt, seed: int = typer.Option(0)):
+def data_verify(corpus: Optional[str] = typer.Option(None, help="Corpus (default: the scale's)."),
+                num_shapes: Optional[int] = typer.Option(None, "--num-shapes", "-n", help="Dataset size (default: the scale's)."),
+                scale: str = ScaleOpt, seed: int = typer.Option(0, help="Dataset seed.")):
     """Check every artifact of a dataset against the hashes in its manifest."""
     from .data import Dataset, dataset_root
 
@@ -179,7 +180,7 @@ def data_verify(corpus: Optional[str] = typer.Option(None), num_shapes: Optional
 @deepsdf_app.command("train")
 def deepsdf_train(
     scale: str = ScaleOpt,
-    seed: int = typer.Option(0),
+    seed: int = typer.Option(0, help="Training and data seed."),
     workers: int = typer.Option(1, min=1, help="Processes for building the dataset if it is missing."),
     copy_to: Optional[str] = typer.Option(None, help="Also copy the finished run folder here."),
 ):
