@@ -2,6 +2,7 @@
 #   make figures [SCALE=smoke|cpu|full] [ONLY=00,11] [FORCE=1]   regenerate figures via papermill
 #   make test                                                      the whole test suite (CI runs this)
 #   make bench [BENCH=name]                                        benchmarks -> bench/results/
+#   make lab [LAB_ARGS=--allow-root]                               JupyterLab on notebooks/ (edits reach the .py sources)
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -10,7 +11,7 @@ ONLY ?=
 BENCH ?=
 STAMP := $(VENV)/.setup-stamp
 
-.PHONY: setup figures test bench sync clean-build
+.PHONY: setup figures test bench sync clean-build lab
 
 $(STAMP): pyproject.toml scripts/setup_env.sh
 	VENV=$(VENV) bash scripts/setup_env.sh
@@ -30,6 +31,15 @@ bench: $(STAMP)
 # keep the .ipynb copies in step with the reviewed py:percent sources
 sync: $(STAMP)
 	$(VENV)/bin/jupytext --sync notebooks/[0-9][0-9]_*.py
+
+# JupyterLab with the project's kernel (.venv's python3); jupytext pairs every .ipynb with its
+# py:percent source, so an edit saved in the lab lands in the reviewed .py file
+$(VENV)/.lab-stamp: $(STAMP)
+	$(PY) -m pip install -q -e ".[lab]"
+	touch $@
+
+lab: $(VENV)/.lab-stamp
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
 
 clean-build:
 	rm -rf build
