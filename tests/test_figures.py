@@ -30,3 +30,20 @@ def test_plotly_html_and_values_record():
     rec = json.loads(path.read_text())
     assert rec["values"] == {"x": 1.5, "n": 3}
     assert {"scale", "corpus", "num_shapes", "device", "git_commit"} <= set(rec)
+
+
+def test_committed_values_of_the_same_code_count_as_fresh(tmp_path, monkeypatch):
+    import json
+
+    from sdfnets import figures, notebooks, paths
+
+    monkeypatch.setenv("SDFNETS_FIGURES_DIR", str(tmp_path / "figures"))
+    monkeypatch.setenv("SDFNETS_BUILD_DIR", str(tmp_path / "build"))  # a fresh clone: no run stamps
+    nb = notebooks.list_notebooks("04")[0]
+    assert not notebooks.is_fresh(nb, "smoke")
+    path = figures.record_values(nb.stem, {"x": 1}, scale="smoke", corpus="procedural", num_shapes=8)
+    assert notebooks.is_fresh(nb, "smoke")  # recorded by this very code
+    rec = json.loads(path.read_text())
+    rec["source_hash"] = "0" * 64  # recorded by other code
+    path.write_text(json.dumps(rec))
+    assert not notebooks.is_fresh(nb, "smoke") and paths.values_path(nb.stem, "smoke").exists()

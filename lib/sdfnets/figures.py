@@ -106,11 +106,21 @@ def record_values(notebook: str, values: dict, *, scale: str, corpus: str, num_s
         "num_shapes": int(num_shapes),
         "device": device_name(),
         "git_commit": git_commit(),
+        "source_hash": _source_hash(notebook, scale),
         "values": values,
     }
     path = paths.values_path(notebook, scale)
     atomic_write_text(path, json.dumps(record, indent=2, sort_keys=True, default=_jsonable) + "\n")
     return path
+
+
+def _source_hash(notebook: str, scale: str) -> str | None:
+    """The hash of the notebook's source and the library that made these values (what
+    :func:`sdfnets.notebooks.is_fresh` compares), or None for a name that is no notebook."""
+    from .notebooks import source_hash
+
+    src = paths.NOTEBOOKS_DIR / f"{notebook}.py"
+    return source_hash(src, scale) if src.exists() else None
 
 
 def load_values(notebook: str, scale: str) -> dict:

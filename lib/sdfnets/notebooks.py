@@ -51,9 +51,22 @@ def _stamp(notebook: str, scale: str) -> Path:
 
 
 def is_fresh(notebook: Path, scale: str) -> bool:
+    """Whether the notebook's recorded values (and figures) come from exactly this notebook and
+    library: this machine's run stamp says so, or the committed values file records the same source
+    hash (so a fresh clone whose committed figures match its code calls them fresh)."""
+    values = paths.values_path(notebook.stem, scale)
+    if not values.exists():
+        return False
+    want = source_hash(notebook, scale)
     stamp = _stamp(notebook.stem, scale)
-    return (stamp.exists() and stamp.read_text().strip() == source_hash(notebook, scale)
-            and paths.values_path(notebook.stem, scale).exists())
+    if stamp.exists() and stamp.read_text().strip() == want:
+        return True
+    import json
+
+    try:
+        return json.loads(values.read_text()).get("source_hash") == want
+    except ValueError:
+        return False
 
 
 def to_ipynb(notebook: Path, dest: Path) -> Path:
