@@ -35,11 +35,13 @@ SCALE = "smoke"
 SEED = 0
 
 # %%
+import time
+
 import numpy as np
 import torch
 
 from sdfnets import config, figures, metrics, plots, thesis
-from sdfnets.data import load_or_build
+from sdfnets.data import load_or_build, render
 from sdfnets.data.bank import SDFBank
 from sdfnets.data.splits import with_ood
 from sdfnets.deepsdf import evaluate as ev
@@ -54,24 +56,41 @@ ds = load_or_build(cfg.data)
 train_ids, test_ids, ood_ids = with_ood(ds, dc.ood_category)
 test_ids = test_ids[: dc.test_shapes]
 sizes = sorted({n if n and n < len(train_ids) else len(train_ids) for n in dc.scaling_shapes})
+scfg = config.scaling_config(cfg)  # the recipe at every N (at full: shortened so that all N fit one GPU job)
 enc = encoders.get_encoder(cfg, ds, train_ids)  # notebook 12's encoder, trained on every training shape's renders
 feats, poses = encoders.feature_cache(enc, ds)
-print(f"{ds}\nN = {sizes}; held-out test {len(test_ids)}, out-of-distribution {len(ood_ids)}")
+print(f"{ds}\nN = {sizes}; held-out test {len(test_ids)}, out-of-distribution {len(ood_ids)}; "
+      f"phase 11: {scfg.deepsdf.epochs} epochs per shape, phase 12: {scfg.image2latent.steps} steps at every N")
 
 # %% [markdown]
 # ## Training at every N
-# Phase 11 with the scale's recipe (the same epochs per shape at every N), then phase 12 on its latents.
+# Phase 11 with the same epochs per shape at every N, then phase 12 (the same steps) on its latents.
 
 # %%
+def ood_measures(decoder, z_ood, bank_latents, ids):
+    """What out-of-distribution latents become: parts of each mesh, F against the true figure and
+    against the nearest training shape (by latent cosine)."""
+    near = metrics.nearest_rows(z_ood, bank_latents)
+    meshes, truth = ev.mesh_and_metrics(decoder, z_ood, ds, ood_ids, dc.mesh_resolution, progress=False)
+    to_near = [metrics.mesh_metrics(m, ds.sdf(ids[int(r)]), seed=j) for j, (m, r) in enumerate(zip(meshes, near))]
+    parts = [metrics.components(m) for m in meshes]
+    return meshes, near, {"holds_together": float(np.mean([p["largest_share"] >= 0.9 for p in parts])),
+                          "one_part": float(np.mean([p["components"] == 1 for p in parts])),
+                          "components_mean": float(np.mean([p["components"] for p in parts])),
+                          "fscore_truth": metrics.summarize(truth)["fscore"],
+                          "fscore_nearest_training": metrics.summarize(to_near)["fscore"]}
+
+
 rows = {}
 for n in sizes:
+    t0 = time.perf_counter()
     ids = train_ids[:n]
-    run = train(cfg, ds, ids)
+    run = train(scfg, ds, ids)
     l1 = ev.per_shape_sdf_l1(run.decoder, run.latents, SDFBank.from_dataset(ds, ids, run.latents.device))
     pick = ev.spread_and_worst(l1, dc.scaling_eval_shapes, worst=1)
     _, mrows = ev.mesh_and_metrics(run.decoder, run.latents[pick], ds, [ids[k] for k in pick], dc.mesh_resolution,
                                    progress=False)
-    model = i2l.train_dit(cfg, run.latents, feats[ids], poses, encoder=enc.name, tag=f"scaling-{n}", progress=False)
+    model = i2l.train_dit(scfg, run.latents, feats[ids], poses, encoder=enc.name, tag=f"scaling-{n}", progress=False)
     pred, _ = i2l.predict(model, feats[ids], poses, range(n), dc.eval_views, seed=SEED)
     rec = metrics.recall(pred, run.latents.cpu(), range(n))
     z_test, views = i2l.predict(model, feats, poses, test_ids, dc.eval_views, seed=SEED)
@@ -79,11 +98,8 @@ for n in sizes:
     test = {name: metrics.summarize(ev.mesh_and_metrics(run.decoder, z, ds, test_ids, dc.mesh_resolution,
                                                         progress=False)[1])
             for name, z in (("diffusion", z_test), ("retrieval", run.latents.cpu()[nn_rows]))}
-    z_ood, _ = i2l.predict(model, feats, poses, ood_ids, dc.eval_views, seed=SEED)
-    near = metrics.nearest_rows(z_ood, run.latents.cpu())
-    ood_meshes, ood_truth = ev.mesh_and_metrics(run.decoder, z_ood, ds, ood_ids, dc.mesh_resolution, progress=False)
-    ood_near = [metrics.mesh_metrics(m, ds.sdf(ids[int(r)]), seed=j) for j, (m, r) in enumerate(zip(ood_meshes, near))]
-    parts = [metrics.components(m) for m in ood_meshes]
+    z_ood, ood_views = i2l.predict(model, feats, poses, ood_ids, dc.eval_views, seed=SEED)
+    ood_meshes, near, ood = ood_measures(run.decoder, z_ood, run.latents.cpu(), ids)
     rows[n] = {"sdf_l1_mean": float(l1.mean()), "sdf_l1_max": float(l1.max()),
                "latent_cosine": float(metrics.pairwise_cosine(run.latents.cpu()).mean()) if n > 1 else float("nan"),
                "mesh": metrics.summarize(mrows), "dit_loss_ema": model.history[-1][1],
@@ -91,15 +107,12 @@ for n in sizes:
                "test": test,
                "ood_nearest_cosine": float(torch.nn.functional.cosine_similarity(z_ood, run.latents.cpu()[near]).mean()),
                "ood_nearest_categories": len({ds.categories[ids[int(r)]] for r in near}),
-               "ood": {"holds_together": float(np.mean([p["largest_share"] >= 0.9 for p in parts])),
-                       "one_part": float(np.mean([p["components"] == 1 for p in parts])),
-                       "components_mean": float(np.mean([p["components"] for p in parts])),
-                       "fscore_truth": metrics.summarize(ood_truth)["fscore"],
-                       "fscore_nearest_training": metrics.summarize(ood_near)["fscore"]},
-               "seconds": {"deepsdf": run.seconds, "dit": model.seconds}}
+               "ood": ood, "seconds": {"deepsdf": run.seconds, "dit": model.seconds,
+                                       "total": time.perf_counter() - t0}}
     print(n, {k: (round(v, 4) if isinstance(v, float) else v) for k, v in rows[n].items() if k in
               ("sdf_l1_mean", "latent_cosine", "dit_loss_ema", "recall_top1", "ood_nearest_cosine")},
-          "test F diffusion / retrieval", round(test["diffusion"]["fscore"], 3), round(test["retrieval"]["fscore"], 3))
+          "test F diffusion / retrieval", round(test["diffusion"]["fscore"], 3), round(test["retrieval"]["fscore"], 3),
+          f"OOD holds together {ood['holds_together']:.2f}, {rows[n]['seconds']['total']:.0f} s")
 
 # %% [markdown]
 # ## The curves
@@ -122,6 +135,43 @@ figures.save_figure(plots.curves({"recall top-1 (training shapes)": (ns, [rows[n
                                  "phase 12 against N", "training shapes N", "value"),
                     "image_to_latent", notebook=NB, scale=SCALE)
 
+# %% [markdown]
+# ## Out-of-distribution outputs that hold together: onto the training latents' manifold
+# At the largest N, each predicted latent is pulled towards a kernel average of its nearest training
+# latents (`onto_training_latents`: blend 0 = the DiT's sample, 1 = the average, which lies in the
+# convex hull of k training latents), and measured on the out-of-distribution shapes (parts, F against
+# the true figure) and on the held-out test shapes (F), beside retrieval (the nearest training shape
+# by image features) on both.
+
+# %%
+bank = run.latents.cpu()
+ood_rows = metrics.retrieve(feats, ood_ids, ood_views, ids)
+retr_meshes, retr_ood = ev.mesh_and_metrics(run.decoder, bank[ood_rows], ds, ood_ids, dc.mesh_resolution,
+                                            progress=False)
+retr_parts = [metrics.components(m) for m in retr_meshes]
+manifold = {"retrieval": {"ood_fscore_truth": metrics.summarize(retr_ood)["fscore"],
+                          "ood_holds_together": float(np.mean([p["largest_share"] >= 0.9 for p in retr_parts])),
+                          "test_fscore": rows[n]["test"]["retrieval"]["fscore"]}}
+galleries = {}
+for blend in (0.0, 0.5, 1.0):
+    zo = i2l.onto_training_latents(z_ood, bank, dc.ood_neighbours, blend)
+    zt = i2l.onto_training_latents(z_test, bank, dc.ood_neighbours, blend)
+    galleries[blend], _, o = ood_measures(run.decoder, zo, bank, ids)
+    t = metrics.summarize(ev.mesh_and_metrics(run.decoder, zt, ds, test_ids, dc.mesh_resolution, progress=False)[1])
+    manifold[f"blend {blend:g}"] = {"ood_fscore_truth": o["fscore_truth"], "ood_holds_together": o["holds_together"],
+                                    "ood_one_part": o["one_part"], "test_fscore": t["fscore"]}
+    print(f"blend {blend:g}", {k: round(v, 3) for k, v in manifold[f"blend {blend:g}"].items()})
+show = list(range(min(8, len(ood_ids))))
+images = [ds.renders(ood_ids[j])["images"][int(ood_views[j, 0])] for j in show]
+for b in (0.0, 1.0):
+    images += render.thumbnails([galleries[b][j] for j in show], 128)
+figures.save_figure(plots.image_grid(images, ncols=len(show), suptitle="out-of-distribution: one input view, the DiT's "
+                                    "sample, the same latent moved onto the training latents' manifold (blend 1)"),
+                    "ood_manifold_gallery", notebook=NB, scale=SCALE)
+figures.save_figure(plots.bar_counts({k: v["ood_holds_together"] for k, v in manifold.items()},
+                                     f"OOD meshes whose largest part holds ≥ 90 % of the volume (N = {n})", ylabel="share"),
+                    "ood_manifold", notebook=NB, scale=SCALE)
+
 # %% tags=["finding"]
 lo, hi = sizes[0], sizes[-1]
 print(thesis.finding(f"latent DiT loss EMA at N = {lo} / {hi}", f"{rows[lo]['dit_loss_ema']:.2e} / {rows[hi]['dit_loss_ema']:.2e}",
@@ -131,6 +181,7 @@ print(thesis.finding(f"OOD predictions' cosine to the nearest training latent, N
                      "retrieval at 20, category-appropriate at 976"))
 
 # %%
-values = {"sizes": sizes, "test_shapes": len(test_ids), "ood_shapes": len(ood_ids), "by_n": rows}
+values = {"sizes": sizes, "test_shapes": len(test_ids), "ood_shapes": len(ood_ids), "by_n": rows,
+          "epochs_per_shape": scfg.deepsdf.epochs, "dit_steps": scfg.image2latent.steps, "ood_manifold": manifold}
 figures.record_values(NB, values, scale=SCALE, corpus=ds.manifest["corpus"], num_shapes=len(ds))
 {n: {k: rows[n][k] for k in ("sdf_l1_mean", "dit_loss_ema", "recall_top1")} for n in sizes}

@@ -221,3 +221,21 @@ def test_the_released_encoder_is_found_by_its_key():
     enc = encoders.released_encoder(key)
     assert enc.key == f"{key}-fp16" and enc.name == "viewnet"  # float16 weights: a key of its own
     assert encoders.released_encoder("no-such-key") is None
+
+
+def test_onto_training_latents_moves_into_the_convex_hull():
+    g = torch.Generator().manual_seed(0)
+    bank = torch.randn(50, 6, generator=g)
+    z = torch.randn(7, 6, generator=g) * 3
+    assert torch.equal(i2l.onto_training_latents(z, bank, 8, 0.0), z)  # blend 0 keeps the sample
+    near = torch.cdist(z, bank).argmin(1)
+    assert torch.allclose(i2l.onto_training_latents(z, bank, 1, 1.0), bank[near])  # k = 1: retrieval
+    avg = i2l.onto_training_latents(z, bank, 8, 1.0)
+    idx = torch.cdist(z, bank).topk(8, largest=False).indices
+    lo, hi = bank[idx].min(1).values, bank[idx].max(1).values
+    assert ((avg >= lo - 1e-6) & (avg <= hi + 1e-6)).all()  # inside the neighbours' bounding box
+    assert torch.cdist(avg, bank).min(1).values.mean() < torch.cdist(z, bank).min(1).values.mean()
+    half = i2l.onto_training_latents(z, bank, 8, 0.5)
+    assert torch.allclose(half, (z + avg) / 2, atol=1e-6)
+    on_bank = i2l.onto_training_latents(bank[:3], bank, 8, 1.0)  # a training latent stays near itself
+    assert (torch.cdist(on_bank, bank).argmin(1) == torch.arange(3)).all()

@@ -249,6 +249,9 @@ class ImageToLatentConfig:
     mesh_resolution: int = 128
     scaling_shapes: tuple[int, ...] = (20, 50, 100, 200, 400, 0)  # the scaling diagnostic's N (0: every training shape)
     scaling_eval_shapes: int = 16  # training shapes meshed per N
+    scaling_epochs: int = 0  # phase-11 epochs per shape at every N (0: the phase-11 recipe's)
+    scaling_dit_steps: int = 0  # phase-12 steps at every N (0: the phase-12 recipe's)
+    ood_neighbours: int = 8  # training latents the manifold projection averages over
 
 
 @dataclass(frozen=True)
@@ -317,6 +320,9 @@ _PRESETS: dict[str, dict] = {
         # so that every phase fits one 10-minute job; the training curves show where the loss stands
         weightdiff=dict(steps=8000),
         autoencoder=dict(eval_train_shapes=24),  # with the held-out 32: notebook 10 fits one 10-minute job
+        # the scaling diagnostic trains six DeepSDF runs and six DiTs (N = 20 .. 586): a third of phase 11's
+        # epochs and 6,000 DiT steps at every N, so that notebook 15 fits one 10-minute job
+        image2latent=dict(scaling_epochs=500, scaling_dit_steps=6000, scaling_eval_shapes=8),
     ),
 }
 
@@ -350,6 +356,14 @@ WEIGHT_PHASES: dict[str, dict] = {
     "phase8": dict(max_views=8, eval_views=4, standardise="global"),  # phase 7 without per-dim standardisation
     "phase9": dict(max_views=8, eval_views=4, cond_dropout=0.0, pose_dropout=0.0),  # phase 7 without dropout
 }
+
+
+def scaling_config(cfg: "Config") -> "Config":
+    """The recipe notebook 15 trains at every N: phase 11 with ``scaling_epochs`` per shape and phase
+    12 with ``scaling_dit_steps`` steps (0: the recipes' own)."""
+    dc = cfg.image2latent
+    return dataclasses.replace(cfg, deepsdf=dataclasses.replace(cfg.deepsdf, epochs=dc.scaling_epochs or cfg.deepsdf.epochs),
+                               image2latent=dataclasses.replace(dc, steps=dc.scaling_dit_steps or dc.steps))
 
 
 def weight_phase(cfg: "Config", phase: str) -> "Config":

@@ -78,7 +78,7 @@ class ImageToLatent:
 
 
 EVAL_ONLY = ("mesh_resolution", "eval_views", "test_shapes", "pilot_shapes", "guidance", "sample_steps", "scaling_shapes",
-             "scaling_eval_shapes")
+             "scaling_eval_shapes", "scaling_epochs", "scaling_dit_steps", "ood_neighbours")
 
 
 def _key(cfg, latents: torch.Tensor, features_name: str, tag: str) -> dict:
@@ -144,3 +144,16 @@ def predict(model: ImageToLatent, features: torch.Tensor, poses: torch.Tensor, s
         f = features[ids[s:s + batch, None], vids[s:s + batch]]
         out.append(model.sample(f, poses[vids[s:s + batch]], seed=seed + s).cpu())
     return torch.cat(out), vids
+
+
+def onto_training_latents(z: torch.Tensor, bank: torch.Tensor, k: int = 8, blend: float = 1.0) -> torch.Tensor:
+    """Pull predicted latents ``z`` [M, D] onto the training latents' manifold: each row moves by
+    ``blend`` towards a kernel average of its ``k`` nearest training latents ``bank`` [N, D]
+    (Euclidean; weights softmax(-d^2 / mean d^2) over the k, so the average lies in their convex
+    hull). ``blend`` 0 keeps ``z``; 1 replaces it by the average; k = 1 and blend 1 is retrieval."""
+    z, bank = z.float(), bank.to(z.device).float()
+    d2 = torch.cdist(z, bank).pow(2)
+    near, idx = d2.topk(min(k, len(bank)), dim=1, largest=False)
+    w = torch.softmax(-near / near.mean(1, keepdim=True).clamp_min(1e-12), dim=1)
+    avg = (w[..., None] * bank[idx]).sum(1)
+    return torch.lerp(z, avg, blend)
