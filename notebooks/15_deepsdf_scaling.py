@@ -72,7 +72,7 @@ def ood_measures(decoder, z_ood, bank_latents, ids):
     against the nearest training shape (by latent cosine)."""
     near = metrics.nearest_rows(z_ood, bank_latents)
     meshes, truth = ev.mesh_and_metrics(decoder, z_ood, ds, ood_ids, dc.mesh_resolution, progress=False)
-    to_near = [metrics.mesh_metrics(m, ds.sdf(ids[int(r)]), seed=j) for j, (m, r) in enumerate(zip(meshes, near))]
+    to_near = metrics.mesh_metrics_many(meshes, [ds.sdf(ids[int(r)]) for r in near], range(len(meshes)))
     parts = [metrics.components(m) for m in meshes]
     return meshes, near, {"holds_together": float(np.mean([p["largest_share"] >= 0.9 for p in parts])),
                           "one_part": float(np.mean([p["components"] == 1 for p in parts])),

@@ -55,3 +55,22 @@ def test_components_of_one_and_of_two_parts():
     two = metrics.components(trimesh.util.concatenate([big, small]))
     assert two["components"] == 2 and abs(two["largest_share"] - 1 / 1.125) < 1e-6
     assert metrics.components(None) == {"components": 0, "largest_share": 0.0}
+
+
+def test_mesh_metrics_many_in_processes_equals_one_call_each():
+    import trimesh
+
+    rng = np.random.default_rng(0)
+    truth = trimesh.creation.icosphere(subdivisions=3, radius=0.5)
+    pts = rng.uniform(-1, 1, (3000, 3))
+    surf, fid = trimesh.sample.sample_surface(truth, 20_000, seed=1)
+    samples = {"points": pts, "sdf": np.linalg.norm(pts, axis=1) - 0.5, "is_near": np.zeros(len(pts), bool),
+               "surface_points": surf, "surface_normals": truth.face_normals[fid]}
+    meshes = [trimesh.creation.icosphere(subdivisions=2, radius=r) for r in (0.3, 0.45, 0.5, 0.6)] + [None]
+    serial = [metrics.mesh_metrics(m, samples, num_points=20_000, seed=k) for k, m in enumerate(meshes)]
+    spread = metrics.mesh_metrics_many(meshes, [samples] * 5, range(5), num_points=20_000, workers=2)
+    assert len(spread) == 5
+    for a, b in zip(serial, spread):
+        assert a.keys() == b.keys()
+        np.testing.assert_allclose([a[k] for k in a], [b[k] for k in a], rtol=1e-12, equal_nan=True)
+    assert spread[2]["fscore"] > 0.95 and spread[0]["fscore"] < 0.1 and spread[4]["fscore"] == 0.0

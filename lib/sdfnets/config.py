@@ -320,9 +320,9 @@ _PRESETS: dict[str, dict] = {
         # so that every phase fits one 10-minute job; the training curves show where the loss stands
         weightdiff=dict(steps=8000),
         autoencoder=dict(eval_train_shapes=24),  # with the held-out 32: notebook 10 fits one 10-minute job
-        # the scaling diagnostic trains six DeepSDF runs and six DiTs (N = 20 .. 586): a third of phase 11's
-        # epochs and 6,000 DiT steps at every N, so that notebook 15 fits one 10-minute job
-        image2latent=dict(scaling_epochs=500, scaling_dit_steps=6000, scaling_eval_shapes=8),
+        # the scaling diagnostic trains six DeepSDF runs and six DiTs (N = 20 .. 586): 400 of phase 11's 1,500
+        # epochs and 4,000 DiT steps at every N, so that notebook 15 fits one 10-minute job
+        image2latent=dict(scaling_epochs=400, scaling_dit_steps=4000, scaling_eval_shapes=8),
     ),
 }
 

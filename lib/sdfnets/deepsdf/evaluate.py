@@ -27,14 +27,14 @@ def per_shape_sdf_l1(decoder, latents: torch.Tensor, bank: SDFBank, num_points: 
 
 
 def mesh_and_metrics(decoder, latents: torch.Tensor, dataset, obj_ids, resolution: int = 128,
-                     progress: bool = True):
-    """Decode the mesh of ``latents[k]`` and measure it against shape ``obj_ids[k]``'s samples."""
-    meshes, rows = [], []
-    for z, i in tqdm(list(zip(latents, obj_ids)), desc="mesh", unit="shape", disable=not progress):
-        mesh = latent_to_mesh(decoder, z, resolution)
-        meshes.append(mesh)
-        rows.append({"obj_idx": int(i), **metrics.mesh_metrics(mesh, dataset.sdf(int(i)), seed=int(i))})
-    return meshes, rows
+                     progress: bool = True, workers: int | None = None):
+    """Decode the mesh of ``latents[k]`` and measure it against shape ``obj_ids[k]``'s samples (the
+    meshes one by one on the decoder's device, then the metrics on every core)."""
+    ids = [int(i) for i in obj_ids]
+    meshes = [latent_to_mesh(decoder, z, resolution)
+              for z in tqdm(latents, desc="mesh", unit="shape", disable=not progress)]
+    found = metrics.mesh_metrics_many(meshes, [dataset.sdf(i) for i in ids], ids, workers=workers)
+    return meshes, [{"obj_idx": i, **r} for i, r in zip(ids, found)]
 
 
 def interpolate(decoder, z0: torch.Tensor, z1: torch.Tensor, num: int = 5, resolution: int = 96):
