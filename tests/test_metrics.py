@@ -74,3 +74,33 @@ def test_mesh_metrics_many_in_processes_equals_one_call_each():
         assert a.keys() == b.keys()
         np.testing.assert_allclose([a[k] for k in a], [b[k] for k in a], rtol=1e-12, equal_nan=True)
     assert spread[2]["fscore"] > 0.95 and spread[0]["fscore"] < 0.1 and spread[4]["fscore"] == 0.0
+
+
+def test_mesh_and_metrics_in_workers_equals_serial():
+    from types import SimpleNamespace
+
+    import trimesh
+
+    from sdfnets.deepsdf.evaluate import mesh_and_metrics
+
+    def field(z):  # a sphere of radius z[0], two spheres when z[1] > 0
+        def f(p):
+            d = p.norm(dim=-1) - z[0]
+            return torch.minimum(d, (p - torch.tensor([0.7, 0.0, 0.0])).norm(dim=-1) - z[1]) if z[1] > 0 else d
+        return f
+
+    decoder = SimpleNamespace(field=field, device="cpu")
+    truth = trimesh.creation.icosphere(subdivisions=4, radius=0.4)
+    surf, fid = trimesh.sample.sample_surface(truth, 20_000, seed=1)
+    pts = np.random.default_rng(0).uniform(-1, 1, (4000, 3))
+    samples = {"points": pts, "sdf": np.linalg.norm(pts, axis=1) - 0.4, "is_near": np.zeros(len(pts), bool),
+               "surface_points": surf, "surface_normals": truth.face_normals[fid]}
+    dataset = SimpleNamespace(sdf=lambda i: samples)
+    z = torch.tensor([[0.4, 0.0], [0.3, 0.0], [0.4, 0.2], [2.0, 0.0]])  # the last never crosses zero
+    m1, r1 = mesh_and_metrics(decoder, z, dataset, range(4), 48, progress=False, workers=1)
+    m2, r2 = mesh_and_metrics(decoder, z, dataset, range(4), 48, progress=False, workers=2)
+    assert [r["components"] for r in r1] == [1, 1, 2, 0] and m1[3] is None and m2[3] is None
+    assert r1[0]["fscore"] > 0.9 and r1[1]["fscore"] < 0.2 and r1[2]["largest_share"] < 0.95
+    for a, b, ma, mb in zip(r1, r2, m1, m2):
+        np.testing.assert_allclose([a[k] for k in a], [b[k] for k in a], equal_nan=True)
+        assert ma is None or np.array_equal(ma.faces, mb.faces)

@@ -86,6 +86,24 @@ def mesh_metrics(pred: trimesh.Trimesh | None, sdf_samples: dict, num_points: in
     return out
 
 
+_POOL: dict = {}
+
+
+def process_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of ``workers`` spawned processes, kept for the life of this process (starting one costs
+    seconds: each worker imports torch). ``spawn``, not ``fork``: safe beside CUDA and OpenMP."""
+    if workers not in _POOL:
+        _POOL[workers] = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    return _POOL[workers]
+
+
+def default_workers(jobs: int) -> int:
+    """Processes for ``jobs`` CPU-heavy jobs: every core this process may use, serial below 4 cores
+    (where starting the workers costs more than it saves)."""
+    cores = len(os.sched_getaffinity(0))
+    return min(cores, jobs) if cores >= 4 else 1
+
+
 def _mesh_metrics_job(args) -> dict:
     v, f, samples, num_points, seed = args
     return mesh_metrics(trimesh.Trimesh(v, f, process=False) if v is not None else None, samples, num_points, seed)
@@ -93,16 +111,15 @@ def _mesh_metrics_job(args) -> dict:
 
 def mesh_metrics_many(meshes, samples, seeds, num_points: int = 30_000, workers: int | None = None) -> list[dict]:
     """:func:`mesh_metrics` of every ``meshes[k]`` against ``samples[k]`` (seed ``seeds[k]``), the same
-    numbers as one call each, spread over ``workers`` processes (default: the cores this process may
-    use). The inside test of the IoU (a winding number over 100,000 points at full scale, about a
-    second per mesh) holds the GIL, hence processes, started by ``spawn`` (safe beside CUDA)."""
+    numbers as one call each, spread over ``workers`` processes (default :func:`default_workers`).
+    The inside test of the IoU (a winding number over 100,000 points at full scale, about a second
+    per mesh) holds the GIL, hence processes."""
     jobs = [(None if m is None or len(m.faces) == 0 else np.asarray(m.vertices), None if m is None else
              np.asarray(m.faces), s, num_points, int(seed)) for m, s, seed in zip(meshes, samples, seeds)]
-    workers = min(len(os.sched_getaffinity(0)) if workers is None else workers, len(jobs))
-    if workers <= 1 or len(jobs) < 4:
+    workers = default_workers(len(jobs)) if workers is None else min(workers, len(jobs))
+    if workers <= 1:
         return [_mesh_metrics_job(j) for j in jobs]
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return list(pool.map(_mesh_metrics_job, jobs))
+    return list(process_pool(workers).map(_mesh_metrics_job, jobs))
 
 
 def components(mesh: trimesh.Trimesh | None) -> dict:
