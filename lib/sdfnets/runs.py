@@ -110,8 +110,10 @@ def load_or_train(make_trainer: Callable[[], object], run_dir: Path | None, *, d
             history.append((tr.step, value))
             bar.update(tr.step - before)
             bar.set_postfix(loss=f"{value:.3g}")
-            if write and last is not None and tr.step % checkpoint_every < log_every and tr.step < stop:
-                save(last, tr.state())
+            if last is not None and tr.step % checkpoint_every < log_every and tr.step < stop:
+                state = tr.state()  # on every rank: gathering a sharded state is a collective
+                if write:
+                    save(last, state)
     if tr.device.type == "cuda":
         torch.cuda.synchronize(tr.device)
     elapsed = time.perf_counter() - t0
