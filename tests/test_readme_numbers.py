@@ -1,0 +1,166 @@
+"""The README's result tables quote the committed values files and benchmark results, not memory.
+
+Each entry names a README section (the text from its ``## `` heading to the next), a recorded value
+(``figures/values/<notebook>.<scale>.json`` under ``values``, or ``bench/results/<name>.json``) and
+how the README prints it; the test asserts that the printed form is in that section. A regenerated
+value that moves, or a README edit that drifts, fails here with the section, the key and both forms.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from sdfnets import paths
+
+P11 = "## Phase 11 at full scale"
+P01 = "## Phases 0–1.5 at full scale"
+P27 = "## Phases 2 and 5–7 at full scale"
+P810 = "## Phases 8–10 at full scale"
+P12 = "## Phase 12 at full scale"
+BENCH = "## Benchmarks"
+
+# (README section, source, key path, format)
+CHECKS = [
+    (P11, "11_deepsdf.full", "pilot/large/sdf_l1_mean", "{:.5f}"),
+    (P11, "11_deepsdf.full", "pilot/large/sdf_l1_max", "{:.5f}"),
+    (P11, "11_deepsdf.full", "full/sdf_l1_mean", "{:.5f}"),
+    (P11, "11_deepsdf.full", "full/sdf_l1_max", "{:.5f}"),
+    (P11, "11_deepsdf.full", "pilot/small/sdf_l1_mean", "{:.5f}"),
+    (P11, "11_deepsdf.full", "pilot/large/latent_cosine", "−{:.2f}", -1),
+    (P11, "11_deepsdf.full", "full/latent_cosine", "{:+.3f}"),
+    (P11, "11_deepsdf.full", "pilot/large/fscore", "{:.3f}"),
+    (P11, "11_deepsdf.full", "pilot/large/iou", "{:.3f}"),
+    (P11, "11_deepsdf.full", "pilot/large/normal_consistency", "{:.3f}"),
+    (P11, "11_deepsdf.full", "full/fscore", "{:.3f}"),
+    (P11, "11_deepsdf.full", "full/iou", "{:.3f}"),
+    (P11, "11_deepsdf.full", "full/normal_consistency", "{:.3f}"),
+    (P11, "11_deepsdf.full", "test_reconstruction/sdf/fscore", "F-score {:.3f}"),
+    (P11, "11_deepsdf.full", "test_reconstruction/sdf/iou", "IoU {:.3f}"),
+    (P11, "11_deepsdf.full", "test_reconstruction/shapes", "({} shapes)"),
+    (P11, "11_deepsdf.full", "full/shapes", "{} shapes"),
+    (P11, "11_deepsdf.full", "full/train_seconds", "{:.0f} s"),
+    (P11, "11_deepsdf.full", "full/points_per_second", "{:.1f} M point-samples/s", 1e-6),
+    (P01, "02_anchor_decoders.full", "parameters/relu_pe", "{:,}"),
+    (P01, "04_relu_weight_dataset.full", "sdf_l1_median", "{:.5f}"),
+    (P01, "04_relu_weight_dataset.full", "sdf_l1_p95", "{:.5f}"),
+    (P01, "04_relu_weight_dataset.full", "sdf_l1_max", "max {:.4f}"),
+    (P01, "04_relu_weight_dataset.full", "train_seconds", "{:.0f} s"),
+    (P01, "04_relu_weight_dataset.full", "steps", "{:,} steps"),
+    (P01, "03_siren_warm_start.full", "perturbation/collapse_sigma/ReLU+PE", "ReLU+PE {:.2f}"),
+    (P01, "03_siren_warm_start.full", "perturbation/collapse_sigma/SIREN", "SIREN {:.2f}"),
+    (P01, "05_cosine_shell.full", "anchor start/pairwise_cosine", "{:.2f}"),
+    (P01, "05_cosine_shell.full", "anchor start/low_std_dims", "| {} "),
+    (P01, "05_cosine_shell.full", "anchor start/share_along_start", "{:.2f}"),
+    (P01, "05_cosine_shell.full", "anchor start/pca_dims_for_90pct", "{} of 774"),
+    (P01, "03_siren_warm_start.full", "interpolation/SIREN, anchor start/deviation_mid", "{:.3f}"),
+    (P01, "03_siren_warm_start.full", "interpolation/SIREN, random starts/deviation_mid", "{:.3f}"),
+    (P01, "03_siren_warm_start.full", "interpolation/SIREN, random + weight matching/deviation_mid", "{:.3f}"),
+    (P27, "06_weight_dit_unconditional.full", "generation/mmd", "{:.3f}"),
+    (P27, "06_weight_dit_unconditional.full", "generation/cov", "{:.2f}"),
+    (P27, "06_weight_dit_unconditional.full", "generation/1nna", "{:.2f}"),
+    (P27, "06_weight_dit_unconditional.full", "copier/mmd", "{:.3f}"),
+    (P27, "06_weight_dit_unconditional.full", "copier/cov", "{:.2f}"),
+    (P27, "06_weight_dit_unconditional.full", "copier/1nna", "{:.2f}"),
+    (P27, "06_weight_dit_unconditional.full", "generation/sample_nearest_train_median", "{:.4f}"),
+    (P27, "06_weight_dit_unconditional.full", "generation/reference_nearest_train_median", "{:.4f}"),
+    (P27, "06_weight_dit_unconditional.full", "generation/nearest_train_ratio", "ratio {:.2f}"),
+    (P27, "06_weight_dit_unconditional.full", "generation/memorisation/memorised", "{:.1f} %", 100),
+    (P27, "06_weight_dit_unconditional.full", "token_entries", "{:,}"),
+    (P27, "08_weight_dit_multiview.full", "parameters", "{:.1f} M", 1e-6),
+    (P27, "07_weight_dit_single_view.full", "phase6/vectors/cos_true_mean", "{:.3f}"),
+    (P27, "07_weight_dit_single_view.full", "phase6/residual/cos_true_mean", "{:.3f}"),
+    (P27, "07_weight_dit_single_view.full", "phase6/vectors/top1_cos_mean", "{:.3f}"),
+    (P27, "07_weight_dit_single_view.full", "phase6/residual/top1_cos_mean", "{:.3f}"),
+    (P27, "07_weight_dit_single_view.full", "phase6/residual/rows_for_half", "| {} ("),
+    (P27, "07_weight_dit_single_view.full", "phase6/residual/distinct_top1", "{} distinct"),
+    (P27, "07_weight_dit_single_view.full", "phase5/vectors/cos_true_mean", "{:.3f}"),
+    (P27, "07_weight_dit_single_view.full", "phase5/residual/cos_true_mean", "{:.3f}"),
+    (P27, "07_weight_dit_single_view.full", "phase5/vectors/truth_pairwise_cosine", "{:.3f}"),
+    (P27, "08_weight_dit_multiview.full", "held-out/vectors/cos_true_mean", "{:.3f}"),
+    (P27, "08_weight_dit_multiview.full", "held-out/residual/cos_true_mean", "{:.3f}"),
+    (P27, "08_weight_dit_multiview.full", "held-out/residual/rows_for_half", "{} shapes for half"),
+    (P27, "08_weight_dit_multiview.full", "by_views/1/residual_cos_true_mean", "{:.3f}"),
+    (P27, "08_weight_dit_multiview.full", "by_views/8/residual_cos_true_mean", "{:.3f}"),
+    (P27, "08_weight_dit_multiview.full", "loss_ema", "{:.3f}"),
+    (P27, "08_weight_dit_multiview.full", "training/mesh/prediction/fscore", "F {:.2f}"),
+    (P27, "07_weight_dit_single_view.full", "phase6/mesh/prediction/fscore", "{:.3f}"),
+    (P27, "08_weight_dit_multiview.full", "held-out/mesh/prediction/fscore", "{:.3f}"),
+    (P27, "08_weight_dit_multiview.full", "held-out/mesh/retrieval/fscore", "{:.3f}"),
+    (P27, "07_weight_dit_single_view.full", "phase6/mesh/prediction_vs_top_attractor/fscore", "{:.3f}"),
+    (P27, "08_weight_dit_multiview.full", "held-out/mesh/prediction_vs_top_attractor/fscore", "{:.3f}"),
+    (P810, "09_weight_dit_ablations.full", "phase8/mesh/prediction/fscore", "F {:.3f}"),
+    (P810, "09_weight_dit_ablations.full", "phase9/mesh/prediction/fscore", "F {:.3f}"),
+    (P810, "10_weight_autoencoder.full", "trap/weight MSE, 128 dims | held-out/fscore", "{:.3f}"),
+    (P810, "10_weight_autoencoder.full", "trap/function (SDF), 128 dims | held-out/fscore", "{:.3f}"),
+    (P810, "10_weight_autoencoder.full", "at_thesis_cosine/random direction/fscore", "{:.3f}"),
+    (P12, "12_image_to_latent.full", "loss_ema/full", "{:.1f} × 10⁻³", 1e3),
+    (P12, "12_image_to_latent.full", "loss_ema/pilot", "{:.1f} × 10⁻⁵", 1e5),
+    (P12, "12_image_to_latent.full", "recall/full/cos_mean", "{:.3f} mean"),
+    (P12, "12_image_to_latent.full", "recall/full/cos_min", "{:.2f} min"),
+    (P12, "12_image_to_latent.full", "recall/full/top1", "{:.1f} %", 100),
+    (P12, "12_image_to_latent.full", "recall/full/margin_median", "median {:.2f}"),
+    (P12, "12_image_to_latent.full", "recall/pilot/margin_median", "median {:.2f}"),
+    (P12, "12_image_to_latent.full", "recall/pilot/margin_min", "min {:.2f}"),
+    (P12, "12_image_to_latent.full", "test/diffusion/fscore", "diffusion {:.3f}"),
+    (P12, "12_image_to_latent.full", "test/diffusion/chamfer_l1", "{:.3f}"),
+    (P12, "12_image_to_latent.full", "test/diffusion/iou", "{:.3f}"),
+    (P12, "12_image_to_latent.full", "test/retrieval/fscore", "retrieval {:.3f}"),
+    (P12, "12_image_to_latent.full", "test/retrieval/iou", "{:.3f}"),
+    (P12, "12_image_to_latent.full", "release_mib", "{:.1f} MiB"),
+    (P12, "12_image_to_latent.full", "release_cosine_mean", "cosine {:.5f}"),
+    (P12, "12_image_to_latent.full", "ood/full/shapes", "{} out-of-distribution"),
+    (BENCH, "bench:deepsdf_train-gpu", "project/value", "{:.1f} M point-samples/s", 1e-6),
+    (BENCH, "bench:weight_dit_train-gpu", "project/value", "{:.1f} steps/s"),
+    (BENCH, "bench:weight_dit_train-gpu", "baseline/value", "{:.1f} steps/s"),
+    (BENCH, "bench:ddp_scaling-gpu", "project/value", "{:.2f} M/s on 2 ranks", 1e-6),
+    (BENCH, "bench:ddp_scaling-gpu", "baseline/value", "{:.2f} M/s on 1 rank", 1e-6),
+]
+
+
+def _section(text: str, heading: str) -> str:
+    start = text.index(heading)
+    nxt = text.find("\n## ", start + len(heading))
+    return text[start:nxt if nxt >= 0 else len(text)]
+
+
+def _value(source: str, key: str):
+    if source.startswith("bench:"):
+        path = paths.BENCH_DIR / "results" / f"{source[6:]}.json"
+        v = json.loads(path.read_text())
+    else:
+        path = paths.REPO_ROOT / "figures" / "values" / f"{source}.json"
+        v = json.loads(path.read_text())["values"]
+    for part in key.split("/"):
+        v = v[int(part)] if isinstance(v, list) else v[part]
+    return v
+
+
+def printed(check) -> str:
+    _, source, key, fmt, *scale = check
+    v = _value(source, key)
+    return fmt.format(v * scale[0] if scale else v)
+
+
+README = (paths.REPO_ROOT / "README.md").read_text()
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=[f"{c[1]}:{c[2]}" for c in CHECKS])
+def test_readme_quotes_the_recorded_value(check):
+    section = _section(README, check[0])
+    assert printed(check) in section, (f"README section {check[0]!r} should quote {check[1]} {check[2]} as "
+                                       f"{printed(check)!r}")
+
+
+def test_the_check_fails_when_a_quoted_number_drifts():
+    check = (P11, "11_deepsdf.full", "full/fscore", "{:.3f}")
+    quoted = printed(check)
+    drifted = README.replace(quoted, f"{float(quoted) + 0.001:.3f}")
+    assert quoted in _section(README, P11) and quoted not in _section(drifted, P11)
+
+
+def test_every_section_named_exists():
+    for heading in {c[0] for c in CHECKS}:
+        assert re.search("^" + re.escape(heading), README, re.M), heading
