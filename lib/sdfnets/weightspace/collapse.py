@@ -52,16 +52,17 @@ def held_out(pred: torch.Tensor, weights: torch.Tensor, start: torch.Tensor, tra
     inputs = []
     rows_true, rows_attr, rows_ret = [], [], []
     ret_meshes = decode(spec, w[list(retrieved_rows)], resolution) if retrieved_rows is not None else None
-    for i, (r, m) in enumerate(zip(test_rows, pred_meshes)):
-        rows_true.append(metrics.mesh_metrics(m, dataset.sdf(obj_idx[r]), seed=i))
-        rows_attr.append(metrics.mesh_metrics(m, dataset.sdf(obj_idx[top_rows[i]]), seed=i))
-        if ret_meshes is not None:
-            rows_ret.append(metrics.mesh_metrics(ret_meshes[i], dataset.sdf(obj_idx[r]), seed=i))
+    seeds = range(len(test_rows))
+    rows_true = metrics.mesh_metrics_many(pred_meshes, [dataset.sdf(obj_idx[r]) for r in test_rows], seeds)
+    rows_attr = metrics.mesh_metrics_many(pred_meshes, [dataset.sdf(obj_idx[r]) for r in top_rows], seeds)
+    if ret_meshes is not None:
+        rows_ret = metrics.mesh_metrics_many(ret_meshes, [dataset.sdf(obj_idx[r]) for r in test_rows], seeds)
+    for i, r in enumerate(test_rows):
         inputs.append({"row": r, "obj_idx": int(obj_idx[r]), "cos_true": float(att["cos_true"][i]),
                        "top": [int(obj_idx[train_rows[j]]) for j in att["top"][i]],
                        "top_cos": [float(c) for c in att["top_cos"][i]],
                        "residual_cos_true": float(res["cos_true"][i]),
-                       "fscore": rows_true[-1]["fscore"], "fscore_vs_top": rows_attr[-1]["fscore"]})
+                       "fscore": rows_true[i]["fscore"], "fscore_vs_top": rows_attr[i]["fscore"]})
     top_counts = {int(obj_idx[train_rows[j]]): c for j, c in att["top1_counts"].items()}
     mesh = {"prediction": metrics.summarize(rows_true), "prediction_vs_top_attractor": metrics.summarize(rows_attr)}
     if rows_ret:
