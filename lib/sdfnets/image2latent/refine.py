@@ -1,0 +1,139 @@
+"""Refining a predicted latent against the input views, through the frozen DeepSDF decoder.
+
+The latent DiT lands near a training latent (it retrieves more than it generalises); the decoder
+can represent unseen shapes far better (notebook 11's test-time fitting). Here the latent moves
+until the decoder's shape casts the silhouettes the input images show, at the views' camera poses:
+
+- rays through a ``res`` x ``res`` pixel grid of each view (the renders' pinhole camera: OpenGL
+  convention, vertical field of view ``yfov``), ``samples`` points on each ray's chord of the unit
+  sphere the shapes live in;
+- a soft silhouette per ray: the soft minimum of the SDF along the ray (``-tau log sum exp(-sdf /
+  tau)``), through a sigmoid of width ``tau``: 1 where the ray hits the surface, 0 where it misses;
+- the loss: binary cross-entropy against the input's foreground mask (the pixels that are not the
+  white background), plus ``trust`` x the squared distance to the DiT's latent (the prior the
+  images alone do not pin down: the back of an object), minimised by Adam for ``steps`` steps.
+
+:func:`silhouette_iou` scores any latent against the masks without gradients, which is how
+:func:`best_of` keeps the best of several sampled latents.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+
+@dataclass(frozen=True)
+class RefineConfig:
+    steps: int = 60
+    lr: float = 3e-3
+    res: int = 48  # silhouette pixels per side
+    samples: int = 48  # points per ray
+    tau: float = 0.01  # width of the soft minimum and of the sigmoid (SDF units)
+    trust: float = 1.0  # weight of |z - z_DiT|^2 (in units of the latent's per-dim variance)
+
+
+def foreground_masks(images: np.ndarray | torch.Tensor, res: int, threshold: int = 245) -> torch.Tensor:
+    """[K, res, res] float foreground share of each pixel of ``images`` [K, H, W, 3] uint8 on a white
+    background (any channel below ``threshold``), area-averaged down to ``res``."""
+    img = torch.as_tensor(np.asarray(images))
+    fg = (img[..., :3] < threshold).any(-1).float()[:, None]
+    return F.adaptive_avg_pool2d(fg, res)[:, 0]
+
+
+def camera_rays(poses: torch.Tensor, yfov: float, res: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Origins and unit directions [K, res*res, 3] through the pixel centres of each camera
+    (camera-to-world ``poses`` [K, 4, 4], looking down its -Z axis, image rows top to bottom)."""
+    poses = poses.float()
+    t = math.tan(yfov / 2)
+    c = (torch.arange(res, dtype=torch.float32, device=poses.device) + 0.5) / res * 2 - 1
+    y, x = torch.meshgrid(-c * t, c * t, indexing="ij")
+    d = torch.stack([x, y, -torch.ones_like(x)], -1).reshape(-1, 3)
+    d = F.normalize(d, dim=-1)
+    dirs = torch.einsum("kij,rj->kri", poses[:, :3, :3], d)
+    return poses[:, None, :3, 3].expand_as(dirs), dirs
+
+
+def ray_points(origins: torch.Tensor, dirs: torch.Tensor, samples: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``samples`` evenly spaced points [K, R, S, 3] on each ray's chord of the unit sphere, and
+    whether the ray meets the sphere at all [K, R] (rays that miss get points at the nearest approach)."""
+    b = (origins * dirs).sum(-1)
+    c = (origins * origins).sum(-1) - 1.0
+    disc = b * b - c
+    hit = disc > 0
+    half = disc.clamp_min(0).sqrt()
+    t0, t1 = -b - half, -b + half
+    s = (torch.arange(samples, dtype=dirs.dtype, device=dirs.device) + 0.5) / samples
+    t = t0[..., None] + (t1 - t0)[..., None] * s
+    return origins[..., None, :] + t[..., None] * dirs[..., None, :], hit
+
+
+def soft_silhouette(decoder, z: torch.Tensor, points: torch.Tensor, hit: torch.Tensor, tau: float) -> torch.Tensor:
+    """[K, R] in (0, 1): the soft probability that each ray meets the surface of latent ``z``."""
+    sdf = decoder(z.reshape(1, 1, 1, -1), points).float()
+    soft_min = -tau * torch.logsumexp(-sdf / tau, dim=-1)
+    return torch.sigmoid(-soft_min / tau) * hit
+
+
+class Views:
+    """The input views of one object as silhouette targets: rays, their points, the masks."""
+
+    def __init__(self, images, poses, yfov: float, res: int, samples: int, device):
+        self.masks = foreground_masks(images, res).to(device)
+        o, d = camera_rays(torch.as_tensor(np.asarray(poses)).to(device), float(yfov), res)
+        self.points, self.hit = ray_points(o, d, samples)
+        self.masks = self.masks.reshape(len(self.masks), -1)
+
+    def loss(self, decoder, z, tau: float) -> torch.Tensor:
+        sil = soft_silhouette(decoder, z, self.points, self.hit, tau).clamp(1e-5, 1 - 1e-5)
+        return F.binary_cross_entropy(sil, self.masks)
+
+    @torch.no_grad()
+    def iou(self, decoder, z) -> float:
+        """Silhouette IoU of the hard silhouettes (min SDF along the ray < 0) against masks > 0.5."""
+        sdf = decoder(z.reshape(1, 1, 1, -1), self.points).float()
+        pred = (sdf.min(-1).values < 0) & self.hit
+        true = self.masks > 0.5
+        union = (pred | true).sum()
+        return float((pred & true).sum() / union) if union else 1.0
+
+
+def refine(decoder, z0: torch.Tensor, images, poses, yfov: float, cfg: RefineConfig = RefineConfig(), *,
+           latent_scale: float = 1.0, progress: bool = False) -> tuple[torch.Tensor, list[float]]:
+    """The latent near ``z0`` [D] whose shape best casts the silhouettes of ``images`` [K, H, W, 3]
+    (white background) seen from ``poses`` [K, 4, 4]; ``latent_scale``: the training latents' spread
+    (std), which sets the trust region's units. Returns (latent [D], loss per step)."""
+    dev = next(decoder.parameters()).device
+    views = Views(images, poses, yfov, cfg.res, cfg.samples, dev)
+    z0 = z0.to(dev).float()
+    z = torch.nn.Parameter(z0.clone())
+    opt = torch.optim.Adam([z], lr=cfg.lr)
+    for p in decoder.parameters():
+        p.requires_grad_(False)
+    history = []
+    try:
+        for _ in tqdm(range(cfg.steps), desc="refine", unit="step", disable=not progress, leave=False):
+            loss = views.loss(decoder, z, cfg.tau) + cfg.trust * ((z - z0) / latent_scale).pow(2).mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            history.append(float(loss.detach()))
+    finally:
+        for p in decoder.parameters():
+            p.requires_grad_(True)
+    return z.detach(), history
+
+
+def best_of(decoder, candidates: torch.Tensor, images, poses, yfov: float, res: int = 32,
+            samples: int = 48) -> tuple[int, list[float]]:
+    """Which of ``candidates`` [S, D] casts silhouettes closest to the images' (silhouette IoU):
+    (its index, every candidate's IoU)."""
+    dev = next(decoder.parameters()).device
+    views = Views(images, poses, yfov, res, samples, dev)
+    scores = [views.iou(decoder, z.to(dev).float()) for z in candidates]
+    return int(np.argmax(scores)), scores
