@@ -142,6 +142,12 @@ EXPECT = {
         and v["by_n"]["2"]["recall_top1"] == 1.0  # two shapes: the DiT tells them apart
         and all(0 < r["sdf_l1_mean"] <= r["sdf_l1_max"] and r["test"]["diffusion"]["empty_meshes"] == 0
                 for r in v["by_n"].values())),
+    "16_image_to_mesh_generalisation": lambda v, rec: (
+        v["held_out_shapes"] == 1 and v["ood_shapes"] == 1 and v["pipeline"] == "runs of this scale"
+        and len(v["methods"]) == 18 and {"oracle retrieval", "fitted to SDF samples", "refined, 4 views, known poses",
+                                         "best of 2, 4 views, known poses"} <= set(v["methods"])
+        and all(0 <= m["fscore"] <= 1 and 0 <= m["holds_together"] <= 1 for m in v["methods"].values())
+        and set(v["ood"]) == {"diffusion", "refined", "retrieval", "oracle retrieval"}),
     "12_image_to_latent": lambda v, rec: (
         v["encoder"] == "viewnet" and v["recall"]["pilot"]["top1"] == 1.0 and v["recall"]["full"]["top1"] >= 0.8
         and v["recall"]["full"]["cos_mean"] > 0.95 and v["test"]["shapes"] == 1 and v["ood"]["full"]["shapes"] == 1

@@ -252,6 +252,13 @@ class ImageToLatentConfig:
     scaling_epochs: int = 0  # phase-11 epochs per shape at every N (0: the phase-11 recipe's)
     scaling_dit_steps: int = 0  # phase-12 steps at every N (0: the phase-12 recipe's)
     ood_neighbours: int = 8  # training latents the manifold projection averages over
+    # image -> mesh on unseen objects (notebook 16): silhouette refinement and best-of-S sampling
+    refine_steps: int = 60
+    refine_lr: float = 3e-3
+    refine_res: int = 48  # silhouette pixels per side
+    refine_samples: int = 48  # SDF samples per ray
+    refine_trust: float = 1.0  # weight of the squared distance to the DiT's latent (per-dim variance units)
+    best_of: int = 8  # DiT samples per input, the best by silhouette IoU
 
 
 @dataclass(frozen=True)
@@ -288,7 +295,8 @@ _PRESETS: dict[str, dict] = {
                       dit_d_model=32, dit_layers=2, dit_steps=150, samples=4, eval_shapes=4, interp_pairs=1),
         image2latent=dict(encoder_image_size=64, encoder_width=8, encoder_dim=32, encoder_steps=40, encoder_batch=8,
                        d_model=48, num_layers=2, num_heads=4, steps=300, batch=32, lr=1e-3, pilot_shapes=4,
-                       eval_views=2, test_shapes=2, mesh_resolution=32, scaling_shapes=(2, 0), scaling_eval_shapes=2),
+                       eval_views=2, test_shapes=2, mesh_resolution=32, scaling_shapes=(2, 0), scaling_eval_shapes=2,
+                       refine_steps=4, refine_res=12, refine_samples=12, best_of=2),
     ),
     "cpu": dict(
         data=dict(num_shapes=48, mesh_resolution=112, num_points=100_000, num_surface_points=20_000,
@@ -307,7 +315,8 @@ _PRESETS: dict[str, dict] = {
                       interp_pairs=2),
         image2latent=dict(encoder_image_size=96, encoder_width=16, encoder_dim=128, encoder_steps=600, encoder_batch=32,
                        d_model=192, num_layers=4, num_heads=6, steps=3000, batch=64, lr=3e-4, test_shapes=6,
-                       mesh_resolution=64, scaling_shapes=(10, 20, 0), scaling_eval_shapes=6),
+                       mesh_resolution=64, scaling_shapes=(10, 20, 0), scaling_eval_shapes=6,
+                       refine_steps=20, refine_res=24, refine_samples=24, best_of=4),
     ),
     "full": dict(  # the real corpus: every shape of the Sweet Home 3D pack (the thesis had 976)
         data=dict(corpus="sweethome3d", num_shapes=976, mesh_resolution=128),

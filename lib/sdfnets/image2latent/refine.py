@@ -38,6 +38,12 @@ class RefineConfig:
     trust: float = 1.0  # weight of |z - z_DiT|^2 (in units of the latent's per-dim variance)
 
 
+def config_of(dc) -> RefineConfig:
+    """The refinement settings of an :class:`~sdfnets.config.ImageToLatentConfig`."""
+    return RefineConfig(steps=dc.refine_steps, lr=dc.refine_lr, res=dc.refine_res, samples=dc.refine_samples,
+                        trust=dc.refine_trust)
+
+
 def foreground_masks(images: np.ndarray | torch.Tensor, res: int, threshold: int = 245) -> torch.Tensor:
     """[K, res, res] float foreground share of each pixel of ``images`` [K, H, W, 3] uint8 on a white
     background (any channel below ``threshold``), area-averaged down to ``res``."""

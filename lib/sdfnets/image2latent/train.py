@@ -78,7 +78,8 @@ class ImageToLatent:
 
 
 EVAL_ONLY = ("mesh_resolution", "eval_views", "test_shapes", "pilot_shapes", "guidance", "sample_steps", "scaling_shapes",
-             "scaling_eval_shapes", "scaling_epochs", "scaling_dit_steps", "ood_neighbours")
+             "scaling_eval_shapes", "scaling_epochs", "scaling_dit_steps", "ood_neighbours",
+             "refine_steps", "refine_lr", "refine_res", "refine_samples", "refine_trust", "best_of")
 
 
 def _key(cfg, latents: torch.Tensor, features_name: str, tag: str) -> dict:

@@ -1,0 +1,145 @@
+"""How far image -> mesh holds on objects no model saw (notebook ``16``): one evaluation for every
+way of getting a latent from views, beside three references on the same shapes.
+
+- ``diffusion``: the phase-12 DiT's sample from K views (``known`` poses: the renders' cameras;
+  ``default`` poses: the CLI's guess for a user without camera data);
+- ``refined``: that sample moved through the frozen decoder until its silhouettes match the views
+  (:mod:`.refine`), at the same poses the DiT was given;
+- ``best of S``: S samples (seeds), the one whose silhouettes agree best with the views;
+- references: ``retrieval`` (the training shape whose mean view feature is nearest; today's
+  baseline), ``oracle retrieval`` (the training shape whose surface is nearest by Chamfer: the best
+  any retrieval could do) and ``fitted`` (DeepSDF's test-time reconstruction from the shape's own
+  SDF samples: the decoder's ceiling).
+
+Every row carries the mesh metrics of :func:`sdfnets.metrics.mesh_metrics` and the connected parts of
+:func:`sdfnets.metrics.components` (``mesh_and_metrics`` computes both).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .. import metrics, paths
+from ..data.splits import random_views
+from ..deepsdf import evaluate as ev
+from . import refine as rf
+from .pipeline import default_poses
+
+
+@dataclass
+class Parts:
+    """What image -> mesh needs: the decoder, the training latents (row i = shape ``train_ids[i]``),
+    the DiT, the encoder; ``source`` says whether they are the release or this scale's runs."""
+
+    decoder: torch.nn.Module
+    latents: torch.Tensor
+    model: object
+    encoder: object
+    source: str
+
+
+def parts_for(cfg, dataset, train_ids, device=None) -> Parts:
+    """The released pipeline when it was trained on exactly these shapes of this corpus (full scale),
+    otherwise notebook 11's and 12's runs of the scale (load-or-train)."""
+    from ..deepsdf import release as deepsdf_release
+    from ..runs import default_device
+    from . import release
+
+    device = default_device(device)
+    path = paths.RELEASE_DIR / release.DEFAULT_NAME
+    if path.is_file():
+        model, enc, meta = release.load(path, device)
+        decoder, latents, dmeta = deepsdf_release.load(path.parent / meta["deepsdf"], device)
+        if dmeta.get("uids") == [dataset.uid_of(i) for i in train_ids]:
+            decoder.eval()
+            return Parts(decoder, latents, model, enc, f"release {path.name}")
+    from ..deepsdf.train import train
+    from . import encoders
+    from . import train as i2l
+
+    run = train(cfg, dataset, train_ids, device=device)
+    bank = encoders.render_bank(dataset, range(len(dataset)), cfg.image2latent.encoder_image_size) \
+        if cfg.image2latent.encoder == "viewnet" else None
+    enc = encoders.get_encoder(cfg, dataset, train_ids, bank=None if bank is None else bank[train_ids])
+    feats, poses = encoders.feature_cache(enc, dataset, bank=bank)
+    model = i2l.train_dit(cfg, run.latents, feats[train_ids], poses, encoder=enc.name, tag="full")
+    return Parts(run.decoder.eval(), run.latents, model, enc, "runs of this scale")
+
+
+def oracle_rows(dataset, query_ids, train_ids, points: int = 2048, seed: int = 0, device=None) -> np.ndarray:
+    """For each query shape, the row of ``train_ids`` whose true surface is nearest (PointFlow's
+    Chamfer of ``points`` surface samples each): the best any retrieval could return."""
+    rng = np.random.default_rng(seed)
+
+    def cloud(i):
+        s = dataset.sdf(int(i))["surface_points"]
+        return torch.as_tensor(s[rng.choice(len(s), min(points, len(s)), replace=False)]).float()
+
+    q = torch.stack([cloud(i) for i in query_ids])
+    t = torch.stack([cloud(i) for i in train_ids])
+    if device is not None:
+        q, t = q.to(device), t.to(device)
+    return metrics.chamfer_pointflow(q, t).argmin(1).cpu().numpy()
+
+
+@dataclass(frozen=True)
+class Condition:
+    views: int
+    poses: str  # "known" | "default"
+
+    @property
+    def name(self) -> str:
+        return f"{self.views} view{'s' if self.views > 1 else ''}, {self.poses} poses"
+
+
+def view_inputs(dataset, feats, cam_poses, ids, cond: Condition, seed: int = 0):
+    """Per shape: the chosen views' features [M, K, F], the poses the model is told [M, K, 4, 4]
+    (the true ones or the CLI's default ones), the images [M, K, H, W, 3] and the view indices [M, K]."""
+    vids = random_views(len(ids), cond.views, feats.shape[1], seed)
+    f = feats[torch.as_tensor(list(ids))[:, None], vids]
+    if cond.poses == "known":
+        told = cam_poses[vids]
+    elif cond.poses == "default":
+        told = torch.as_tensor(default_poses(cond.views)).float()[None].expand(len(ids), -1, -1, -1)
+    else:
+        raise ValueError(f"poses must be 'known' or 'default', not {cond.poses!r}")
+    images = np.stack([dataset.renders(int(i))["images"][vids[j].numpy()] for j, i in enumerate(ids)])
+    return f, told, images, vids
+
+
+def sample_latents(model, f, told, seed: int = 0, batch: int = 256) -> torch.Tensor:
+    return torch.cat([model.sample(f[s:s + batch], told[s:s + batch], seed=seed + s).cpu()
+                      for s in range(0, len(f), batch)])
+
+
+def refine_all(parts: Parts, z: torch.Tensor, images, told, yfov: float, cfg: rf.RefineConfig, progress: bool = True):
+    scale = float(parts.latents.std())
+    out = []
+    from tqdm import tqdm
+
+    for j in tqdm(range(len(z)), desc="refine", unit="shape", disable=not progress):
+        out.append(rf.refine(parts.decoder, z[j], images[j], told[j], yfov, cfg, latent_scale=scale)[0].cpu())
+    return torch.stack(out)
+
+
+def best_of_all(parts: Parts, f, told, images, yfov: float, samples: int, seed: int = 0) -> torch.Tensor:
+    """Per shape, the best of ``samples`` DiT samples by silhouette IoU against its views."""
+    cands = torch.stack([sample_latents(parts.model, f, told, seed=seed + 1000 * s) for s in range(samples)], 1)
+    picks = [rf.best_of(parts.decoder, cands[j], images[j], told[j], yfov)[0] for j in range(len(cands))]
+    return cands[torch.arange(len(cands)), torch.as_tensor(picks)]
+
+
+def measure(parts: Parts, z: torch.Tensor, dataset, ids, resolution: int) -> dict:
+    """Mesh metrics and parts of each latent's mesh against its shape: the summary and the rows."""
+    _, rows = ev.mesh_and_metrics(parts.decoder, z, dataset, ids, resolution, progress=False)
+    return summary(rows) | {"rows": rows}
+
+
+def summary(rows: list[dict]) -> dict:
+    out = metrics.summarize(rows)
+    out["one_part"] = float(np.mean([r["components"] == 1 for r in rows]))
+    out["holds_together"] = float(np.mean([r["largest_share"] >= 0.9 for r in rows]))
+    return out
