@@ -110,8 +110,8 @@ def _mesh_metrics_job(args) -> dict:
 
 
 def mesh_metrics_many(meshes, samples, seeds, num_points: int = 30_000, workers: int | None = None) -> list[dict]:
-    """:func:`mesh_metrics` of every ``meshes[k]`` against ``samples[k]`` (seed ``seeds[k]``), the same
-    numbers as one call each, spread over ``workers`` processes (default :func:`default_workers`).
+    """:func:`mesh_metrics` of every ``meshes[k]`` against ``samples[k]`` (seed ``seeds[k]``), the numbers of
+    one call each (to 1e-3 relative, tested), spread over ``workers`` processes (default :func:`default_workers`).
     The inside test of the IoU (a winding number over 100,000 points at full scale, about a second
     per mesh) holds the GIL, hence processes."""
     jobs = [(None if m is None or len(m.faces) == 0 else np.asarray(m.vertices), None if m is None else
