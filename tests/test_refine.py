@@ -76,3 +76,17 @@ def test_trust_region_holds_the_latent_where_views_say_nothing():
     cfg = refine.RefineConfig(steps=60, lr=1e-2, res=24, samples=48, trust=1e3)
     z, _ = refine.refine(dec, start, images, poses, yfov, cfg)
     assert (z - start).abs().max() < 0.02  # a strong trust region keeps the DiT's latent
+
+
+def test_a_batch_of_objects_refines_as_each_alone():
+    from sdfnets.data.render import camera_poses, fov_for_unit_sphere
+
+    dec = Spheres()
+    poses, yfov = camera_poses(3), fov_for_unit_sphere(2.5)
+    truths = [torch.tensor([0.5, 0.2]), torch.tensor([0.35, -0.2]), torch.tensor([0.6, 0.0])]
+    images = np.stack([_images(dec, t, poses, yfov, res=48) for t in truths])
+    starts = torch.tensor([[0.3, -0.1], [0.5, 0.0], [0.4, 0.1]])
+    cfg = refine.RefineConfig(steps=30, lr=1e-2, res=16, samples=32, trust=1e-3)
+    together, _ = refine.refine(dec, starts, images, np.stack([poses] * 3), yfov, cfg, batch=2)
+    alone = torch.stack([refine.refine(dec, starts[j], images[j], poses, yfov, cfg)[0] for j in range(3)])
+    torch.testing.assert_close(together, alone, atol=1e-5, rtol=1e-4)

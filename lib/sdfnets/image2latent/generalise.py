@@ -116,13 +116,9 @@ def sample_latents(model, f, told, seed: int = 0, batch: int = 256) -> torch.Ten
 
 
 def refine_all(parts: Parts, z: torch.Tensor, images, told, yfov: float, cfg: rf.RefineConfig, progress: bool = True):
-    scale = float(parts.latents.std())
-    out = []
-    from tqdm import tqdm
-
-    for j in tqdm(range(len(z)), desc="refine", unit="shape", disable=not progress):
-        out.append(rf.refine(parts.decoder, z[j], images[j], told[j], yfov, cfg, latent_scale=scale)[0].cpu())
-    return torch.stack(out)
+    """Every latent ``z`` [M, D] refined against its views (``images`` [M, K, H, W, 3], ``told`` poses)."""
+    return rf.refine(parts.decoder, z, images, told.numpy(), yfov, cfg, latent_scale=float(parts.latents.std()),
+                     progress=progress)[0].cpu()
 
 
 def best_of_all(parts: Parts, f, told, images, yfov: float, samples: int, seed: int = 0) -> torch.Tensor:

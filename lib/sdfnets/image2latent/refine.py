@@ -80,59 +80,79 @@ def ray_points(origins: torch.Tensor, dirs: torch.Tensor, samples: int) -> tuple
 
 
 def soft_silhouette(decoder, z: torch.Tensor, points: torch.Tensor, hit: torch.Tensor, tau: float) -> torch.Tensor:
-    """[K, R] in (0, 1): the soft probability that each ray meets the surface of latent ``z``."""
-    sdf = decoder(z.reshape(1, 1, 1, -1), points).float()
+    """[..., K, R] in (0, 1): the soft probability that each ray meets the surface of latent ``z``
+    [..., D] (``points`` [..., K, R, S, 3], ``hit`` [..., K, R])."""
+    sdf = decoder(z[..., None, None, None, :], points).float()
     soft_min = -tau * torch.logsumexp(-sdf / tau, dim=-1)
     return torch.sigmoid(-soft_min / tau) * hit
 
 
 class Views:
-    """The input views of one object as silhouette targets: rays, their points, the masks."""
+    """Input views as silhouette targets: rays, their points, the masks. ``images`` [..., K, H, W, 3],
+    ``poses`` [..., K, 4, 4] (any leading batch dimensions: one object, or several)."""
 
     def __init__(self, images, poses, yfov: float, res: int, samples: int, device):
-        self.masks = foreground_masks(images, res).to(device)
-        o, d = camera_rays(torch.as_tensor(np.asarray(poses)).to(device), float(yfov), res)
-        self.points, self.hit = ray_points(o, d, samples)
-        self.masks = self.masks.reshape(len(self.masks), -1)
+        images = np.asarray(images)
+        lead = images.shape[:-4]
+        masks = foreground_masks(images.reshape(-1, *images.shape[-3:]), res).to(device)
+        self.masks = masks.reshape(*lead, images.shape[-4], res * res)
+        poses = torch.as_tensor(np.asarray(poses)).float().to(device)
+        o, d = camera_rays(poses.reshape(-1, 4, 4), float(yfov), res)
+        points, hit = ray_points(o, d, samples)
+        self.points = points.reshape(*lead, poses.shape[-3], res * res, samples, 3)
+        self.hit = hit.reshape(*lead, poses.shape[-3], res * res)
 
     def loss(self, decoder, z, tau: float) -> torch.Tensor:
+        """Binary cross-entropy of the soft silhouettes, per object [...] (mean over views and rays)."""
         sil = soft_silhouette(decoder, z, self.points, self.hit, tau).clamp(1e-5, 1 - 1e-5)
-        return F.binary_cross_entropy(sil, self.masks)
+        return F.binary_cross_entropy(sil, self.masks, reduction="none").mean((-1, -2))
 
     @torch.no_grad()
-    def iou(self, decoder, z) -> float:
-        """Silhouette IoU of the hard silhouettes (min SDF along the ray < 0) against masks > 0.5."""
-        sdf = decoder(z.reshape(1, 1, 1, -1), self.points).float()
+    def iou(self, decoder, z) -> torch.Tensor:
+        """Silhouette IoU [...] of the hard silhouettes (min SDF along the ray < 0) against masks > 0.5."""
+        sdf = decoder(z[..., None, None, None, :], self.points).float()
         pred = (sdf.min(-1).values < 0) & self.hit
         true = self.masks > 0.5
-        union = (pred | true).sum()
-        return float((pred & true).sum() / union) if union else 1.0
+        union = (pred | true).sum((-1, -2))
+        return torch.where(union > 0, (pred & true).sum((-1, -2)) / union.clamp_min(1), torch.ones_like(union).float())
 
 
 def refine(decoder, z0: torch.Tensor, images, poses, yfov: float, cfg: RefineConfig = RefineConfig(), *,
-           latent_scale: float = 1.0, progress: bool = False) -> tuple[torch.Tensor, list[float]]:
-    """The latent near ``z0`` [D] whose shape best casts the silhouettes of ``images`` [K, H, W, 3]
-    (white background) seen from ``poses`` [K, 4, 4]; ``latent_scale``: the training latents' spread
-    (std), which sets the trust region's units. Returns (latent [D], loss per step)."""
+           latent_scale: float = 1.0, batch: int = 8, progress: bool = False) -> tuple[torch.Tensor, list[float]]:
+    """The latents near ``z0`` ([D] for one object, [M, D] for M) whose shapes best cast the
+    silhouettes of ``images`` ([K, H, W, 3] or [M, K, H, W, 3], white background) seen from
+    ``poses`` ([K, 4, 4] or [M, K, 4, 4]); ``latent_scale``: the training latents' spread (std), the
+    trust region's unit. Objects are refined ``batch`` at a time, each by its own loss (Adam's
+    updates are per entry, so a batch gives each object the result it gets alone). On a GPU the
+    decoder runs in bf16. Returns (latents like ``z0``, mean loss per step of the last batch)."""
+    single = z0.dim() == 1
+    if single:
+        z0, images, poses = z0[None], np.asarray(images)[None], np.asarray(poses)[None]
     dev = next(decoder.parameters()).device
-    views = Views(images, poses, yfov, cfg.res, cfg.samples, dev)
-    z0 = z0.to(dev).float()
-    z = torch.nn.Parameter(z0.clone())
-    opt = torch.optim.Adam([z], lr=cfg.lr)
+    out, history = [], []
     for p in decoder.parameters():
         p.requires_grad_(False)
-    history = []
     try:
-        for _ in tqdm(range(cfg.steps), desc="refine", unit="step", disable=not progress, leave=False):
-            loss = views.loss(decoder, z, cfg.tau) + cfg.trust * ((z - z0) / latent_scale).pow(2).mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            history.append(float(loss.detach()))
+        for s in tqdm(range(0, len(z0), batch), desc="refine", unit="batch", disable=not progress, leave=False):
+            views = Views(np.asarray(images)[s:s + batch], np.asarray(poses)[s:s + batch], yfov, cfg.res, cfg.samples, dev)
+            start = z0[s:s + batch].to(dev).float()
+            z = torch.nn.Parameter(start.clone())
+            opt = torch.optim.Adam([z], lr=cfg.lr)
+            history = []
+            for _ in range(cfg.steps):
+                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=dev.type == "cuda"):
+                    fit = views.loss(decoder, z, cfg.tau)
+                loss = fit + cfg.trust * ((z - start) / latent_scale).pow(2).mean(-1)
+                opt.zero_grad(set_to_none=True)
+                loss.sum().backward()
+                opt.step()
+                history.append(float(loss.detach().mean()))
+            out.append(z.detach())
     finally:
         for p in decoder.parameters():
             p.requires_grad_(True)
-    return z.detach(), history
+    z = torch.cat(out)
+    return (z[0] if single else z), history
 
 
 def best_of(decoder, candidates: torch.Tensor, images, poses, yfov: float, res: int = 32,
@@ -141,5 +161,5 @@ def best_of(decoder, candidates: torch.Tensor, images, poses, yfov: float, res: 
     (its index, every candidate's IoU)."""
     dev = next(decoder.parameters()).device
     views = Views(images, poses, yfov, res, samples, dev)
-    scores = [views.iou(decoder, z.to(dev).float()) for z in candidates]
+    scores = [float(views.iou(decoder, z.to(dev).float())) for z in candidates]
     return int(np.argmax(scores)), scores
