@@ -241,6 +241,8 @@ def image2mesh(
     checkpoint: Optional[str] = typer.Option(None, help="Release file (default: checkpoints/image2mesh-sweethome3d.safetensors)."),
     device: Optional[str] = typer.Option(None, help="cpu or cuda (default: cuda when available)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output file."),
+    refine: bool = typer.Option(False, "--refine/--no-refine", help="Move the predicted latent until the shape's "
+                                "silhouettes match the images (at the given or default poses)."),
 ):
     """Phase 12: image(s) -> mesh (project encoder -> latent diffusion -> DeepSDF -> marching cubes)."""
     from pathlib import Path
@@ -272,7 +274,7 @@ def image2mesh(
                 bar.set_postfix_str(text)
                 bar.refresh()
 
-            mesh = pipe(loaded, poses, resolution=resolution, seed=seed, progress=progress)
+            mesh = pipe(loaded, poses, resolution=resolution, seed=seed, progress=progress, refine=refine)
     except (InputError, ReleaseMismatch, FileNotFoundError, RuntimeError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2)

@@ -27,12 +27,12 @@ def build(checkpoint=None, device=None) -> gr.Blocks:
     atexit.register(shutil.rmtree, out_dir, ignore_errors=True)
     counter = iter(range(10**9))
 
-    def run(files, resolution, seed, progress=gr.Progress()):
+    def run(files, resolution, seed, refine=False, progress=gr.Progress()):
         files = [f if isinstance(f, str) else f.name for f in files or []]
         try:
             check_count(len(files))
             images = [load_image(f, name=Path(f).name) for f in files]
-            mesh = pipe(images, resolution=int(resolution), seed=int(seed),
+            mesh = pipe(images, resolution=int(resolution), seed=int(seed), refine=bool(refine),
                         progress=lambda f, text: progress(f, desc=text))
         except (InputError, RuntimeError) as exc:
             raise gr.Error(str(exc))
@@ -54,10 +54,11 @@ def build(checkpoint=None, device=None) -> gr.Blocks:
                 resolution = gr.Slider(32, 256, value=128, step=16, label="marching-cubes resolution",
                                        elem_id="resolution")
                 seed = gr.Number(0, label="seed", precision=0)
+                refine = gr.Checkbox(False, label="refine against the silhouettes", elem_id="refine")
                 go = gr.Button("Make the mesh", variant="primary", elem_id="run")
             with gr.Column():
                 viewer = gr.Model3D(label="mesh", elem_id="viewer", clear_color=(1, 1, 1, 1))
                 download = gr.File(label="download", elem_id="download")
                 info = gr.Markdown(elem_id="info")
-        go.click(run, [files, resolution, seed], [viewer, download, info])
+        go.click(run, [files, resolution, seed, refine], [viewer, download, info])
     return demo

@@ -132,7 +132,8 @@ class ImageToMesh:
         self.model, self.encoder, self.meta = _read(release.load, path, self.device, "an image-to-mesh release")
         dec_path = path.parent / self.meta["deepsdf"]
         release.check_deepsdf(self.meta, dec_path)
-        self.decoder, _, _ = _read(deepsdf_release.load, dec_path, self.device, "a DeepSDF release")
+        self.decoder, latents, _ = _read(deepsdf_release.load, dec_path, self.device, "a DeepSDF release")
+        self.latent_std = float(latents.std())  # the refinement's trust-region unit
         self.decoder.eval()
 
     def latent(self, images: list[np.ndarray], poses: np.ndarray | None = None, seed: int = 0) -> torch.Tensor:
@@ -144,10 +145,23 @@ class ImageToMesh:
         return self.model.sample(feats, torch.as_tensor(poses, dtype=torch.float32)[None], seed=seed,
                                  encoder=self.encoder.name)[0]
 
+    def refine(self, z: torch.Tensor, images: list[np.ndarray], poses: np.ndarray | None = None,
+               progress=None) -> torch.Tensor:
+        """``z`` moved until its shape's silhouettes match the images' at the poses (:mod:`.refine`);
+        ``progress(step, steps)`` after each step."""
+        from ..data.render import fov_for_unit_sphere
+        from . import refine as rf
+
+        poses = default_poses(len(images)) if poses is None else np.asarray(poses)
+        cfg = rf.RefineConfig() if self.device.type == "cuda" else rf.CPU_CONFIG
+        return rf.refine(self.decoder, z, np.stack(images), poses, fov_for_unit_sphere(CAMERA_DISTANCE), cfg,
+                         latent_scale=self.latent_std)[0]
+
     def __call__(self, images: list[np.ndarray], poses: np.ndarray | None = None, resolution: int = 128,
-                 seed: int = 0, progress=None):
+                 seed: int = 0, progress=None, refine: bool = False):
         """A trimesh.Trimesh, or an InputError / RuntimeError with a message for the user. On a GPU the
-        decoder runs in bf16 and the DDIM loop replays a CUDA graph.
+        decoder runs in bf16 and the DDIM loop replays a CUDA graph. ``refine``: move the DiT's latent
+        until the shape's silhouettes match the images (:meth:`refine`).
         ``progress(fraction, text)`` is called between the stages."""
         from ..field import grid_to_mesh, sdf_grid_sparse
 
@@ -159,6 +173,11 @@ class ImageToMesh:
         say(0.1, "image features + latent diffusion")
         z = self.latent(images, poses, seed)
         times["latent_s"] = time.perf_counter() - t
+        if refine:
+            say(0.3, "refining the latent against the silhouettes")
+            t = time.perf_counter()
+            z = self.refine(z, images, poses)
+            times["refine_s"] = time.perf_counter() - t
         say(0.5, f"decoding the SDF on a {resolution}^3 grid")
         t = time.perf_counter()
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
