@@ -20,6 +20,7 @@ P01 = "## Phases 0–1.5 at full scale"
 P27 = "## Phases 2 and 5–7 at full scale"
 P810 = "## Phases 8–10 at full scale"
 P12 = "## Phase 12 at full scale"
+P34 = "## Phases 3 and 4 at full scale"
 BENCH = "## Benchmarks"
 
 # (README section, source, key path, format)
@@ -96,6 +97,32 @@ CHECKS = [
     (P810, "10_weight_autoencoder.full", "trap/weight MSE, 128 dims | held-out/fscore", "{:.3f}"),
     (P810, "10_weight_autoencoder.full", "trap/function (SDF), 128 dims | held-out/fscore", "{:.3f}"),
     (P810, "10_weight_autoencoder.full", "at_thesis_cosine/random direction/fscore", "{:.3f}"),
+    (P34, "14_hypernetwork_vae.full", "reconstruction/hypernetwork/sdf_l1_median", "{:.5f}"),
+    (P34, "14_hypernetwork_vae.full", "reconstruction/per-shape decoders (phase 1)/sdf_l1_median", "{:.5f}"),
+    (P34, "14_hypernetwork_vae.full", "reconstruction/hypernetwork/fscore", "{:.3f}"),
+    (P34, "14_hypernetwork_vae.full", "reconstruction/hypernetwork/iou", "{:.3f}"),
+    (P34, "14_hypernetwork_vae.full", "reconstruction/per-shape decoders (phase 1)/fscore", "{:.3f}"),
+    (P34, "14_hypernetwork_vae.full", "reconstruction/per-shape decoders (phase 1)/iou", "{:.3f}"),
+    (P34, "14_hypernetwork_vae.full", "mesh_shapes", "meshes of {} training"),
+    (P34, "14_hypernetwork_vae.full", "hypernet_parameters", "{:,}"),
+    (P34, "14_hypernetwork_vae.full", "code_entries", "{:,} code entries"),
+    (P34, "14_hypernetwork_vae.full", "phase1_weights", "{:,} weights"),
+    (P34, "14_hypernetwork_vae.full", "train_seconds/hypernetwork", "trained in {:.0f} s"),
+    (P34, "14_hypernetwork_vae.full", "shell/hypernetwork/pairwise_cosine", "{:.3f}"),
+    (P34, "14_hypernetwork_vae.full", "shell/per-shape decoders (phase 1)/pairwise_cosine", "({:.3f})"),
+    (P34, "14_hypernetwork_vae.full", "shell/hypernetwork/residual_cosine", "residual cosine {:.3f}"),
+    (P34, "14_hypernetwork_vae.full", "shell/per-shape decoders (phase 1)/residual_cosine", "({:.3f})"),
+    (P34, "14_hypernetwork_vae.full", "generation/mmd", "{:.3f}"),
+    (P34, "14_hypernetwork_vae.full", "generation/cov", "{:.2f}"),
+    (P34, "14_hypernetwork_vae.full", "generation/1nna", "{:.2f}"),
+    (P34, "14_hypernetwork_vae.full", "copier/mmd", "{:.3f}"),
+    (P34, "14_hypernetwork_vae.full", "copier/cov", "{:.2f}"),
+    (P34, "14_hypernetwork_vae.full", "copier/1nna", "{:.2f}"),
+    (P34, "14_hypernetwork_vae.full", "generation/sample_nearest_train_median", "{:.4f}"),
+    (P34, "14_hypernetwork_vae.full", "generation/reference_nearest_train_median", "{:.4f}"),
+    (P34, "14_hypernetwork_vae.full", "generation/nearest_train_ratio", "ratio {:.2f}"),
+    (P34, "14_hypernetwork_vae.full", "generation/memorisation/memorised", "{:.1f} %", 100),
+    (P34, "14_hypernetwork_vae.full", "test_shapes", "({} held-out"),
     (P12, "12_image_to_latent.full", "loss_ema/full", "{:.1f} × 10⁻³", 1e3),
     (P12, "12_image_to_latent.full", "loss_ema/pilot", "{:.1f} × 10⁻⁵", 1e5),
     (P12, "12_image_to_latent.full", "recall/full/cos_mean", "{:.3f} mean"),
