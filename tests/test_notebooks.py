@@ -201,3 +201,8 @@ def test_script_engine_runs_without_a_kernel(tmp_path, monkeypatch):
     assert figures.load_values("97_script", "cpu")["values"] == {"n": 2, "scale_seen": "cpu"}
     res = notebooks.run_all("cpu", engine="script", force=True, parameters={"N": 9}, echo=lambda *_: None)
     assert res[0].status == "failed" and "cell 3" in res[0].error and "late" in res[0].error
+
+
+def test_notebook_kernels_talk_over_ipc_not_tcp():
+    """No TCP port is opened for a headless run (and ipykernel's unencrypted-TCP warning is moot)."""
+    assert notebooks._ipc_kernel_manager()(kernel_name="python3").transport == "ipc"

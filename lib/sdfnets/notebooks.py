@@ -79,6 +79,20 @@ def to_ipynb(notebook: Path, dest: Path) -> Path:
     return dest
 
 
+def _ipc_kernel_manager():
+    """A kernel manager on local IPC sockets: nothing listens on TCP, and the kernel's warning about
+    unencrypted TCP transport (one per notebook) does not apply."""
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    class IPCKernelManager(AsyncKernelManager):
+        @default("transport")
+        def _default_transport(self):
+            return "ipc"
+
+    return IPCKernelManager
+
+
 def run_notebook(notebook: Path, scale: str, parameters: dict | None = None) -> Path:
     import papermill
 
@@ -86,7 +100,7 @@ def run_notebook(notebook: Path, scale: str, parameters: dict | None = None) -> 
     src = to_ipynb(notebook, out.with_name(out.stem + ".input.ipynb"))
     papermill.execute_notebook(str(src), str(out), parameters={"SCALE": scale, **(parameters or {})},
                                kernel_name="python3", cwd=str(paths.REPO_ROOT), progress_bar=False,
-                               log_output=False)
+                               log_output=False, kernel_manager_class=_ipc_kernel_manager())
     return out
 
 
