@@ -9,12 +9,13 @@ an unchanged notebook skip; a failing one is reported with its cell and the run 
 from __future__ import annotations
 
 import hashlib
+import json
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import paths
+from . import drift, paths
 from .config import SCALES
 
 
@@ -24,6 +25,7 @@ class NotebookResult:
     status: str  # "ran", "fresh" (skipped: up to date) or "failed"
     seconds: float = 0.0
     error: str = ""
+    drifted: int = 0  # recorded values that left their tolerance against the previous values file
 
 
 def list_notebooks(only: str | None = None) -> list[Path]:
@@ -61,8 +63,6 @@ def is_fresh(notebook: Path, scale: str) -> bool:
     stamp = _stamp(notebook.stem, scale)
     if stamp.exists() and stamp.read_text().strip() == want:
         return True
-    import json
-
     try:
         return json.loads(values.read_text()).get("source_hash") == want
     except ValueError:
@@ -149,6 +149,7 @@ def run_all(scale: str = "cpu", only: str | None = None, force: bool = False,
             results.append(NotebookResult(nb.stem, "fresh"))
             continue
         echo(f"[run]    {nb.stem} ({scale}) ...")
+        before = drift.read_values(paths.values_path(nb.stem, scale))
         t0 = time.perf_counter()
         try:
             if engine == "papermill":
@@ -166,7 +167,16 @@ def run_all(scale: str = "cpu", only: str | None = None, force: bool = False,
         _stamp(nb.stem, scale).parent.mkdir(parents=True, exist_ok=True)
         _stamp(nb.stem, scale).write_text(source_hash(nb, scale) + "\n")
         echo(f"[done]   {nb.stem} in {secs:.1f} s")
-        results.append(NotebookResult(nb.stem, "ran", secs))
+        drifted = 0
+        after = drift.read_values(paths.values_path(nb.stem, scale))
+        if before is not None and after is not None and not parameters:
+            rows = drift.compare(before, after)
+            drifted = sum(not r.ok for r in rows)
+            echo(drift.report(nb.stem, rows))
+            out = paths.build_dir() / "drift" / scale / f"{nb.stem}.json"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps([r.__dict__ for r in rows], indent=1, default=str))
+        results.append(NotebookResult(nb.stem, "ran", secs, drifted=drifted))
     return results
 
 

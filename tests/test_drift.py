@@ -1,0 +1,37 @@
+"""The drift report of `make figures`: regenerated values against the ones they replace."""
+
+import json
+
+from sdfnets import drift, figures, notebooks, paths
+
+
+def test_tolerances_by_kind_of_value():
+    old = {"test": {"fscore": 0.50, "chamfer_l1": 0.010, "shapes": 32}, "train_seconds": 10.0,
+           "history": [[1, 0.5]], "encoder": "viewnet", "other": 1.0}
+    near = {"test": {"fscore": 0.52, "chamfer_l1": 0.011, "shapes": 32}, "train_seconds": 99.0,
+            "history": [[1, 0.1]], "encoder": "viewnet", "other": 1.05}
+    rows = drift.compare(old, near)
+    assert all(r.ok for r in rows) and {r.key for r in rows} == {"test/fscore", "test/chamfer_l1", "test/shapes",
+                                                                 "encoder", "other"}  # times and curves skipped
+    far = {**near, "test": {"fscore": 0.45, "chamfer_l1": 0.013, "shapes": 31}, "encoder": "dinov2", "other": 1.2}
+    bad = {r.key for r in drift.compare(old, far) if not r.ok}
+    assert bad == {"test/fscore", "test/chamfer_l1", "test/shapes", "encoder", "other"}
+    assert not drift.compare({"a": 1.0}, {})[0].ok  # a value that disappeared
+    assert drift.compare({"x": float("nan")}, {"x": float("nan")})[0].ok
+    assert "1 of 2 values within tolerance" in drift.report("nb", drift.compare({"a": 1.0, "b": 2.0}, {"a": 1.0, "b": 9.0}))
+
+
+def test_a_regenerated_notebook_is_compared_with_its_previous_values():
+    nb = next(p for p in notebooks.list_notebooks("00"))
+    assert [r.status for r in notebooks.run_all("smoke", only="00", force=True, echo=lambda *_: None)] == ["ran"]
+    path = paths.values_path(nb.stem, "smoke")
+    rec = json.loads(path.read_text())
+    key = next(k for k, v in rec["values"].items() if isinstance(v, float))
+    rec["values"][key] = rec["values"][key] * 3 + 1  # pretend the committed number was another
+    path.write_text(json.dumps(rec))
+    said = []
+    res = notebooks.run_all("smoke", only="00", force=True, echo=said.append)
+    assert res[0].drifted >= 1 and any(key in s and "committed" in s for s in said)
+    again = notebooks.run_all("smoke", only="00", force=True, echo=lambda *_: None)
+    assert again[0].drifted == 0  # the same commit, run twice: within tolerance
+    assert figures.load_values(nb.stem, "smoke")["values"]
