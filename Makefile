@@ -3,6 +3,7 @@
 #   make test                                                      the whole test suite (CI runs this)
 #   make bench [BENCH=name]                                        benchmarks -> bench/results/
 #   make lab [LAB_ARGS=--allow-root]                               JupyterLab on notebooks/ (edits reach the .py sources)
+#   make report [SCALE=cpu|full|smoke]                              the write-up as one HTML page -> build/report/<scale>/
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -11,7 +12,7 @@ ONLY ?=
 BENCH ?=
 STAMP := $(VENV)/.setup-stamp
 
-.PHONY: setup figures test bench sync clean-build lab
+.PHONY: setup figures test bench sync clean-build lab report
 
 $(STAMP): pyproject.toml scripts/setup_env.sh
 	VENV=$(VENV) bash scripts/setup_env.sh
@@ -21,6 +22,9 @@ setup: $(STAMP)
 
 figures: $(STAMP)
 	$(PY) -m sdfnets.cli figures --scale $(SCALE) $(if $(ONLY),--only $(ONLY)) $(if $(FORCE),--force)
+
+report: $(STAMP)
+	$(PY) -m sdfnets.cli report --scale $(SCALE)
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2 --dist loadfile -q

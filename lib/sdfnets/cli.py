@@ -327,6 +327,15 @@ def figures(
     raise typer.Exit(1 if failed else 3 if drifted else 0)
 
 
+@app.command("report")
+def report(scale: str = ScaleOpt):
+    """Build the write-up as one HTML page from the notebooks, figures and recorded values (build/report/<scale>/)."""
+    from .report import build
+
+    page = build(scale)
+    typer.echo(f"{page} (open it in a browser)")
+
+
 @app.command("notebooks")
 def notebooks(scale: str = ScaleOpt):
     """List the notebooks in thesis order and whether their figures are up to date."""

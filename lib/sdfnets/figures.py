@@ -98,8 +98,12 @@ def git_commit() -> str:
 
 
 def record_values(notebook: str, values: dict, *, scale: str, corpus: str, num_shapes: int) -> Path:
-    """Write a notebook's key numbers with the context needed to trust them."""
+    """Write a notebook's key numbers with the context needed to trust them, and the findings
+    (ours beside the thesis') its cells printed."""
+    from . import thesis
+
     record = {
+        "findings": list(thesis.FINDINGS),
         "notebook": notebook,
         "scale": scale,
         "corpus": corpus,
@@ -111,6 +115,7 @@ def record_values(notebook: str, values: dict, *, scale: str, corpus: str, num_s
     }
     path = paths.values_path(notebook, scale)
     atomic_write_text(path, json.dumps(record, indent=2, sort_keys=True, default=_jsonable) + "\n")
+    thesis.FINDINGS.clear()
     return path
 
 

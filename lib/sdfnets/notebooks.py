@@ -116,6 +116,9 @@ def run_script(notebook: Path, scale: str, parameters: dict | None = None) -> di
     Figures and recorded values are the same; cell outputs are not kept."""
     import jupytext
 
+    from . import thesis
+
+    thesis.FINDINGS.clear()  # a notebook that failed before recording its values leaves none behind
     nb = jupytext.read(notebook)
     ns: dict = {"__name__": "__main__"}
     for i, cell in enumerate(nb.cells):

@@ -64,6 +64,12 @@ def _fmt(x) -> str:
     return f"{x:.3g}" if abs(x) < 1 else f"{x:.4g}"
 
 
+FINDINGS: list[str] = []  # this notebook's findings so far; figures.record_values stores and clears them
+
+
 def finding(what: str, ours, thesis, note: str = "") -> str:
-    """"<what>: here <ours> · thesis <thesis>[ (<note>)]", numbers formatted alike."""
-    return f"{what}: here {_fmt(ours)} · thesis {_fmt(thesis)}" + (f" ({note})" if note else "")
+    """"<what>: here <ours> · thesis <thesis>[ (<note>)]", numbers formatted alike (and kept for the
+    notebook's values file, where the report reads them)."""
+    line = f"{what}: here {_fmt(ours)} · thesis {_fmt(thesis)}" + (f" ({note})" if note else "")
+    FINDINGS.append(line)
+    return line
