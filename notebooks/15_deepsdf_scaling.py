@@ -40,7 +40,7 @@ import time
 import numpy as np
 import torch
 
-from sdfnets import config, figures, metrics, plots, thesis
+from sdfnets import config, figures, metrics, plots, runs, thesis
 from sdfnets.data import load_or_build, render
 from sdfnets.data.bank import SDFBank
 from sdfnets.data.splits import with_ood
@@ -95,8 +95,8 @@ if torch.cuda.is_available():
                   "sign_flips": int(((fast < 0) != (exact < 0)).sum())}
     print("TF32 against float32 on one grid:", tf32_check)
 
-rows = {}
-for n in sizes:
+def at_n(n):
+    """Phases 11 and 12 on the first n training shapes, measured; with what the OOD section reuses."""
     t0 = time.perf_counter()
     ids = train_ids[:n]
     run = train(scfg, ds, ids)
@@ -114,19 +114,32 @@ for n in sizes:
             for name, z in (("diffusion", z_test), ("retrieval", run.latents.cpu()[nn_rows]))}
     z_ood, ood_views = i2l.predict(model, feats, poses, ood_ids, dc.eval_views, seed=SEED)
     ood_meshes, near, ood = ood_measures(run.decoder, z_ood, run.latents.cpu(), ids)
-    rows[n] = {"sdf_l1_mean": float(l1.mean()), "sdf_l1_max": float(l1.max()),
-               "latent_cosine": float(metrics.pairwise_cosine(run.latents.cpu()).mean()) if n > 1 else float("nan"),
-               "mesh": metrics.summarize(mrows), "dit_loss_ema": model.history[-1][1],
-               "recall_top1": float((rec["rank"] == 1).mean()), "recall_cos": float(rec["cos"].mean()),
-               "test": test,
-               "ood_nearest_cosine": float(torch.nn.functional.cosine_similarity(z_ood, run.latents.cpu()[near]).mean()),
-               "ood_nearest_categories": len({ds.categories[ids[int(r)]] for r in near}),
-               "ood": ood, "seconds": {"deepsdf": run.seconds, "dit": model.seconds,
-                                       "total": time.perf_counter() - t0}}
+    row = {"sdf_l1_mean": float(l1.mean()), "sdf_l1_max": float(l1.max()),
+           "latent_cosine": float(metrics.pairwise_cosine(run.latents.cpu()).mean()) if n > 1 else float("nan"),
+           "mesh": metrics.summarize(mrows), "dit_loss_ema": model.history[-1][1],
+           "recall_top1": float((rec["rank"] == 1).mean()), "recall_cos": float(rec["cos"].mean()),
+           "test": test,
+           "ood_nearest_cosine": float(torch.nn.functional.cosine_similarity(z_ood, run.latents.cpu()[near]).mean()),
+           "ood_nearest_categories": len({ds.categories[ids[int(r)]] for r in near}),
+           "ood": ood, "seconds": {"deepsdf": run.seconds, "dit": model.seconds, "total": time.perf_counter() - t0}}
+    return row, (run, model, ids, z_test, z_ood, ood_views, ood_meshes)
+
+
+# Each N's numbers are kept under checkpoints/runs/scaling/, so that a job cut short by its time
+# limit resumes at the first N it had not finished; the largest N is always run here (the OOD section
+# below reuses its models).
+rows = {}
+for n in sizes:
+    if n == sizes[-1]:
+        rows[n], (run, model, ids, z_test, z_ood, ood_views, ood_meshes) = at_n(n)
+    else:
+        rows[n] = runs.cached_result("scaling", runs.data_name(ds).replace("/", "_"),
+                                     {"config": scfg.to_dict(), "n": n, "seed": SEED}, lambda: at_n(n)[0])
     print(n, {k: (round(v, 4) if isinstance(v, float) else v) for k, v in rows[n].items() if k in
               ("sdf_l1_mean", "latent_cosine", "dit_loss_ema", "recall_top1", "ood_nearest_cosine")},
-          "test F diffusion / retrieval", round(test["diffusion"]["fscore"], 3), round(test["retrieval"]["fscore"], 3),
-          f"OOD holds together {ood['holds_together']:.2f}, {rows[n]['seconds']['total']:.0f} s")
+          "test F diffusion / retrieval", round(rows[n]["test"]["diffusion"]["fscore"], 3),
+          round(rows[n]["test"]["retrieval"]["fscore"], 3),
+          f"OOD holds together {rows[n]['ood']['holds_together']:.2f}, {rows[n]['seconds']['total']:.0f} s")
 
 # %% [markdown]
 # ## The curves

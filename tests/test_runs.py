@@ -90,3 +90,19 @@ def test_checkpoints_never_run_code(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="not a readable checkpoint"):
         load_checkpoint(tmp_path / "evil.pt")
     assert not (tmp_path / "PWNED").exists()
+
+
+def test_cached_result_computes_once_per_key(tmp_path, monkeypatch):
+    from sdfnets import runs
+
+    monkeypatch.setenv("SDFNETS_RUNS_DIR", str(tmp_path))
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"f": 0.5, "n": 3}
+
+    assert runs.cached_result("k", "d", {"n": 1}, compute) == {"f": 0.5, "n": 3}
+    assert runs.cached_result("k", "d", {"n": 1}, compute) == {"f": 0.5, "n": 3} and len(calls) == 1
+    runs.cached_result("k", "d", {"n": 2}, compute)
+    assert len(calls) == 2  # another key, another result

@@ -30,7 +30,7 @@ import torch
 from tqdm import tqdm
 
 from . import paths
-from .io import load_checkpoint, save_checkpoint
+from .io import atomic_write_text, load_checkpoint, save_checkpoint
 
 
 def default_device(device=None) -> torch.device:
@@ -54,6 +54,19 @@ def data_name(dataset) -> str:
 def run_dir(kind: str, name: str, body: dict) -> Path:
     """``checkpoints/runs/<kind>/<name>-<key of body>/``."""
     return paths.runs_dir() / kind / f"{name}-{run_key(body)}"
+
+
+def cached_result(kind: str, name: str, body: dict, compute: Callable[[], dict]) -> dict:
+    """``compute()``'s JSON-able result, kept in ``checkpoints/runs/<kind>/<name>-<key>/result.json``
+    and returned from there next time: a long evaluation cut short (a job's time limit) resumes at
+    the first result it had not finished."""
+    path = run_dir(kind, name, body) / "result.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    result = compute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(result, default=float))
+    return json.loads(path.read_text())
 
 
 @dataclass
