@@ -106,6 +106,13 @@ for c in (gen.Condition(1, "known"), gen.Condition(4, "known"), gen.Condition(4,
     f, told, images, _ = inputs[c]
     z = gen.refine_all(parts, samples[c], images, told, yfov, rcfg)
     results[f"refined, {c.name}"] = gen.measure(parts, z, ds, test_ids, res)
+c4d = gen.Condition(4, "default")
+f, told, images, vids = inputs[c4d]
+z, found = gen.with_estimated_poses(parts, f, told, images, yfov, rcfg, seed=SEED)
+results[f"pose search + refined, {c4d.name}"] = gen.measure(parts, z, ds, test_ids, res)
+angle = gen.view_angle_error(found, cam_poses[vids])
+print(f"pose search: median view-direction error {np.median(angle):.0f} degrees (default poses: "
+      f"{np.median(gen.view_angle_error(told, cam_poses[vids])):.0f})")
 c4 = gen.Condition(4, "known")
 f, told, images, _ = inputs[c4]
 results[f"best of {dc.best_of}, {c4.name}"] = gen.measure(
@@ -163,6 +170,8 @@ strip = {k: {m: v[m] for m in ("fscore", "chamfer_l1", "iou", "normal_consistenc
                                 "empty_meshes")} for k, v in results.items()}
 values = {"held_out_shapes": len(test_ids), "ood_shapes": len(ood_ids), "pipeline": parts.source,
           "methods": strip, "ood": {k: {m: v[m] for m in ("fscore", "one_part", "holds_together")} for k, v in ood.items()},
-          "refine": {k: getattr(rcfg, k) for k in ("steps", "lr", "res", "samples", "trust")}, "seconds": seconds}
+          "refine": {k: getattr(rcfg, k) for k in ("steps", "lr", "res", "samples", "trust")}, "seconds": seconds,
+          "pose_search_median_degrees": float(np.median(angle)),
+          "default_poses_median_degrees": float(np.median(gen.view_angle_error(told, cam_poses[vids])))}
 figures.record_values(NB, values, scale=SCALE, corpus=ds.manifest["corpus"], num_shapes=len(ds))
 {k: round(v["fscore"], 3) for k, v in strip.items()}

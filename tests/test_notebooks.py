@@ -144,7 +144,7 @@ EXPECT = {
                 for r in v["by_n"].values())),
     "16_image_to_mesh_generalisation": lambda v, rec: (
         v["held_out_shapes"] == 1 and v["ood_shapes"] == 1 and v["pipeline"] == "runs of this scale"
-        and len(v["methods"]) == 16 and {"oracle retrieval", "fitted to SDF samples", "refined, 4 views, known poses",
+        and len(v["methods"]) == 17 and 0 <= v["pose_search_median_degrees"] <= 180 and {"oracle retrieval", "fitted to SDF samples", "refined, 4 views, known poses",
                                          "best of 2, 4 views, known poses"} <= set(v["methods"])
         and all(0 <= m["fscore"] <= 1 and 0 <= m["holds_together"] <= 1 for m in v["methods"].values())
         and set(v["ood"]) == {"diffusion", "refined", "retrieval", "oracle retrieval"}),

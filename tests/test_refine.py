@@ -90,3 +90,20 @@ def test_a_batch_of_objects_refines_as_each_alone():
     together, _ = refine.refine(dec, starts, images, np.stack([poses] * 3), yfov, cfg, batch=2)
     alone = torch.stack([refine.refine(dec, starts[j], images[j], poses, yfov, cfg)[0] for j in range(3)])
     torch.testing.assert_close(together, alone, atol=1e-5, rtol=1e-4)
+
+
+def test_unknown_poses_are_found_by_their_silhouettes():
+    from sdfnets.data.render import fov_for_unit_sphere
+    from sdfnets.image2latent.pipeline import camera_pose
+
+    dec = Spheres()
+    yfov = fov_for_unit_sphere(2.5)
+    z = torch.tensor([0.35, 0.4])  # off centre: the silhouette depends on the direction
+    true = np.stack([camera_pose(45, 20), camera_pose(210, 40)])  # on the search grid
+    images = _images(dec, z, true, yfov)
+    poses, ious = refine.estimate_poses(dec, z, images, yfov)
+    assert (ious > 0.9).all(), ious
+    views = refine.Views(images, poses, yfov, 24, 32, "cpu")
+    found = views.iou(dec, z)
+    wrong = refine.Views(images, np.stack([camera_pose(135, -20), camera_pose(300, 0)]), yfov, 24, 32, "cpu")
+    assert float(found) > 0.9 > float(wrong.iou(dec, z))

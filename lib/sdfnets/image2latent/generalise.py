@@ -139,3 +139,24 @@ def summary(rows: list[dict]) -> dict:
     out["one_part"] = float(np.mean([r["components"] == 1 for r in rows]))
     out["holds_together"] = float(np.mean([r["largest_share"] >= 0.9 for r in rows]))
     return out
+
+
+def with_estimated_poses(parts: Parts, f, told, images, yfov: float, cfg: rf.RefineConfig, seed: int = 0,
+                         progress: bool = True):
+    """For views of unknown direction: the DiT's sample at the told (default) poses gives a first shape;
+    each view's pose is then searched by that shape's silhouettes (:func:`.refine.estimate_poses`), the
+    DiT samples again at the found poses, and the latent is refined there. -> (latents [M, D], poses)."""
+    from tqdm import tqdm
+
+    z0 = sample_latents(parts.model, f, told, seed=seed)
+    est = torch.stack([torch.as_tensor(rf.estimate_poses(parts.decoder, z0[j], images[j], yfov)[0]).float()
+                       for j in tqdm(range(len(z0)), desc="pose search", unit="shape", disable=not progress)])
+    z1 = sample_latents(parts.model, f, est, seed=seed)
+    return refine_all(parts, z1, images, est, yfov, cfg, progress=progress), est
+
+
+def view_angle_error(found: torch.Tensor, true: torch.Tensor) -> np.ndarray:
+    """Degrees between the found and the true viewing directions (camera positions seen from the origin)."""
+    a = torch.nn.functional.normalize(found[..., :3, 3].float(), dim=-1)
+    b = torch.nn.functional.normalize(true[..., :3, 3].float(), dim=-1)
+    return torch.rad2deg(torch.arccos((a * b).sum(-1).clamp(-1, 1))).numpy()

@@ -166,3 +166,30 @@ def best_of(decoder, candidates: torch.Tensor, images, poses, yfov: float, res: 
     views = Views(images, poses, yfov, res, samples, dev)
     scores = [float(views.iou(decoder, z.to(dev).float())) for z in candidates]
     return int(np.argmax(scores)), scores
+
+
+@torch.no_grad()
+def estimate_poses(decoder, z: torch.Tensor, images, yfov: float, *, distance: float = 2.5, azimuths: int = 24,
+                   elevations=(-20.0, 0.0, 20.0, 40.0, 60.0), res: int = 24, samples: int = 32,
+                   chunk: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """Camera poses for views taken from unknown directions: for each image [K, H, W, 3], the camera
+    on a grid of ``azimuths`` x ``elevations`` (looking at the origin from ``distance``) from which the
+    shape of ``z`` casts the silhouette closest to the image's (IoU). Returns (poses [K, 4, 4], the
+    best IoU of each view [K])."""
+    from .pipeline import camera_pose
+
+    dev = next(decoder.parameters()).device
+    cands = np.stack([camera_pose(a, e, distance) for e in elevations for a in np.arange(azimuths) * 360.0 / azimuths])
+    sils = []
+    for s in range(0, len(cands), chunk):
+        o, d = camera_rays(torch.as_tensor(cands[s:s + chunk]).float().to(dev), float(yfov), res)
+        pts, hit = ray_points(o, d, samples)
+        sdf = decoder(z.to(dev).float().reshape(1, 1, 1, -1), pts).float()
+        sils.append((sdf.min(-1).values < 0) & hit)
+    sil = torch.cat(sils).float()  # [C, R]
+    masks = (foreground_masks(images, res).to(dev).reshape(len(images), -1) > 0.5).float()  # [K, R]
+    inter = masks @ sil.T
+    union = masks.sum(1, keepdim=True) + sil.sum(1)[None] - inter
+    iou = inter / union.clamp_min(1)
+    best = iou.argmax(1).cpu().numpy()
+    return cands[best], iou.max(1).values.cpu().numpy()
