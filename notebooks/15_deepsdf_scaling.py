@@ -73,10 +73,7 @@ def ood_measures(decoder, z_ood, bank_latents, ids):
     near = metrics.nearest_rows(z_ood, bank_latents)
     meshes, truth = ev.mesh_and_metrics(decoder, z_ood, ds, ood_ids, dc.mesh_resolution, progress=False)
     to_near = metrics.mesh_metrics_many(meshes, [ds.sdf(ids[int(r)]) for r in near], range(len(meshes)))
-    parts = truth  # each row holds the mesh's connected parts too
-    return meshes, near, {"holds_together": float(np.mean([p["largest_share"] >= 0.9 for p in parts])),
-                          "one_part": float(np.mean([p["components"] == 1 for p in parts])),
-                          "components_mean": float(np.mean([p["components"] for p in parts])),
+    return meshes, near, {**metrics.parts_summary(truth),  # each row holds the mesh's connected parts too
                           "fscore_truth": metrics.summarize(truth)["fscore"],
                           "fscore_nearest_training": metrics.summarize(to_near)["fscore"]}
 
@@ -175,9 +172,8 @@ bank = run.latents.cpu()
 ood_rows = metrics.retrieve(feats, ood_ids, ood_views, ids)
 retr_meshes, retr_ood = ev.mesh_and_metrics(run.decoder, bank[ood_rows], ds, ood_ids, dc.mesh_resolution,
                                             progress=False)
-retr_parts = retr_ood
 manifold = {"retrieval": {"ood_fscore_truth": metrics.summarize(retr_ood)["fscore"],
-                          "ood_holds_together": float(np.mean([p["largest_share"] >= 0.9 for p in retr_parts])),
+                          "ood_holds_together": metrics.parts_summary(retr_ood)["holds_together"],
                           "test_fscore": rows[n]["test"]["retrieval"]["fscore"]}}
 galleries = {}
 galleries[0.0] = ood_meshes  # blend 0: the DiT's samples, measured in the loop

@@ -105,3 +105,9 @@ def test_mesh_and_metrics_in_workers_equals_serial():
     for a, b, ma, mb in zip(r1, r2, m1, m2):
         np.testing.assert_allclose([a[k] for k in a], [b[k] for k in a], equal_nan=True)
         assert ma is None or np.array_equal(ma.faces, mb.faces)
+
+
+def test_parts_summary_of_hand_made_rows():
+    rows = [{"components": 1, "largest_share": 1.0}, {"components": 3, "largest_share": 0.95},
+            {"components": 2, "largest_share": 0.5}, {"components": 0, "largest_share": 0.0}]
+    assert metrics.parts_summary(rows) == {"one_part": 0.25, "holds_together": 0.5, "components_mean": 1.5}

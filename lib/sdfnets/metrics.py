@@ -134,6 +134,14 @@ def components(mesh: trimesh.Trimesh | None) -> dict:
     return {"components": len(parts), "largest_share": float(size.max() / size.sum()) if size.sum() > 0 else 0.0}
 
 
+def parts_summary(rows: list[dict], share: float = 0.9) -> dict:
+    """Over rows carrying :func:`components`: the share of meshes in one part, the share whose largest
+    part holds at least ``share`` of the volume ("holds together"), and the mean number of parts."""
+    return {"one_part": float(np.mean([r["components"] == 1 for r in rows])),
+            "holds_together": float(np.mean([r["largest_share"] >= share for r in rows])),
+            "components_mean": float(np.mean([r["components"] for r in rows]))}
+
+
 def summarize(rows: list[dict]) -> dict:
     """Mean of each mesh metric over shapes (NaN-aware), and how many meshes came out empty."""
     keys = ("chamfer_l1", "chamfer_l2", "fscore", "normal_consistency", "iou")

@@ -135,10 +135,7 @@ def measure(parts: Parts, z: torch.Tensor, dataset, ids, resolution: int) -> dic
 
 
 def summary(rows: list[dict]) -> dict:
-    out = metrics.summarize(rows)
-    out["one_part"] = float(np.mean([r["components"] == 1 for r in rows]))
-    out["holds_together"] = float(np.mean([r["largest_share"] >= 0.9 for r in rows]))
-    return out
+    return metrics.summarize(rows) | metrics.parts_summary(rows)
 
 
 def with_estimated_poses(parts: Parts, f, told, images, yfov: float, cfg: rf.RefineConfig, seed: int = 0,
