@@ -108,7 +108,8 @@ class Views:
     def loss(self, decoder, z, tau: float) -> torch.Tensor:
         """Binary cross-entropy of the soft silhouettes, per object [...] (mean over views and rays)."""
         sil = soft_silhouette(decoder, z, self.points, self.hit, tau).clamp(1e-5, 1 - 1e-5)
-        return F.binary_cross_entropy(sil, self.masks, reduction="none").mean((-1, -2))
+        with torch.autocast(sil.device.type, enabled=False):  # the decoder may run in bf16, the loss in float32
+            return F.binary_cross_entropy(sil, self.masks.float(), reduction="none").mean((-1, -2))
 
     @torch.no_grad()
     def iou(self, decoder, z) -> torch.Tensor:
