@@ -22,6 +22,7 @@ P810 = "## Phases 8–10 at full scale"
 P12 = "## Phase 12 at full scale"
 P34 = "## Phases 3 and 4 at full scale"
 BENCH = "## Benchmarks"
+P15 = "## The DeepSDF scaling diagnostic at full scale"
 
 # (README section, source, key path, format)
 CHECKS = [
@@ -144,6 +145,31 @@ CHECKS = [
     (BENCH, "bench:weight_dit_train-gpu", "baseline/value", "{:.1f} steps/s"),
     (BENCH, "bench:ddp_scaling-gpu", "project/value", "{:.2f} M/s on 2 ranks", 1e-6),
     (BENCH, "bench:ddp_scaling-gpu", "baseline/value", "{:.2f} M/s on 1 rank", 1e-6),
+    (P15, "15_deepsdf_scaling.full", "by_n/20/dit_loss_ema", "{:.4f}"),
+    (P15, "15_deepsdf_scaling.full", "by_n/586/dit_loss_ema", "{:.4f}"),
+    (P15, "15_deepsdf_scaling.full", "by_n/20/sdf_l1_mean", "{:.4f}"),
+    (P15, "15_deepsdf_scaling.full", "by_n/586/sdf_l1_mean", "{:.4f}"),
+    (P15, "15_deepsdf_scaling.full", "by_n/20/test/diffusion/fscore", "{:.3f}"),
+    (P15, "15_deepsdf_scaling.full", "by_n/586/test/diffusion/fscore", "{:.3f}"),
+    (P15, "15_deepsdf_scaling.full", "by_n/586/test/retrieval/fscore", "{:.3f}"),
+    (P15, "15_deepsdf_scaling.full", "by_n/400/test/retrieval/fscore", "{:.3f}"),
+    (P15, "15_deepsdf_scaling.full", "by_n/20/ood_nearest_cosine", "{:.3f}"),
+    (P15, "15_deepsdf_scaling.full", "by_n/586/ood_nearest_cosine", "{:.3f}"),
+    (P15, "15_deepsdf_scaling.full", "by_n/20/ood/holds_together", "{:.2f}"),
+    (P15, "15_deepsdf_scaling.full", "by_n/400/ood/holds_together", "{:.2f}"),
+    (P15, "15_deepsdf_scaling.full", "by_n/586/ood/holds_together", "{:.2f}"),
+    (P15, "15_deepsdf_scaling.full", "by_n/586/ood/fscore_truth", "{:.3f}"),
+    (P15, "15_deepsdf_scaling.full", "by_n/586/ood/components_mean", "{:.1f} parts"),
+    (P15, "15_deepsdf_scaling.full", "by_n/586/ood/one_part", "{:.0%}", 1),
+    (P15, "15_deepsdf_scaling.full", "ood_manifold/retrieval/ood_holds_together", "{:.2f}"),
+    (P15, "15_deepsdf_scaling.full", "ood_manifold/retrieval/ood_fscore_truth", "{:.3f}"),
+    (P15, "15_deepsdf_scaling.full", "ood_manifold/blend 0.5/ood_holds_together", "{:.2f}"),
+    (P15, "15_deepsdf_scaling.full", "ood_manifold/blend 1/ood_holds_together", "{:.2f}"),
+    (P15, "15_deepsdf_scaling.full", "ood_manifold/blend 1/test_fscore", "{:.3f}"),
+    (P15, "15_deepsdf_scaling.full", "ood_manifold/blend 0.5/ood_fscore_truth", "{:.3f}"),
+    (P15, "15_deepsdf_scaling.full", "epochs_per_shape", "{} epochs per shape"),
+    (P15, "15_deepsdf_scaling.full", "dit_steps", "{:,} DiT steps"),
+
 ]
 
 
