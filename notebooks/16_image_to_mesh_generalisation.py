@@ -66,15 +66,23 @@ print(f"{ds}\nheld-out test shapes {len(test_ids)}, out-of-distribution {len(ood
 # %% [markdown]
 # ## The references
 # Feature retrieval at each view count, oracle retrieval and test-time fitting do not depend on the
-# poses; the last two not on the views either.
+# poses; the last two not on the views either. Each method's result is kept under
+# `checkpoints/runs/generalisation/` (`gen.kept`), so a run cut short resumes at the next method.
 
 # %%
 t0 = time.perf_counter()
 results = {}
+
+
+def kept(method, compute):
+    results[method] = gen.kept(cfg, ds, parts, method, compute, seed=SEED)
+    return results[method]
+
+
 oracle = gen.oracle_rows(ds, test_ids, train_ids, device=parts.decoder.out.weight.device)
-results["oracle retrieval"] = gen.measure(parts, parts.latents[oracle].cpu(), ds, test_ids, res)
-fitted = reconstruct.reconstruct(parts.decoder, ds, test_ids, steps=cfg.deepsdf.recon_steps)
-results["fitted to SDF samples"] = gen.measure(parts, fitted.cpu(), ds, test_ids, res)
+kept("oracle retrieval", lambda: gen.measure(parts, parts.latents[oracle].cpu(), ds, test_ids, res))
+kept("fitted to SDF samples", lambda: gen.measure(
+    parts, reconstruct.reconstruct(parts.decoder, ds, test_ids, steps=cfg.deepsdf.recon_steps).cpu(), ds, test_ids, res))
 for name in results:
     print(f"{name}: F {results[name]['fscore']:.3f}")
 print(f"references in {time.perf_counter() - t0:.0f} s")
@@ -88,10 +96,10 @@ inputs, samples = {}, {}
 for c in conditions:
     f, told, images, vids = inputs[c] = gen.view_inputs(ds, feats, cam_poses, test_ids, c, seed=SEED)
     samples[c] = gen.sample_latents(parts.model, f, told, seed=SEED)
-    results[f"diffusion, {c.name}"] = gen.measure(parts, samples[c], ds, test_ids, res)
+    kept(f"diffusion, {c.name}", lambda: gen.measure(parts, samples[c], ds, test_ids, res))
     if c.poses == "known" and c.views in (1, 4):
         rows = metrics.retrieve(feats, test_ids, vids, train_ids)
-        results[f"retrieval, {c.name}"] = gen.measure(parts, parts.latents[rows].cpu(), ds, test_ids, res)
+        kept(f"retrieval, {c.name}", lambda: gen.measure(parts, parts.latents[rows].cpu(), ds, test_ids, res))
     print(c.name, {k: round(v["fscore"], 3) for k, v in results.items() if c.name in k},
           f"{time.perf_counter() - t0:.0f} s")
 
@@ -104,19 +112,26 @@ for c in conditions:
 # %%
 for c in (gen.Condition(1, "known"), gen.Condition(4, "known"), gen.Condition(4, "default")):
     f, told, images, _ = inputs[c]
-    z = gen.refine_all(parts, samples[c], images, told, yfov, rcfg)
-    results[f"refined, {c.name}"] = gen.measure(parts, z, ds, test_ids, res)
+    kept(f"refined, {c.name}", lambda: gen.measure(parts, gen.refine_all(parts, samples[c], images, told, yfov, rcfg),
+                                                   ds, test_ids, res))
 c4d = gen.Condition(4, "default")
 f, told, images, vids = inputs[c4d]
-z, found = gen.with_estimated_poses(parts, f, told, images, yfov, rcfg, seed=SEED)
-results[f"pose search + refined, {c4d.name}"] = gen.measure(parts, z, ds, test_ids, res)
-angle = gen.view_angle_error(found, cam_poses[vids])
-print(f"pose search: median view-direction error {np.median(angle):.0f} degrees (default poses: "
-      f"{np.median(gen.view_angle_error(told, cam_poses[vids])):.0f})")
+
+
+def pose_search():
+    z, found = gen.with_estimated_poses(parts, f, told, images, yfov, rcfg, seed=SEED)
+    return gen.measure(parts, z, ds, test_ids, res) | {
+        "pose_search_median_degrees": float(np.median(gen.view_angle_error(found, cam_poses[vids])))}
+
+
+angles = {"pose search": kept(f"pose search + refined, {c4d.name}", pose_search)["pose_search_median_degrees"],
+          "default poses": float(np.median(gen.view_angle_error(told, cam_poses[vids])))}
+print(f"median view-direction error: pose search {angles['pose search']:.0f} degrees, default poses "
+      f"{angles['default poses']:.0f}")
 c4 = gen.Condition(4, "known")
 f, told, images, _ = inputs[c4]
-results[f"best of {dc.best_of}, {c4.name}"] = gen.measure(
-    parts, gen.best_of_all(parts, f, told, images, yfov, dc.best_of, seed=SEED), ds, test_ids, res)
+kept(f"best of {dc.best_of}, {c4.name}", lambda: gen.measure(
+    parts, gen.best_of_all(parts, f, told, images, yfov, dc.best_of, seed=SEED), ds, test_ids, res))
 print(f"refinement and best-of in {time.perf_counter() - t0:.0f} s (cumulative)")
 for k, v in results.items():
     print(f"{k:42s} F {v['fscore']:.3f}  CD-L1 {v['chamfer_l1']:.4f}  IoU {v['iou']:.3f}  one part {v['one_part']:.2f}")
@@ -133,15 +148,15 @@ print(thesis.finding(f"best image-conditioned method here ({best})", f"{results[
 # ## Out-of-distribution shapes, 4 views with true poses
 
 # %%
-ood = {}
 f, told, images, vids = gen.view_inputs(ds, feats, cam_poses, ood_ids, c4, seed=SEED)
 z_ood = gen.sample_latents(parts.model, f, told, seed=SEED)
-ood["diffusion"] = gen.measure(parts, z_ood, ds, ood_ids, res)
-ood["refined"] = gen.measure(parts, gen.refine_all(parts, z_ood, images, told, yfov, rcfg), ds, ood_ids, res)
-ood["retrieval"] = gen.measure(parts, parts.latents[metrics.retrieve(feats, ood_ids, vids, train_ids)].cpu(), ds,
-                               ood_ids, res)
-ood["oracle retrieval"] = gen.measure(parts, parts.latents[gen.oracle_rows(ds, ood_ids, train_ids)].cpu(), ds,
-                                      ood_ids, res)
+ood = {"diffusion": gen.kept(cfg, ds, parts, "OOD diffusion", lambda: gen.measure(parts, z_ood, ds, ood_ids, res), SEED),
+       "refined": gen.kept(cfg, ds, parts, "OOD refined", lambda: gen.measure(
+           parts, gen.refine_all(parts, z_ood, images, told, yfov, rcfg), ds, ood_ids, res), SEED),
+       "retrieval": gen.kept(cfg, ds, parts, "OOD retrieval", lambda: gen.measure(
+           parts, parts.latents[metrics.retrieve(feats, ood_ids, vids, train_ids)].cpu(), ds, ood_ids, res), SEED),
+       "oracle retrieval": gen.kept(cfg, ds, parts, "OOD oracle retrieval", lambda: gen.measure(
+           parts, parts.latents[gen.oracle_rows(ds, ood_ids, train_ids)].cpu(), ds, ood_ids, res), SEED)}
 for k, v in ood.items():
     print(f"OOD {k:18s} F {v['fscore']:.3f}  one part {v['one_part']:.2f}  holds together {v['holds_together']:.2f}")
 seconds = time.perf_counter() - t0
@@ -171,7 +186,6 @@ strip = {k: {m: v[m] for m in ("fscore", "chamfer_l1", "iou", "normal_consistenc
 values = {"held_out_shapes": len(test_ids), "ood_shapes": len(ood_ids), "pipeline": parts.source,
           "methods": strip, "ood": {k: {m: v[m] for m in ("fscore", "one_part", "holds_together")} for k, v in ood.items()},
           "refine": {k: getattr(rcfg, k) for k in ("steps", "lr", "res", "samples", "trust")}, "seconds": seconds,
-          "pose_search_median_degrees": float(np.median(angle)),
-          "default_poses_median_degrees": float(np.median(gen.view_angle_error(told, cam_poses[vids])))}
+          "pose_search_median_degrees": angles["pose search"], "default_poses_median_degrees": angles["default poses"]}
 figures.record_values(NB, values, scale=SCALE, corpus=ds.manifest["corpus"], num_shapes=len(ds))
 {k: round(v["fscore"], 3) for k, v in strip.items()}

@@ -106,3 +106,25 @@ def test_cached_result_computes_once_per_key(tmp_path, monkeypatch):
     assert runs.cached_result("k", "d", {"n": 1}, compute) == {"f": 0.5, "n": 3} and len(calls) == 1
     runs.cached_result("k", "d", {"n": 2}, compute)
     assert len(calls) == 2  # another key, another result
+
+
+def test_generalisation_results_kept_per_method_and_pipeline(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from sdfnets import config
+    from sdfnets.image2latent import generalise as gen
+
+    monkeypatch.setenv("SDFNETS_RUNS_DIR", str(tmp_path))
+    cfg, ds = config.resolve("smoke"), SimpleNamespace(root=tmp_path / "data")
+    release = gen.Parts(None, None, None, None, "release x.safetensors", "aaaa")
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"fscore": 0.25 * len(calls)}
+
+    assert gen.kept(cfg, ds, release, "diffusion, 4 views", compute) == {"fscore": 0.25}
+    assert gen.kept(cfg, ds, release, "diffusion, 4 views", compute) == {"fscore": 0.25}  # resumed, not recomputed
+    assert gen.kept(cfg, ds, release, "refined, 4 views", compute) == {"fscore": 0.5}  # another method
+    other = gen.Parts(None, None, None, None, "release x.safetensors", "bbbb")  # same name, other file
+    assert gen.kept(cfg, ds, other, "diffusion, 4 views", compute) == {"fscore": 0.75} and len(calls) == 3

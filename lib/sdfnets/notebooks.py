@@ -40,11 +40,11 @@ def list_notebooks(only: str | None = None) -> list[Path]:
 
 
 def source_hash(notebook: Path, scale: str) -> str:
+    from .runs import library_hash
+
     h = hashlib.sha256(f"{scale}\n".encode())
     h.update(notebook.read_bytes())
-    for p in sorted(paths.LIB_DIR.rglob("*.py")):
-        h.update(p.relative_to(paths.LIB_DIR).as_posix().encode())
-        h.update(p.read_bytes())
+    h.update(library_hash().encode())
     return h.hexdigest()
 
 

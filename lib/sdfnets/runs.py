@@ -56,11 +56,21 @@ def run_dir(kind: str, name: str, body: dict) -> Path:
     return paths.runs_dir() / kind / f"{name}-{run_key(body)}"
 
 
+def library_hash() -> str:
+    """SHA-256 of the library's source (every ``lib/sdfnets/**/*.py``, names and contents)."""
+    h = hashlib.sha256()
+    for p in sorted(paths.LIB_DIR.rglob("*.py")):
+        h.update(p.relative_to(paths.LIB_DIR).as_posix().encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()
+
+
 def cached_result(kind: str, name: str, body: dict, compute: Callable[[], dict]) -> dict:
     """``compute()``'s JSON-able result, kept in ``checkpoints/runs/<kind>/<name>-<key>/result.json``
     and returned from there next time: a long evaluation cut short (a job's time limit) resumes at
-    the first result it had not finished."""
-    path = run_dir(kind, name, body) / "result.json"
+    the first result it had not finished. The key includes the library's source (:func:`library_hash`),
+    so a result is reused only by the code that computed it."""
+    path = run_dir(kind, name, body | {"library": library_hash()}) / "result.json"
     if path.exists():
         return json.loads(path.read_text())
     result = compute()

@@ -17,6 +17,7 @@ Every row carries the mesh metrics of :func:`sdfnets.metrics.mesh_metrics` and t
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,6 +40,7 @@ class Parts:
     model: object
     encoder: object
     source: str
+    key: str = ""  # what identifies these parts in a kept result (the release file's hash; "" for runs)
 
 
 def parts_for(cfg, dataset, train_ids, device=None) -> Parts:
@@ -55,7 +57,8 @@ def parts_for(cfg, dataset, train_ids, device=None) -> Parts:
         decoder, latents, dmeta = deepsdf_release.load(path.parent / meta["deepsdf"], device)
         if dmeta.get("uids") == [dataset.uid_of(i) for i in train_ids]:
             decoder.eval()
-            return Parts(decoder, latents, model, enc, f"release {path.name}")
+            return Parts(decoder, latents, model, enc, f"release {path.name}",
+                         hashlib.sha256(path.read_bytes()).hexdigest()[:16])
     from ..deepsdf.train import train
     from . import encoders
     from . import train as i2l
@@ -132,6 +135,16 @@ def measure(parts: Parts, z: torch.Tensor, dataset, ids, resolution: int) -> dic
     """Mesh metrics and parts of each latent's mesh against its shape: the summary and the rows."""
     _, rows = ev.mesh_and_metrics(parts.decoder, z, dataset, ids, resolution, progress=False)
     return summary(rows) | {"rows": rows}
+
+
+def kept(cfg, dataset, parts: Parts, method: str, compute, seed: int = 0) -> dict:
+    """``compute()``'s result for ``method`` (a :func:`measure` plus anything JSON-able), kept under
+    ``checkpoints/runs/generalisation/`` by config, method, seed and pipeline, so that a run cut short by
+    a job's time limit resumes at the first method it had not finished."""
+    from .. import runs
+
+    body = {"config": cfg.to_dict(), "method": method, "seed": seed, "pipeline": [parts.source, parts.key]}
+    return runs.cached_result("generalisation", runs.data_name(dataset).replace("/", "_"), body, compute)
 
 
 def summary(rows: list[dict]) -> dict:
