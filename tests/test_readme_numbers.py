@@ -22,6 +22,7 @@ P810 = "## Phases 8–10 at full scale"
 P12 = "## Phase 12 at full scale"
 P34 = "## Phases 3 and 4 at full scale"
 BENCH = "## Benchmarks"
+GPUS = "## Several GPUs"
 P15 = "## The DeepSDF scaling diagnostic at full scale"
 
 # (README section, source, key path, format)
@@ -143,8 +144,13 @@ CHECKS = [
     (BENCH, "bench:deepsdf_train-gpu", "project/value", "{:.1f} M point-samples/s", 1e-6),
     (BENCH, "bench:weight_dit_train-gpu", "project/value", "{:.1f} steps/s"),
     (BENCH, "bench:weight_dit_train-gpu", "baseline/value", "{:.1f} steps/s"),
-    (BENCH, "bench:ddp_scaling-gpu", "project/value", "{:.2f} M/s on 2 ranks", 1e-6),
-    (BENCH, "bench:ddp_scaling-gpu", "baseline/value", "{:.2f} M/s on 1 rank", 1e-6),
+    (BENCH, "bench:ddp_scaling-gpu", "project/value", "{:.1f} M/s on 2 ranks", 1e-6),
+    (BENCH, "bench:ddp_scaling-gpu", "baseline/value", "{:.1f} M/s on 1 rank", 1e-6),
+    (BENCH, "bench:ddp_scaling-gpu", "ratio", "{:.2f}×"),
+    (BENCH, "bench:ddp_scaling-gpu", "scaling_efficiency", "{:.0%} efficiency", 1),
+    (GPUS, "bench:ddp_scaling-gpu", "project/value", "two ranks {:.1f} M/s", 1e-6),
+    (GPUS, "bench:ddp_scaling-gpu", "baseline/value", "one rank {:.1f} M", 1e-6),
+    (GPUS, "bench:ddp_scaling-gpu", "scaling_efficiency", "efficiency of {:.0%}", 1),
     (P15, "15_deepsdf_scaling.full", "by_n/20/dit_loss_ema", "{:.4f}"),
     (P15, "15_deepsdf_scaling.full", "by_n/586/dit_loss_ema", "{:.4f}"),
     (P15, "15_deepsdf_scaling.full", "by_n/20/sdf_l1_mean", "{:.4f}"),
