@@ -259,5 +259,9 @@ def test_refinement_makes_the_release_agree_with_its_input_view():
     views = rf.Views(np.stack([img]), pose[None], fov_for_unit_sphere(2.5), 32, 48, "cpu")
     before, after = float(views.iou(pipe.decoder, z)), float(views.iou(pipe.decoder, z2))
     assert after > before + 0.1, (before, after)
-    out = pipe([img], pose[None], resolution=32, refine=True)
+    said = []
+    out = pipe([img], pose[None], resolution=32, refine=True, progress=lambda f, text: said.append((f, text)))
     assert "refine_s" in out.metadata["timings"] and len(out.faces) > 50
+    steps = [t for _, t in said if t.startswith("refining the latent, step")]  # the bar moves with every step
+    assert len(steps) == rf.CPU_CONFIG.steps and steps[-1].endswith(f"step {rf.CPU_CONFIG.steps} of {rf.CPU_CONFIG.steps}")
+    assert [f for f, _ in said] == sorted(f for f, _ in said)

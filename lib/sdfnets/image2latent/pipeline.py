@@ -155,7 +155,7 @@ class ImageToMesh:
         poses = default_poses(len(images)) if poses is None else np.asarray(poses)
         cfg = rf.RefineConfig() if self.device.type == "cuda" else rf.CPU_CONFIG
         return rf.refine(self.decoder, z, np.stack(images), poses, fov_for_unit_sphere(CAMERA_DISTANCE), cfg,
-                         latent_scale=self.latent_std)[0]
+                         latent_scale=self.latent_std, on_step=progress)[0]
 
     def __call__(self, images: list[np.ndarray], poses: np.ndarray | None = None, resolution: int = 128,
                  seed: int = 0, progress=None, refine: bool = False):
@@ -176,7 +176,8 @@ class ImageToMesh:
         if refine:
             say(0.3, "refining the latent against the silhouettes")
             t = time.perf_counter()
-            z = self.refine(z, images, poses)
+            z = self.refine(z, images, poses, progress=lambda i, n: say(0.3 + 0.2 * i / n, f"refining the latent, "
+                                                                                       f"step {i} of {n}"))
             times["refine_s"] = time.perf_counter() - t
         say(0.5, f"decoding the SDF on a {resolution}^3 grid")
         t = time.perf_counter()

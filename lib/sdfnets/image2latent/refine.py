@@ -122,13 +122,15 @@ class Views:
 
 
 def refine(decoder, z0: torch.Tensor, images, poses, yfov: float, cfg: RefineConfig = RefineConfig(), *,
-           latent_scale: float = 1.0, batch: int = 8, progress: bool = False) -> tuple[torch.Tensor, list[float]]:
+           latent_scale: float = 1.0, batch: int = 8, progress: bool = False,
+           on_step=None) -> tuple[torch.Tensor, list[float]]:
     """The latents near ``z0`` ([D] for one object, [M, D] for M) whose shapes best cast the
     silhouettes of ``images`` ([K, H, W, 3] or [M, K, H, W, 3], white background) seen from
     ``poses`` ([K, 4, 4] or [M, K, 4, 4]); ``latent_scale``: the training latents' spread (std), the
     trust region's unit. Objects are refined ``batch`` at a time, each by its own loss (Adam's
     updates are per entry, so a batch gives each object the result it gets alone). On a GPU the
-    decoder runs in bf16. Returns (latents like ``z0``, mean loss per step of the last batch)."""
+    decoder runs in bf16. ``on_step(done, total)`` after each step (steps over all batches).
+    Returns (latents like ``z0``, mean loss per step of the last batch)."""
     single = z0.dim() == 1
     if single:
         z0, images, poses = z0[None], np.asarray(images)[None], np.asarray(poses)[None]
@@ -151,6 +153,8 @@ def refine(decoder, z0: torch.Tensor, images, poses, yfov: float, cfg: RefineCon
                 loss.sum().backward()
                 opt.step()
                 history.append(float(loss.detach().mean()))
+                if on_step is not None:
+                    on_step(s // batch * cfg.steps + len(history), -(-len(z0) // batch) * cfg.steps)
             out.append(z.detach())
     finally:
         for p in decoder.parameters():
