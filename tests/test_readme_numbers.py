@@ -203,6 +203,16 @@ CHECKS = [
     (P12, "16_image_to_mesh_generalisation.full", "pose_search_median_degrees", "{:.0f}°"),
     (P12, "16_image_to_mesh_generalisation.full", "default_poses_median_degrees", "{:.0f}°"),
     (P12, "16_image_to_mesh_generalisation.full", "held_out_shapes", "all {} shapes"),
+    (BENCH, "bench:image2mesh_latency-gpu", "project/value", "{:.2f} s, median of 5"),
+    (BENCH, "bench:image2mesh_latency-gpu", "baseline/value", "{:.2f} s (decoder on every grid point"),
+    (BENCH, "bench:image2mesh_latency-gpu", "plain_128_s", "{:.3f} s / "),
+    (BENCH, "bench:image2mesh_latency-gpu", "refined_128_s", " / {:.2f} s (refinement"),
+    (BENCH, "bench:image2mesh_latency-gpu", "refined_stages_s/refine_s", "refinement {:.2f} s"),
+    (BENCH, "bench:image2mesh_latency-cpu", "project/value", "{:.1f} s (latent"),
+    (BENCH, "bench:image2mesh_latency-cpu", "baseline/value", "| {:.1f} s |"),
+    (BENCH, "bench:image2mesh_latency-cpu", "plain_128_s", "{:.1f} s for the same call timed again"),
+    (BENCH, "bench:image2mesh_latency-cpu", "refined_128_s", "{:.1f} s (refinement"),
+    (BENCH, "bench:image2mesh_latency-cpu", "refined_stages_s/refine_s", "refinement {:.1f} s"),
 ]
 
 
