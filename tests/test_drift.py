@@ -35,3 +35,20 @@ def test_a_regenerated_notebook_is_compared_with_its_previous_values():
     again = notebooks.run_all("smoke", only="00", force=True, echo=lambda *_: None)
     assert again[0].drifted == 0  # the same commit, run twice: within tolerance
     assert figures.load_values(nb.stem, "smoke")["values"]
+
+
+def test_a_training_notebook_rerun_from_scratch_gives_identical_values(monkeypatch, tmp_path):
+    """Determinism on CPU: notebook 02 (anchor decoders, training from scratch) run twice, each with
+    an empty runs folder, records the same numbers bit for bit (wall times aside)."""
+    records = []
+    for i in (1, 2):
+        monkeypatch.setenv("SDFNETS_RUNS_DIR", str(tmp_path / f"runs{i}"))
+        monkeypatch.setenv("SDFNETS_FIGURES_DIR", str(tmp_path / f"figures{i}"))
+        res = notebooks.run_all("smoke", only="02", force=True, echo=lambda *_: None, engine="script")
+        assert [r.status for r in res] == ["ran"] and any((tmp_path / f"runs{i}").iterdir())
+        records.append(figures.load_values("02_anchor_decoders", "smoke")["values"])
+    a, b = (dict(drift._leaves(r)) for r in records)
+    assert a.keys() == b.keys()
+    compared = [k for k in a if drift.rule_for(k) is not None]  # times and curves aside
+    assert len(compared) > 10 and not [k for k in compared if a[k] != b[k] and a[k] == a[k]], \
+        [(k, a[k], b[k]) for k in compared if a[k] != b[k]]

@@ -47,7 +47,8 @@ FSCORE_TAU = 0.02
 
 def sample_surface(mesh: trimesh.Trimesh, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     v, f = np.asarray(mesh.vertices, np.float64), np.asarray(mesh.faces, np.int32)
-    fid, bc = pcu.sample_mesh_random(v, f, n, random_seed=seed)
+    # point-cloud-utils reads random_seed=0 as "unseeded": seed k is passed as k + 1, so every seed is fixed
+    fid, bc = pcu.sample_mesh_random(v, f, n, random_seed=seed + 1)
     fid, bc = np.atleast_1d(fid), np.reshape(bc, (-1, 3))
     return pcu.interpolate_barycentric_coords(f, fid, bc, v), np.asarray(mesh.face_normals)[fid]
 
