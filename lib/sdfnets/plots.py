@@ -47,14 +47,27 @@ def sdf_slices(slices: Sequence[np.ndarray], extent: float, titles: Sequence[str
     return fig
 
 
-def bar_counts(counts: dict[str, int], title: str, xlabel: str = "", ylabel: str = "shapes"):
-    fig, ax = plt.subplots(figsize=(max(4.0, 0.45 * len(counts) + 1.5), 3.0))
+def bar_counts(counts: dict[str, float], title: str, xlabel: str = "", ylabel: str = "shapes"):
+    """One bar per name; with long names (method descriptions) the bars lie horizontally, in the
+    given order from the top, each with its value written beside it."""
     names = list(counts)
-    ax.bar(names, [counts[k] for k in names], color="#7f93b8")
+    if max((len(k) for k in names), default=0) <= 14:
+        fig, ax = plt.subplots(figsize=(max(4.0, 0.45 * len(counts) + 1.5), 3.0))
+        ax.bar(names, [counts[k] for k in names], color="#7f93b8")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.tick_params(axis="x", rotation=45)
+    else:
+        fig, ax = plt.subplots(figsize=(7.5, 0.8 + 0.28 * len(names)))
+        vals = [counts[k] for k in names]
+        ax.barh(range(len(names)), vals, color="#7f93b8")
+        ax.set_yticks(range(len(names)), names, fontsize=8)
+        ax.invert_yaxis()
+        for i, v in enumerate(vals):
+            ax.text(v, i, f" {v:.3g}", va="center", fontsize=7)
+        ax.set_xlabel(ylabel)
+        ax.set_xlim(0, max(vals, default=1) * 1.15 or 1)
     ax.set_title(title)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.tick_params(axis="x", rotation=45)
     fig.tight_layout()
     return fig
 
