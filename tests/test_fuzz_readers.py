@@ -112,3 +112,20 @@ def test_draco_decoder(data, flips, cut, mutate):
     except ValueError:
         return
     assert len(mesh.vertices) == 0 or np.asarray(mesh.faces).max(initial=-1) < len(mesh.vertices)
+
+
+def test_a_damaged_member_is_a_value_error(tmp_path):
+    """Found by the fuzzer: bytes damaged inside a member (bad CRC, bad deflate stream) reached the
+    user as zipfile/zlib errors; they are the project's ValueError naming the member."""
+    import io
+    import zipfile
+
+    info = zipfile.ZipFile(io.BytesIO(SMALL_PACK)).getinfo("pack.json")
+    h = info.header_offset  # the local header's own name and extra lengths (they may differ from the directory's)
+    start = h + 30 + int.from_bytes(SMALL_PACK[h + 26:h + 28], "little") + int.from_bytes(SMALL_PACK[h + 28:h + 30], "little")
+    for offset in (start, start + info.compress_size // 2):  # (the last byte can be padding bits)
+        damaged = bytearray(SMALL_PACK)
+        damaged[offset] ^= 0xFF
+        (tmp_path / "p.zip").write_bytes(bytes(damaged))
+        with pytest.raises(ValueError, match="pack.json"):
+            pack_mod.Pack(tmp_path / "p.zip", verify=False).manifest

@@ -18,6 +18,7 @@ import hashlib
 import io
 import json
 import zipfile
+import zlib
 from functools import cached_property
 from pathlib import Path
 
@@ -106,7 +107,10 @@ class Pack:
         if info.file_size > MAX_MEMBER_BYTES:
             raise ValueError(f"{self.path.name}: member {name!r} declares {info.file_size / 2**20:.0f} MiB, over the "
                              f"{MAX_MEMBER_BYTES / 2**20:.0f} MiB limit")
-        return self._zip.read(info)
+        try:
+            return self._zip.read(info)
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:  # damaged bytes: bad CRC, header, stream
+            raise ValueError(f"{self.path.name}: member {name!r} is damaged ({exc})") from exc
 
     @cached_property
     def manifest(self) -> dict:
