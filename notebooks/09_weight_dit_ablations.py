@@ -68,11 +68,12 @@ print(f"{ds}\ntrain {len(train_ids)}, held-out inputs {len(test_ids)}; {low_std}
 MODELS = {"phase7": "phase 7 (as trained in 08)", "phase8": "phase 8: one global scale",
           "phase9": "phase 9: no condition / pose dropout"}
 gens = {}
-for phase in MODELS:
+for phase in ("phase8", "phase9", "phase7"):  # phase 7 last: on a node running 08 beside it, 08 trains it meanwhile
     gens[phase] = generate.train_weight_dit(config.weight_phase(cfg, phase), ws, train_ids, features=feats[train_ids],
                                             poses=poses, encoder=f"{enc.name}:{enc.key}", tag=phase)
     print(f"{phase}: {gens[phase].history[-1][0]} steps in {gens[phase].seconds:.0f} s, "
           f"loss EMA {gens[phase].history[-1][1]:.4f}")
+gens = {p: gens[p] for p in MODELS}
 figures.save_figure(plots.curves({MODELS[p]: tuple(np.asarray(g.history).T) for p, g in gens.items()},
                                  "training (each in its own normalised units: predicting the mean scores 1)", "step",
                                  "loss EMA", logy=True, hlines={"thesis plateau (phase 7)": thesis.LOSS_EMA_PLATEAU}),

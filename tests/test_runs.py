@@ -128,3 +128,70 @@ def test_generalisation_results_kept_per_method_and_pipeline(tmp_path, monkeypat
     assert gen.kept(cfg, ds, release, "refined, 4 views", compute) == {"fscore": 0.5}  # another method
     other = gen.Parts(None, None, None, None, "release x.safetensors", "bbbb")  # same name, other file
     assert gen.kept(cfg, ds, other, "diffusion, 4 views", compute) == {"fscore": 0.75} and len(calls) == 3
+
+
+_TWO_PROCESSES = '''
+import sys, time
+from pathlib import Path
+import torch
+from sdfnets import runs
+
+run_dir, log = Path(sys.argv[1]), Path(sys.argv[2])
+
+
+class Slow:
+    def __init__(self):
+        with open(log, "a") as f:
+            f.write("built\\n")
+        self.device, self.step, self.total, self.x = torch.device("cpu"), 0, 8, torch.zeros(3)
+
+    def run(self, n):
+        time.sleep(0.25 * n)
+        self.x += n
+        self.step += n
+
+    def loss(self):
+        return float(self.x.sum())
+
+    def state(self):
+        return {"x": self.x.clone(), "step": self.step}
+
+    def load_state(self, ck):
+        self.x, self.step = ck["x"], ck["step"]
+
+
+r = runs.load_or_train(Slow, run_dir, desc="slow", log_every=2, progress=False)
+print("result", float(r.state["x"].sum()), "waited", runs.WAITED["seconds"] > 0)
+'''
+
+
+def test_two_processes_sharing_a_run_folder_train_it_once(tmp_path):
+    """Notebooks running side by side on one node (one GPU each) share checkpoints/runs: while one
+    process trains a run, a second asking for it waits and loads the result instead of training it
+    again beside it (and writing over its checkpoints)."""
+    import subprocess
+    import sys
+    import time
+
+    script, log = tmp_path / "train.py", tmp_path / "built.txt"
+    script.write_text(_TWO_PROCESSES)
+    args = [sys.executable, str(script), str(tmp_path / "run"), str(log)]
+    first = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not log.exists():  # the first process holds the run and is training (2 s in all)
+        assert first.poll() is None and time.time() < deadline
+        time.sleep(0.02)
+    second = subprocess.run(args, stdout=subprocess.PIPE, text=True, check=True, timeout=120).stdout
+    first_out = first.communicate(timeout=120)[0]
+    assert log.read_text() == "built\n"  # trained once
+    assert first_out.split() == ["result", "24.0", "waited", "False"]
+    assert second.startswith(f"waiting for another process working on {tmp_path / 'run'}")
+    assert second.split()[-4:] == ["result", "24.0", "waited", "True"]  # it waited, then loaded the finished run
+
+
+def test_exclusive_is_reentrant(tmp_path):
+    with runs.exclusive(tmp_path / "r"):
+        with runs.exclusive(tmp_path / "r"):  # the same process asking again does not deadlock
+            pass
+        assert str(tmp_path / "r") + ".lock" in runs._HELD
+    assert not runs._HELD

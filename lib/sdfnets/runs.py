@@ -21,7 +21,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import time
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -56,6 +58,49 @@ def run_dir(kind: str, name: str, body: dict) -> Path:
     return paths.runs_dir() / kind / f"{name}-{run_key(body)}"
 
 
+_HELD: dict[str, list] = {}  # lock file -> [file descriptor, depth]: the locks this process holds
+WAITED = {"seconds": 0.0}  # time this process spent waiting for other processes' locks
+
+
+@contextmanager
+def exclusive(path: Path, *, echo=print):
+    """Hold the advisory lock ``<path>.lock`` while a run is trained or a result computed, so that
+    processes sharing ``checkpoints/runs`` (several GPUs of one node, each running notebooks) never
+    train the same run twice or write over each other's files: the second waits, then loads what the
+    first wrote. Re-entrant within a process; a no-op where ``fcntl`` is missing (Windows)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover
+        yield
+        return
+    lock = str(path) + ".lock"
+    if lock in _HELD:
+        _HELD[lock][1] += 1
+        try:
+            yield
+        finally:
+            _HELD[lock][1] -= 1
+        return
+    Path(lock).parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            echo(f"waiting for another process working on {path} ...")
+            t0 = time.perf_counter()
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            WAITED["seconds"] += time.perf_counter() - t0
+        _HELD[lock] = [fd, 1]
+        try:
+            yield
+        finally:
+            del _HELD[lock]
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
 def library_hash() -> str:
     """SHA-256 of the library's source (every ``lib/sdfnets/**/*.py``, names and contents)."""
     h = hashlib.sha256()
@@ -71,12 +116,13 @@ def cached_result(kind: str, name: str, body: dict, compute: Callable[[], dict])
     the first result it had not finished. The key includes the library's source (:func:`library_hash`),
     so a result is reused only by the code that computed it."""
     path = run_dir(kind, name, body | {"library": library_hash()}) / "result.json"
-    if path.exists():
+    with exclusive(path.parent):
+        if path.exists():
+            return json.loads(path.read_text())
+        result = compute()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, json.dumps(result, default=float))
         return json.loads(path.read_text())
-    result = compute()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, json.dumps(result, default=float))
-    return json.loads(path.read_text())
 
 
 @dataclass
@@ -101,58 +147,60 @@ def load_or_train(make_trainer: Callable[[], object], run_dir: Path | None, *, d
     writes no ``final.pt`` (the caller stores the result its own way) and removes ``last.pt`` when done.
     ``max_steps`` stops early and leaves ``last.pt`` behind, as an interruption would. Without a
     ``run_dir`` nothing is read or written; with ``write=False`` (the other ranks of a distributed
-    run) checkpoints are read but not written."""
-    final = last = None
-    if run_dir is not None:
-        run_dir = Path(run_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        final, last = run_dir / "final.pt", run_dir / "last.pt"
-        if final.exists():
-            ck = load_checkpoint(final, default_device(device))
-            return Run(run_dir, ck, ck.pop("history"), ck.pop("seconds"), ck["step"], ck["step"],
-                       ck.pop("steps_per_second", 0.0))
-    tr = make_trainer()
-    history, seconds = [], 0.0
-    if last is not None and last.exists():
-        ck = load_checkpoint(last, tr.device)
-        tr.load_state(ck)
-        history, seconds = ck["history"], ck["seconds"]
-    resumed_from = tr.step
-    stop = tr.total if max_steps is None else min(tr.total, max_steps)
-    t0 = time.perf_counter()
+    run) checkpoints are read but not written. The run folder is held (:func:`exclusive`) while it
+    is read or trained."""
+    with exclusive(run_dir) if run_dir is not None and write else nullcontext():
+        final = last = None
+        if run_dir is not None:
+            run_dir = Path(run_dir)
+            run_dir.mkdir(parents=True, exist_ok=True)
+            final, last = run_dir / "final.pt", run_dir / "last.pt"
+            if final.exists():
+                ck = load_checkpoint(final, default_device(device))
+                return Run(run_dir, ck, ck.pop("history"), ck.pop("seconds"), ck["step"], ck["step"],
+                           ck.pop("steps_per_second", 0.0))
+        tr = make_trainer()
+        history, seconds = [], 0.0
+        if last is not None and last.exists():
+            ck = load_checkpoint(last, tr.device)
+            tr.load_state(ck)
+            history, seconds = ck["history"], ck["seconds"]
+        resumed_from = tr.step
+        stop = tr.total if max_steps is None else min(tr.total, max_steps)
+        t0 = time.perf_counter()
 
-    def save(path: Path, state: dict, sps: float = 0.0) -> None:
-        save_checkpoint(path, **state, **(extra or {}), history=history, seconds=seconds + time.perf_counter() - t0,
-                        steps_per_second=sps)
+        def save(path: Path, state: dict, sps: float = 0.0) -> None:
+            save_checkpoint(path, **state, **(extra or {}), history=history, seconds=seconds + time.perf_counter() - t0,
+                            steps_per_second=sps)
 
-    with tqdm(total=tr.total, initial=tr.step, desc=desc, unit="step", disable=not progress) as bar:
-        while tr.step < stop:
-            before = tr.step
-            tr.run(min(log_every - tr.step % log_every, stop - tr.step))
-            value = tr.loss()
-            history.append((tr.step, value))
-            bar.update(tr.step - before)
-            bar.set_postfix(loss=f"{value:.3g}")
-            if last is not None and tr.step % checkpoint_every < log_every and tr.step < stop:
-                state = tr.state()  # on every rank: gathering a sharded state is a collective
-                if write:
-                    save(last, state)
-    if tr.device.type == "cuda":
-        torch.cuda.synchronize(tr.device)
-    elapsed = time.perf_counter() - t0
-    sps = (tr.step - resumed_from) / max(elapsed, 1e-9)
-    done = tr.step >= tr.total
-    state = tr.state()
-    if done:
-        state.pop("optimizer", None)  # a finished run needs no optimiser state: keeps the file small
-    if run_dir is not None and write:
-        if not done:
-            save(last, state, sps)
-        elif keep_final:
-            save(final, state, sps)
+        with tqdm(total=tr.total, initial=tr.step, desc=desc, unit="step", disable=not progress) as bar:
+            while tr.step < stop:
+                before = tr.step
+                tr.run(min(log_every - tr.step % log_every, stop - tr.step))
+                value = tr.loss()
+                history.append((tr.step, value))
+                bar.update(tr.step - before)
+                bar.set_postfix(loss=f"{value:.3g}")
+                if last is not None and tr.step % checkpoint_every < log_every and tr.step < stop:
+                    state = tr.state()  # on every rank: gathering a sharded state is a collective
+                    if write:
+                        save(last, state)
+        if tr.device.type == "cuda":
+            torch.cuda.synchronize(tr.device)
+        elapsed = time.perf_counter() - t0
+        sps = (tr.step - resumed_from) / max(elapsed, 1e-9)
+        done = tr.step >= tr.total
+        state = tr.state()
         if done:
-            last.unlink(missing_ok=True)
-    return Run(run_dir, {**state, **(extra or {})}, history, seconds + elapsed, tr.step, resumed_from, sps, done)
+            state.pop("optimizer", None)  # a finished run needs no optimiser state: keeps the file small
+        if run_dir is not None and write:
+            if not done:
+                save(last, state, sps)
+            elif keep_final:
+                save(final, state, sps)
+            if done:
+                last.unlink(missing_ok=True)
+        return Run(run_dir, {**state, **(extra or {})}, history, seconds + elapsed, tr.step, resumed_from, sps, done)
 
 
 class RunningMean:

@@ -228,17 +228,18 @@ def _load_or_fit(spec, dataset, indices, start: Params, body: dict, *, lr, steps
                  meta) -> WeightSet:
     device = runs.default_device(device)
     run_dir = runs.run_dir("weightspace", f"{Path(dataset.root).name}-{body['what']}", body)
-    final = run_dir / "weights.safetensors"
-    if final.exists():
-        return WeightSet.load(final, device)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    bank = SDFBank.from_dataset(dataset, indices, device)
-    params, history, seconds = fit(spec, start, bank, lr=lr, steps=steps, points_per_shape=wc.points_per_shape,
-                                   clamp=wc.clamp, seed=seed, run_dir=run_dir, checkpoint_every=wc.checkpoint_every,
-                                   progress=progress, desc=desc)
-    loss = per_shape_loss(spec, params, bank, clamp=wc.clamp)
-    ws = WeightSet(spec, flatten(spec, params), flatten(spec, {k: v.to(device) for k, v in start.items()}),
-                   indices, [dataset.uid_of(i) for i in indices], loss,
-                   {**meta, "config": body, "seconds": seconds, "history": history, "steps": steps})
-    ws.save(final)
-    return ws
+    with runs.exclusive(run_dir):  # one process trains it, others sharing the run folder wait and load
+        final = run_dir / "weights.safetensors"
+        if final.exists():
+            return WeightSet.load(final, device)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        bank = SDFBank.from_dataset(dataset, indices, device)
+        params, history, seconds = fit(spec, start, bank, lr=lr, steps=steps, points_per_shape=wc.points_per_shape,
+                                       clamp=wc.clamp, seed=seed, run_dir=run_dir, checkpoint_every=wc.checkpoint_every,
+                                       progress=progress, desc=desc)
+        loss = per_shape_loss(spec, params, bank, clamp=wc.clamp)
+        ws = WeightSet(spec, flatten(spec, params), flatten(spec, {k: v.to(device) for k, v in start.items()}),
+                       indices, [dataset.uid_of(i) for i in indices], loss,
+                       {**meta, "config": body, "seconds": seconds, "history": history, "steps": steps})
+        ws.save(final)
+        return ws
