@@ -11,12 +11,15 @@ NEEDS = {"03": {"02"}, "04": {"02"}, "05": {"04"}, "06": {"04"}, "07": {"04"}, "
 
 
 def _where():
-    return {nb: (j.wave, j.name, i) for j in sequence.JOBS for i, nb in enumerate(j.notebooks)}
+    """Where each notebook first runs."""
+    return {nb: (j.wave, j.name, i) for j in sequence.JOBS[::-1] for i, nb in enumerate(j.notebooks)}
 
 
 def test_every_notebook_is_in_one_job_or_named_as_not_a_gpu_job():
-    listed = [nb for j in sequence.JOBS for nb in j.notebooks]
+    listed = [nb for j in sequence.JOBS if not j.resumes for nb in j.notebooks]
     assert len(listed) == len(set(listed))
+    for j in sequence.JOBS:  # a job that resumes comes after the one it continues
+        assert not j.resumes or all(_where()[nb][0] < j.wave for nb in j.notebooks)
     every = {p.stem[:2] for p in notebooks.list_notebooks()}
     assert set(listed) | set(sequence.NOT_GPU_JOBS) == every and not set(listed) & set(sequence.NOT_GPU_JOBS)
 
@@ -35,3 +38,16 @@ def test_unknown_names_fail_clearly():
         sequence.job("nope")
     with pytest.raises(SystemExit):
         sequence.main(["--wave", "9"])
+
+
+def test_a_job_past_the_limit_is_stopped_and_recorded(tmp_path, monkeypatch):
+    """The runner stops a job at its time limit and says so (wave 3 at smoke, with a limit of a second)."""
+    import json
+
+    monkeypatch.setattr(sequence, "result_path", lambda name: tmp_path / f"{name}.json")
+    last = [j for j in sequence.JOBS if j.wave == 3]
+    codes = sequence.run_wave(3, 2, tmp_path / "logs", scale="smoke", limit_s=1.0)
+    assert codes == [0] * len(last)
+    for j in last:
+        record = json.loads((tmp_path / f"{j.name}.json").read_text())
+        assert record["stopped_at_limit"] and 1.0 <= record["seconds"] < 30

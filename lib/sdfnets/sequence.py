@@ -6,7 +6,9 @@ of a wave need nothing from each other, only the runs of earlier waves under ``c
 side, one GPU each, and on one GPU one after another. Where two jobs of a wave do ask for the same
 run (09 needs 08's phase-7 model, 12 needs 11's DeepSDF when they run beside each other), the run
 folder's lock (:func:`sdfnets.runs.exclusive`) makes the second wait for the first instead of
-training it twice; the time it waited is recorded apart from the time it worked.
+training it twice; the time it waited is recorded apart from the time it worked. A job still running
+after 570 s is stopped: notebook 16 keeps each method's result, and a later job that lists it again
+resumes at the first method it had not finished.
 
     python -m sdfnets.sequence --wave 1            # data rebuild from the pack, then wave 1's jobs
     python -m sdfnets.sequence --wave 2            # ... and so on; --wave all runs every wave
@@ -40,22 +42,27 @@ class Job:
     wave: int
     notebooks: tuple[str, ...]
     why: str  # what it carries forward or needs
+    resumes: bool = False  # continues notebooks an earlier job left at the time limit (their results are kept)
 
 
+# Measured on H100s (bench/results/figures_full-gpu.json, seconds of one GPU): 00 + 11 ~450, 02-06 516, 15 ~500,
+# 16 ~970 (refinement and best-of for 72 + 36 shapes: two jobs), 07 487, 08 262 + 14 218, 09 400, 10 400, 12 ~250.
 JOBS: tuple[Job, ...] = (
     Job("weight-space", 1, ("02", "03", "04", "05", "06"),
         "anchors, the per-shape ReLU+PE and SIREN weight datasets every weight-space phase reads"),
-    Job("deepsdf", 1, ("11",), "phase 11's decoder and latents (read by 12)"),
-    Job("generalisation", 1, ("16",), "the committed release only"),
-    Job("data-and-scaling", 1, ("00", "15"), "its own six DeepSDF runs and DiTs"),
+    Job("deepsdf", 1, ("00", "11"), "phase 11's decoder and latents (read by 12)"),
+    Job("generalisation", 1, ("16",), "the committed release only; its methods are kept one by one"),
+    Job("scaling", 1, ("15",), "its own six DeepSDF runs and DiTs"),
     Job("single-view", 2, ("07",), "the ReLU+PE and SIREN weight datasets"),
-    Job("multiview-and-latent", 2, ("08", "12"), "the weight dataset; phase 11's run"),
+    Job("multiview-and-hypernetwork", 2, ("08", "14"), "the weight dataset"),
     Job("autoencoder", 2, ("10",), "the weight dataset"),
     Job("ablations", 2, ("09",), "the weight dataset; 08's phase-7 model (trained last, so it runs beside 08)"),
-    Job("hypernetwork", 3, ("14",), "the weight dataset"),
+    Job("generalisation-resumed", 3, ("16",), "the methods the first job had not reached", resumes=True),
+    Job("latent", 3, ("12",), "phase 11's run"),
 )
 NOT_GPU_JOBS = {"01": "converts models from Debian's sweethome3d-furniture (package mirror, no GPU)",
                 "13": "trains nothing: reads the values of 07-12"}
+LIMIT_S = 570.0  # a job stops here (its notebook resumes in a later job that lists it again)
 
 
 def job(name: str) -> Job:
@@ -108,12 +115,13 @@ def rebuild(workers: int | None = None, scale: str = "full") -> dict:
     return record
 
 
-def run_wave(wave: int, gpus: int, log_dir: Path, scale: str = "full") -> list[int]:
-    """Run the wave's jobs, each in its own process on one GPU, ``gpus`` at a time; returns exit codes."""
+def run_wave(wave: int, gpus: int, log_dir: Path, scale: str = "full", limit_s: float = LIMIT_S) -> list[int]:
+    """Run the wave's jobs, each in its own process on one GPU, ``gpus`` at a time; a job still running
+    after ``limit_s`` is stopped (and recorded so). Returns the exit codes."""
     todo = [j for j in JOBS if j.wave == wave]
     threads = str(max(1, (os.cpu_count() or 1) // max(1, min(gpus, len(todo)))))
-    running: dict[int, tuple[subprocess.Popen, object]] = {}
-    codes = []
+    running: dict[int, tuple[Job, subprocess.Popen, object, float]] = {}
+    codes, stopped = [], set()
     log_dir.mkdir(parents=True, exist_ok=True)
     while todo or running:
         for g in range(gpus):
@@ -123,14 +131,22 @@ def run_wave(wave: int, gpus: int, log_dir: Path, scale: str = "full") -> list[i
                        "MKL_NUM_THREADS": threads}
                 log = open(log_dir / f"{j.name}.log", "w")
                 print(f"[wave {wave}] {j.name} ({', '.join(j.notebooks)}) on GPU {g}", flush=True)
-                running[g] = (subprocess.Popen([sys.executable, "-m", "sdfnets.sequence", "--job", j.name, "--scale", scale],
-                                               env=env,
-                                               stdout=log, stderr=subprocess.STDOUT), log)
+                proc = subprocess.Popen([sys.executable, "-m", "sdfnets.sequence", "--job", j.name, "--scale", scale],
+                                        env=env, stdout=log, stderr=subprocess.STDOUT)
+                running[g] = (j, proc, log, time.perf_counter())
         time.sleep(1)
-        for g, (proc, log) in list(running.items()):
+        for g, (j, proc, log, t0) in list(running.items()):
+            if proc.poll() is None and time.perf_counter() - t0 > limit_s:
+                proc.terminate()
+                proc.wait()
+                stopped.add(j.name)
+                result_path(j.name).write_text(json.dumps({"job": j.name, "wave": j.wave, "scale": scale,
+                                                           "seconds": round(time.perf_counter() - t0, 1),
+                                                           "stopped_at_limit": True}, indent=1) + "\n")
+                print(f"[wave {wave}] {j.name} stopped at the {limit_s:.0f} s limit", flush=True)
             if proc.poll() is not None:
                 log.close()
-                codes.append(proc.returncode)
+                codes.append(0 if j.name in stopped else proc.returncode)
                 del running[g]
     return codes
 
@@ -156,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--wave", help="a wave number, or 'all'")
     ap.add_argument("--job", help="one job by name")
     ap.add_argument("--gpus", type=int, default=None, help="GPUs to spread a wave over (default: all visible)")
+    ap.add_argument("--limit", type=float, default=LIMIT_S, help="seconds after which a job is stopped")
     ap.add_argument("--no-rebuild", action="store_true", help="wave 1 without rebuilding the data first")
     ap.add_argument("--scale", default="full", help="full (what the jobs are sized for); smoke to try the machinery")
     ap.add_argument("--out", type=Path, default=None, help="gather every recorded job into this JSON file")
@@ -174,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
                 ap.error(f"no wave {w}; waves {waves()}")
             if w == 1 and not args.no_rebuild:
                 print(f"data rebuild: {rebuild(scale=args.scale)['seconds']} s", flush=True)
-            codes += run_wave(w, gpus, paths.build_dir() / "sequence" / "logs", args.scale)
+            codes += run_wave(w, gpus, paths.build_dir() / "sequence" / "logs", args.scale, args.limit)
     if args.out:
         s = gather(args.out)
         print(f"{len(s['jobs'])} records, {s['gpu_seconds']:.0f} GPU-seconds ({s['gpu_seconds_working']:.0f} working), "
