@@ -25,6 +25,8 @@ BENCH = "## Benchmarks"
 GPUS = "## Several GPUs"
 N15, N16 = "15_deepsdf_scaling.full", "16_image_to_mesh_generalisation.full"  # values files
 P15 = "## The DeepSDF scaling diagnostic at full scale"
+SEQ = "## Every notebook at full"
+FULL_GPU = "bench:figures_full-gpu"
 
 # (README section, source, key path, format)
 CHECKS = [
@@ -152,6 +154,20 @@ CHECKS = [
     (GPUS, "bench:ddp_scaling-gpu", "project/value", "two ranks {:.1f} M/s", 1e-6),
     (GPUS, "bench:ddp_scaling-gpu", "baseline/value", "one rank {:.1f} M", 1e-6),
     (GPUS, "bench:ddp_scaling-gpu", "scaling_efficiency", "efficiency of {:.0%}", 1),
+    (SEQ, FULL_GPU, "gpu_minutes", "**{:.1f} GPU-minutes**"),
+    (SEQ, FULL_GPU, "gpu_seconds", "({:,.0f} s, the rebuild included)"),
+    (SEQ, FULL_GPU, "commit", "at commit {:.7}"),
+    (SEQ, FULL_GPU, "commands/0/jobs/0/seconds", "| {} |"),
+    (SEQ, FULL_GPU, "commands/0/jobs/2/seconds", "| {} |"),
+    (SEQ, FULL_GPU, "commands/2/jobs/0/seconds", "| {} · "),
+    (SEQ, FULL_GPU, "commands/2/jobs/2/seconds", " · {} |"),
+    (SEQ, FULL_GPU, "by_notebook/06/seconds", "06 {} s"),
+    (SEQ, FULL_GPU, "by_notebook/16/seconds", "16 {} s"),
+    (SEQ, FULL_GPU, "by_notebook/07/seconds", "| {} |"),
+    (SEQ, FULL_GPU, "by_notebook/00+15/seconds", "15 with 00 {} s"),
+    (SEQ, FULL_GPU, "drift_against_committed/09/outside_tolerance", "09 ({} of"),
+    (SEQ, FULL_GPU, "drift_against_committed/09/values", "of {})"),
+    (SEQ, FULL_GPU, "drift_against_committed/11/outside_tolerance", "11 with {} of"),
     (P15, N15, "by_n/20/dit_loss_ema", "{:.4f}"),
     (P15, N15, "by_n/586/dit_loss_ema", "{:.4f}"),
     (P15, N15, "by_n/20/sdf_l1_mean", "{:.4f}"),
