@@ -51,3 +51,6 @@ def test_a_job_past_the_limit_is_stopped_and_recorded(tmp_path, monkeypatch):
     for j in last:
         record = json.loads((tmp_path / f"{j.name}.json").read_text())
         assert record["stopped_at_limit"] and 1.0 <= record["seconds"] < 30
+    summary = sequence.gather(tmp_path / "summary.json")  # stopped jobs count their time, name no notebook
+    assert [r["job"] for r in summary["jobs"]] == [j.name for j in last] and summary["by_notebook"] == {}
+    assert summary["gpu_seconds"] == pytest.approx(sum(r["seconds"] for r in summary["jobs"]), abs=0.2)

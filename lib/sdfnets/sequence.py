@@ -15,8 +15,8 @@ resumes at the first method it had not finished.
     python -m sdfnets.sequence --job deepsdf       # one job
 
 Each job writes ``build/sequence/<job>.json`` (every notebook's seconds, status and drift, the
-time spent waiting, the device, the commit); ``--out`` gathers them into one file
-(``bench/results/figures_full-gpu.json``). Two notebooks are not GPU jobs: ``01`` converts models
+time spent waiting, the device, the commit); ``--out`` gathers them into one file with the totals
+per notebook (the committed ``bench/results/figures_full-gpu.json`` was assembled from such records). Two notebooks are not GPU jobs: ``01`` converts models
 from Debian's ``sweethome3d-furniture`` package (it needs the package mirror, no GPU) and ``13``
 trains nothing (it reads the values of 07-12); both run anywhere with ``make figures SCALE=full
 ONLY=01,13``.
@@ -156,9 +156,15 @@ def gather(out: Path) -> dict:
     records = [json.loads(result_path(n).read_text()) for n in ["data-rebuild", *(j.name for j in JOBS)]
                if result_path(n).exists()]
     jobs = [r for r in records if r["job"] != "data rebuild"]
+    by_notebook: dict[str, float] = {}
+    for r in jobs:
+        for n in r.get("notebooks", []):
+            by_notebook[n["notebook"][:2]] = round(by_notebook.get(n["notebook"][:2], 0.0) + n["seconds"], 1)
+    gpu_seconds = round(sum(r["seconds"] for r in records), 1)
     summary = {"what": "the notebooks as GPU jobs, one GPU per job (the jobs of a wave side by side on one node)",
                "jobs": records,
-               "gpu_seconds": round(sum(r["seconds"] for r in records), 1),
+               "by_notebook": {k: {"seconds": v} for k, v in sorted(by_notebook.items())},
+               "gpu_seconds": gpu_seconds, "gpu_minutes": round(gpu_seconds / 60, 1),
                "gpu_seconds_working": round(sum(r["seconds"] - r.get("waited_seconds", 0) for r in records), 1),
                "longest_job_seconds": max((r["seconds"] for r in jobs), default=0.0),
                "not_gpu_jobs": NOT_GPU_JOBS}
