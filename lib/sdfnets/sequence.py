@@ -16,8 +16,8 @@ resumes at the first method it had not finished.
 
 Each job writes ``build/sequence/<job>.json`` (every notebook's seconds, status and drift, the
 time spent waiting, the device, the commit); ``--out`` gathers them into one file with the totals
-per notebook (the committed ``bench/results/figures_full-gpu.json`` was assembled from such records). Two notebooks are not GPU jobs: ``01`` converts models
-from Debian's ``sweethome3d-furniture`` package (it needs the package mirror, no GPU) and ``13``
+per notebook (the committed ``bench/results/figures_full-gpu.json`` was assembled from such records).
+Two notebooks are not GPU jobs: ``01`` converts models from Debian's ``sweethome3d-furniture`` package (it needs the package mirror, no GPU) and ``13``
 trains nothing (it reads the values of 07-12); both run anywhere with ``make figures SCALE=full
 ONLY=01,13``.
 """
