@@ -37,7 +37,7 @@ import numpy as np
 from sdfnets import config, figures, paths, plots, thesis
 from sdfnets.data import load_or_build, render
 from sdfnets.data.bank import SDFBank
-from sdfnets.data.splits import train_test_ids
+from sdfnets.data.splits import with_ood
 from sdfnets.deepsdf import evaluate as ev
 from sdfnets.deepsdf import release, reconstruct
 from sdfnets.deepsdf.model import latent_to_mesh, make_decoder
@@ -48,7 +48,7 @@ from sdfnets.metrics import pairwise_cosine, summarize
 NB = "11_deepsdf"
 cfg = config.resolve(SCALE, seed=SEED)
 ds = load_or_build(cfg.data, renders=False)  # meshes and SDF samples are all this notebook reads
-train_ids, test_ids = train_test_ids(ds)
+train_ids, test_ids, _ = with_ood(ds, cfg.image2latent.ood_category)  # the splits every phase shares
 test_ids = test_ids[: cfg.deepsdf.recon_shapes]
 res = cfg.deepsdf.mesh_resolution
 print(f"{ds}\ntrain {len(train_ids)}, test {len(test_ids)}; decoder parameters "

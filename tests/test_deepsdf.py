@@ -11,7 +11,7 @@ from sdfnets.data.bank import SDFBank
 from sdfnets.deepsdf import reconstruct
 from sdfnets.deepsdf.model import Decoder
 from sdfnets.deepsdf.train import train
-from sdfnets.field import grid_to_mesh
+from sdfnets.field import default_chunk, grid_points, grid_to_mesh, sdf_grid
 from sdfnets.layers import PositionalEncoding, count_parameters
 from sdfnets.metrics import pairwise_cosine
 
@@ -71,6 +71,25 @@ def test_marching_cubes_of_an_analytic_sphere():
     mesh = grid_to_mesh(grid)
     assert mesh.is_watertight and mesh.volume == pytest.approx(4 / 3 * math.pi * 0.6**3, rel=0.02)
     assert grid_to_mesh(np.ones((8, 8, 8))) is None
+
+
+def test_grid_chunks_change_speed_not_values():
+    """CPU grids go in cache-sized chunks (default 4,096 points), GPU ones in 2^18: same values."""
+    assert default_chunk("cpu") == 4096 and default_chunk("cuda") == 2**18 and default_chunk("cuda", gpu=7) == 7
+    dec = Decoder(16, 32, 4, 2).eval()
+    field = dec.field(torch.randn(16))
+    ref = sdf_grid(field, 20, chunk=20**3)  # one call
+    assert np.allclose(sdf_grid(field, 20), ref, atol=1e-6) and np.allclose(sdf_grid(field, 20, chunk=999), ref, atol=1e-6)
+    with torch.no_grad():  # and the grid is the field at the grid's points, x slowest
+        direct = field(grid_points(20)).reshape(20, 20, 20).numpy()
+    assert np.allclose(ref, direct, atol=1e-6)
+    from sdfnets.weightspace import analysis
+    from sdfnets.weightspace.nets import NetSpec, init_params
+
+    spec = NetSpec("relu_pe", hidden=16, num_layers=2)
+    params = init_params(spec, 3)
+    assert np.allclose(analysis.sdf_grids(spec, params, 12), analysis.sdf_grids(spec, params, 12, chunk=2**21),
+                       atol=1e-6)
 
 
 def test_metrics_on_known_cases():

@@ -199,6 +199,13 @@ def test_script_engine_runs_without_a_kernel(tmp_path, monkeypatch):
     res = notebooks.run_all("cpu", engine="script", echo=lambda *_: None)
     assert res[0].status == "ran"
     assert figures.load_values("97_script", "cpu")["values"] == {"n": 2, "scale_seen": "cpu"}
+    timed = json.loads(notebooks.timings_path("cpu").read_text())  # what `make figures` took, per notebook
+    assert timed["notebooks"]["97_script"]["status"] == "ran" and timed["from_scratch"]
+    assert timed["total_seconds"] == pytest.approx(res[0].seconds, abs=0.1) and timed["scale"] == "cpu"
+    assert notebooks.run_all("cpu", engine="script", echo=lambda *_: None)[0].status == "fresh"
+    timed = json.loads(notebooks.timings_path("cpu").read_text())
+    assert timed["notebooks"]["97_script"] == {"status": "fresh", "seconds": 0.0, "drifted": 0}
+    assert not timed["from_scratch"]
     res = notebooks.run_all("cpu", engine="script", force=True, parameters={"N": 9}, echo=lambda *_: None)
     assert res[0].status == "failed" and "cell 3" in res[0].error and "late" in res[0].error
 

@@ -190,14 +190,14 @@ def deepsdf_train(
 
     from .data import load_or_build
     from .data.bank import SDFBank
-    from .data.splits import train_test_ids
+    from .data.splits import with_ood
     from .deepsdf import evaluate as ev
     from .deepsdf.train import train
     from .metrics import pairwise_cosine
 
     cfg = config_mod.resolve(scale, seed=seed)
     ds = load_or_build(cfg.data, renders=False, workers=workers)  # training reads SDF samples only
-    train_ids, _ = train_test_ids(ds)
+    train_ids = with_ood(ds, cfg.image2latent.ood_category)[0]  # the run the notebooks load
     run = train(cfg, ds, train_ids)
     l1 = ev.per_shape_sdf_l1(run.decoder, run.latents, SDFBank.from_dataset(ds, train_ids), clamp=cfg.deepsdf.clamp)
     cos = pairwise_cosine(run.latents.cpu())
@@ -311,12 +311,13 @@ def figures(
 ):
     """Execute the notebooks headlessly (papermill) and regenerate their figures; each regenerated value is
     compared with the one it replaces (exit 3 when one leaves its tolerance, sdfnets.drift)."""
-    from .notebooks import run_all
+    from .notebooks import run_all, timings_path
 
     try:
         results = run_all(scale, only, force, echo=typer.echo, engine=engine)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
+    typer.echo(f"times per notebook: {timings_path(scale)}")
     failed = [r for r in results if r.status == "failed"]
     for r in failed:
         typer.secho(f"notebook failed: {r.error}", fg="red", err=True)

@@ -99,11 +99,11 @@ def main(argv=None) -> None:  # pragma: no cover - exercised through torchrun by
                     save_checkpoint(Path(args.out), **ck, seconds=seconds, points_per_second=pps)
         else:
             from ..data import load_or_build
-            from ..data.splits import train_test_ids
+            from ..data.splits import with_ood
             from .train import train as train_run
 
             ds = load_or_build(cfg.data)
-            r = train_run(cfg, ds, train_test_ids(ds)[0], device=device, max_steps=args.steps, rank=rank, world=world)
+            r = train_run(cfg, ds, with_ood(ds, cfg.image2latent.ood_category)[0], device=device, max_steps=args.steps, rank=rank, world=world)
             if rank == 0:
                 print(f"{world} rank(s): {r.steps} steps, {r.points_per_second / 1e6:.2f} M point-samples/s, "
                       f"run in {r.run_dir}")

@@ -159,7 +159,8 @@ def with_estimated_poses(parts: Parts, f, told, images, yfov: float, cfg: rf.Ref
     from tqdm import tqdm
 
     z0 = sample_latents(parts.model, f, told, seed=seed)
-    est = torch.stack([torch.as_tensor(rf.estimate_poses(parts.decoder, z0[j], images[j], yfov)[0]).float()
+    grid = dict(res=min(24, cfg.res), samples=min(32, cfg.samples))  # never finer than the refinement's silhouettes
+    est = torch.stack([torch.as_tensor(rf.estimate_poses(parts.decoder, z0[j], images[j], yfov, **grid)[0]).float()
                        for j in tqdm(range(len(z0)), desc="pose search", unit="shape", disable=not progress)])
     z1 = sample_latents(parts.model, f, est, seed=seed)
     return refine_all(parts, z1, images, est, yfov, cfg, progress=progress), est

@@ -6,16 +6,18 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..field import grid_points, grid_to_mesh
+from ..field import default_chunk, grid_points, grid_to_mesh
 from ..metrics import pairwise_cosine
 from .nets import NetSpec, Params, forward
 
 
 @torch.no_grad()
-def sdf_grids(spec: NetSpec, params: Params, resolution: int = 64, chunk: int = 2**21) -> np.ndarray:
-    """Every network's SDF on a resolution^3 grid: [N, R, R, R]."""
+def sdf_grids(spec: NetSpec, params: Params, resolution: int = 64, chunk: int | None = None) -> np.ndarray:
+    """Every network's SDF on a resolution^3 grid: [N, R, R, R]; ``chunk`` points (over all networks)
+    per call, by default 2^21 on a GPU and 4,096 on a CPU (:func:`~sdfnets.field.default_chunk`)."""
     n = params["l0.weight"].shape[0]
     device = params["l0.weight"].device
+    chunk = chunk or default_chunk(device, gpu=2**21)
     grid = grid_points(resolution, device)
     per = max(1, chunk // n)
     out = torch.empty(n, len(grid), device=device)
