@@ -1,0 +1,159 @@
+"""Does a different view encoder make image -> mesh generalise to unseen objects?
+
+The released encoder is trained contrastively (two views of one training shape are a positive pair):
+it learns to tell the 586 training shapes apart, which is what retrieval needs. Here encoders are
+trained afresh on the same renders of the train split with other objectives, and each is scored with
+notebook 16's measure (``generalise.measure``) on every held-out test shape from 4 views and from 1
+view at the renders' poses, and on the out-of-distribution figures from 4 views:
+
+- the DiT (phase 12's recipe, 4,000 steps) trained on the variant's features;
+- feature retrieval with the variant's features (how much of the shape the features carry);
+- for encoders with a latent head, that head's prediction averaged over the views (direct regression,
+  no diffusion).
+
+Variants: the release's encoder (its features, a DiT retrained like the others); the contrastive
+recipe wider and longer; an encoder regressing each view onto its shape's standardised DeepSDF latent
+(the shape space the decoder reads, rather than shape identity); contrastive + latent regression.
+Results go to OUT.json after every variant; a rerun skips the variants already in OUT.json.
+
+Usage: python bench/encoder_variants.py OUT.json [--scale full] [--only NAME,...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from tqdm import tqdm
+
+from sdfnets import config, metrics
+from sdfnets.data import load_or_build
+from sdfnets.data.splits import with_ood
+from sdfnets.image2latent import encoders
+from sdfnets.image2latent import generalise as gen
+from sdfnets.image2latent import train as i2l
+
+# name -> (objective, width, steps); None: the release's encoder
+VARIANTS = {
+    "release encoder (contrastive, width 32, 1,500 steps)": None,
+    "latent regression, width 32, 3,000 steps": ("latent", 32, 3000),
+    "contrastive + latent regression, width 32, 3,000 steps": ("both", 32, 3000),
+    "contrastive, width 48, 3,000 steps": ("contrastive", 48, 3000),
+}
+DIT_STEPS = 4000
+
+
+def fit_encoder(objective: str, width: int, steps: int, bank: torch.Tensor, z_std: torch.Tensor, dc, seed: int = 0):
+    """A ViewNet trained on ``bank`` [N, V, S, S, 3] (uint8, on the GPU) with ``objective``:
+    ``contrastive`` (the library's recipe), ``latent`` (MSE of a linear head to the shape's standardised
+    latent ``z_std`` [N, D], each view on its own) or ``both`` (their sum). -> (net, head or None, losses)."""
+    dev = bank.device
+    torch.manual_seed(seed)
+    net = encoders.ViewNet(width, dc.encoder_dim, dc.encoder_image_size).to(dev)
+    proj = nn.Sequential(nn.Linear(dc.encoder_dim, dc.encoder_dim), nn.ReLU(), nn.Linear(dc.encoder_dim, 128)).to(dev)
+    head = nn.Linear(dc.encoder_dim, z_std.shape[1]).to(dev)
+    params = [*net.parameters(), *(proj.parameters() if objective != "latent" else []),
+              *(head.parameters() if objective != "contrastive" else [])]
+    opt = torch.optim.AdamW(params, lr=dc.encoder_lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, dc.encoder_lr, total_steps=steps, pct_start=0.05)
+    n, v = bank.shape[:2]
+    b = min(dc.encoder_batch, n)
+    g = torch.Generator(device=dev).manual_seed(seed)
+    losses = []
+    for step in tqdm(range(steps), desc=f"encoder ({objective}, width {width})", unit="step", mininterval=10):
+        shapes = torch.randperm(n, generator=g, device=dev)[:b]
+        v1 = torch.randint(v, (b,), generator=g, device=dev)
+        v2 = (v1 + 1 + torch.randint(v - 1, (b,), generator=g, device=dev)) % v
+        x = encoders._augment(encoders.to_float_images(torch.cat([bank[shapes, v1], bank[shapes, v2]]),
+                                                       dc.encoder_image_size, dev), g)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=dev.type == "cuda"):
+            h = net(x)
+            loss = torch.zeros((), device=dev)
+            if objective != "latent":
+                p = proj(h).float()
+                loss = loss + encoders.info_nce(p[:b], p[b:], dc.encoder_temperature)
+            if objective != "contrastive":
+                loss = loss + F.mse_loss(head(h).float(), z_std[shapes].repeat(2, 1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        if step % 100 == 0 or step == steps - 1:
+            losses.append((step, float(loss.detach())))
+    return net.eval(), (head.eval() if objective != "contrastive" else None), losses
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("out")
+    ap.add_argument("--scale", default="full")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--only", default="", help="comma-separated prefixes of variant names")
+    args = ap.parse_args(argv)
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+    cfg = config.resolve(args.scale, seed=args.seed)
+    dc = cfg.image2latent
+    ds = load_or_build(cfg.data)
+    train_ids, test_ids, ood_ids = with_ood(ds, dc.ood_category)
+    parts = gen.parts_for(cfg, ds, train_ids)
+    dcfg = dataclasses.replace(cfg, image2latent=dataclasses.replace(dc, steps=DIT_STEPS if args.scale == "full"
+                                                                     else dc.steps))
+    out = Path(args.out)
+    rows = json.loads(out.read_text()) if out.exists() else {
+        "pipeline": parts.source, "held_out_shapes": len(test_ids), "ood_shapes": len(ood_ids),
+        "dit_steps": dcfg.image2latent.steps, "variants": {}}
+    conditions = {"4 views": (test_ids, gen.Condition(4, "known")), "1 view": (test_ids, gen.Condition(1, "known")),
+                  "OOD, 4 views": (ood_ids, gen.Condition(4, "known"))}
+    z = parts.latents.float()
+    mean, std = z.mean(0), z.std(0)
+    bank = None
+    for name, spec in VARIANTS.items():
+        if name in rows["variants"] or (args.only and not any(name.startswith(p) for p in args.only.split(","))):
+            continue
+        t0 = time.perf_counter()
+        row = {"settings": spec}
+        head = None
+        if spec is None:
+            enc = parts.encoder
+        else:
+            if bank is None:
+                bank = encoders.render_bank(ds, range(len(ds)), dc.encoder_image_size)
+            objective, width, steps = spec
+            if args.scale != "full":  # the smaller scales' encoders are smaller
+                width, steps = dc.encoder_width, max(20, steps * dc.encoder_steps // 1500)
+            net, head, losses = fit_encoder(objective, width, steps, bank[train_ids],
+                                            ((z - mean) / std).to(bank.device), dc, args.seed)
+            row.update(encoder_seconds=time.perf_counter() - t0, encoder_loss=losses[-1][1])
+            enc = encoders.ViewNetEncoder(net, hashlib.sha256(f"{name}-{args.seed}".encode()).hexdigest()[:10])
+        feats, cam_poses = encoders.feature_cache(enc, ds, bank=bank if spec is not None else None)
+        model = i2l.train_dit(dcfg, parts.latents, feats[train_ids], cam_poses, encoder="viewnet",
+                              tag=f"encoder-variant-{enc.key}", progress=False)
+        row.update(dit_seconds=model.seconds, dit_loss=model.history[-1][1])
+        for k, (ids, c) in conditions.items():
+            f, told, _, vids = gen.view_inputs(ds, feats, cam_poses, ids, c, seed=args.seed)
+            found = {"diffusion": gen.sample_latents(model, f, told, seed=args.seed),
+                     "retrieval": parts.latents.cpu()[metrics.retrieve(feats, ids, vids, train_ids)]}
+            if head is not None:
+                with torch.no_grad():
+                    found["regression"] = (head(f.to(mean.device).float()).mean(1) * std + mean).cpu()
+            row[k] = {}
+            for method, zz in found.items():
+                m = gen.measure(parts, zz, ds, ids, dc.mesh_resolution)
+                row[k][method] = {q: m[q] for q in ("fscore", "chamfer_l1", "iou", "one_part", "holds_together")}
+        row["seconds"] = time.perf_counter() - t0
+        rows["variants"][name] = row
+        print(f"{name}: " + "; ".join(f"{k} " + ", ".join(f"{m} F {v['fscore']:.3f}" for m, v in row[k].items())
+                                      for k in conditions) + f" ({row['seconds']:.0f} s)", flush=True)
+        out.write_text(json.dumps(rows, indent=1, default=float))
+
+
+if __name__ == "__main__":
+    main()
