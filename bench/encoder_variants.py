@@ -46,6 +46,7 @@ VARIANTS = {
     "latent regression, width 32, 3,000 steps": ("latent", 32, 3000),
     "contrastive + latent regression, width 32, 3,000 steps": ("both", 32, 3000),
     "contrastive, width 48, 3,000 steps": ("contrastive", 48, 3000),
+    "latent regression, width 48, 6,000 steps": ("latent", 48, 6000),
 }
 DIT_STEPS = 4000
 
