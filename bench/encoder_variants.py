@@ -100,7 +100,8 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
-    cfg = config.resolve(args.scale, seed=args.seed)
+    # --seed draws the trainings and the evaluated views; the data stays the scale's (seed 0: the pack's)
+    cfg = dataclasses.replace(config.resolve(args.scale), seed=args.seed)
     dc = cfg.image2latent
     ds = load_or_build(cfg.data)
     train_ids, test_ids, ood_ids = with_ood(ds, dc.ood_category)
