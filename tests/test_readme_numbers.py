@@ -27,6 +27,7 @@ N15, N16 = "15_deepsdf_scaling.full", "16_image_to_mesh_generalisation.full"  # 
 P15 = "## The DeepSDF scaling diagnostic at full scale"
 SEQ = "## Every notebook at full"
 FULL_GPU = "bench:figures_full-gpu"
+QS, CPU_RUN = "## Quick start", "bench:figures_cpu"  # the cpu-scale run, measured from a fresh clone
 
 # (README section, source, key path, format)
 CHECKS = [
@@ -154,6 +155,26 @@ CHECKS = [
     (GPUS, "bench:ddp_scaling-gpu", "project/value", "two ranks {:.1f} M/s", 1e-6),
     (GPUS, "bench:ddp_scaling-gpu", "baseline/value", "one rank {:.1f} M", 1e-6),
     (GPUS, "bench:ddp_scaling-gpu", "scaling_efficiency", "efficiency of {:.0%}", 1),
+    (QS, CPU_RUN, "minutes", "**{:.1f} minutes**"),
+    (QS, CPU_RUN, "commit", "fresh clone of\n{:.7}"),
+    (QS, CPU_RUN, "peak_memory_gb", "peak memory {:.2f} GB"),
+    (QS, CPU_RUN, "notebooks/00_data_foundation/seconds", "00 {} "),
+    (QS, CPU_RUN, "notebooks/01_real_corpus/seconds", "01 {} "),
+    (QS, CPU_RUN, "notebooks/02_anchor_decoders/seconds", "02 {} "),
+    (QS, CPU_RUN, "notebooks/03_siren_warm_start/seconds", "03 {} "),
+    (QS, CPU_RUN, "notebooks/04_relu_weight_dataset/seconds", "04 {} "),
+    (QS, CPU_RUN, "notebooks/05_cosine_shell/seconds", "05 {} "),
+    (QS, CPU_RUN, "notebooks/06_weight_dit_unconditional/seconds", "06 {} "),
+    (QS, CPU_RUN, "notebooks/07_weight_dit_single_view/seconds", "07 {} "),
+    (QS, CPU_RUN, "notebooks/08_weight_dit_multiview/seconds", "08 {} "),
+    (QS, CPU_RUN, "notebooks/09_weight_dit_ablations/seconds", "09 {} "),
+    (QS, CPU_RUN, "notebooks/10_weight_autoencoder/seconds", "10 {} "),
+    (QS, CPU_RUN, "notebooks/11_deepsdf/seconds", "11 {} "),
+    (QS, CPU_RUN, "notebooks/12_image_to_latent/seconds", "12 {} "),
+    (QS, CPU_RUN, "notebooks/13_weight_vs_latent/seconds", "13 {} "),
+    (QS, CPU_RUN, "notebooks/14_hypernetwork_vae/seconds", "14 {} "),
+    (QS, CPU_RUN, "notebooks/15_deepsdf_scaling/seconds", "15 {} "),
+    (QS, CPU_RUN, "notebooks/16_image_to_mesh_generalisation/seconds", "16 {} "),
     (SEQ, FULL_GPU, "gpu_minutes", "**{:.1f} GPU-minutes**"),
     (SEQ, FULL_GPU, "gpu_seconds", "({:,.0f} s, the rebuild included)"),
     (SEQ, FULL_GPU, "commit", "at commit {:.7}"),
