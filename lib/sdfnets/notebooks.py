@@ -181,7 +181,7 @@ def run_all(scale: str = "cpu", only: str | None = None, force: bool = False,
             out.write_text(json.dumps([r.__dict__ for r in rows], indent=1, default=str))
         results.append(NotebookResult(nb.stem, "ran", secs, drifted=drifted))
     if not parameters:
-        write_timings(results, scale)
+        write_timings(results, scale, only)
     return results
 
 
@@ -189,7 +189,7 @@ def timings_path(scale: str) -> Path:
     return paths.build_dir() / "figures" / f"{scale}.json"
 
 
-def write_timings(results: list[NotebookResult], scale: str) -> Path:
+def write_timings(results: list[NotebookResult], scale: str, only: str | None = None) -> Path:
     """What a ``make figures`` run took, notebook by notebook (``build/figures/<scale>.json``): the
     seconds of each notebook that ran, the total, the machine and the commit. A notebook skipped as
     up to date counts 0 s and is marked ``fresh``, so only a run from scratch times the whole scale."""
@@ -200,12 +200,12 @@ def write_timings(results: list[NotebookResult], scale: str) -> Path:
     from .figures import device_name, git_commit
 
     ran = [r for r in results if r.status == "ran"]
-    record = {"scale": scale, "commit": git_commit(), "device": device_name(), "cpu_count": os.cpu_count(),
-              "torch_threads": torch.get_num_threads(),
+    record = {"scale": scale, "only": only, "commit": git_commit(), "device": device_name(),
+              "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
               "notebooks": {r.notebook: {"status": r.status, "seconds": round(r.seconds, 1), "drifted": r.drifted}
                             for r in results},
               "total_seconds": round(sum(r.seconds for r in results), 1),
-              "from_scratch": len(ran) == len(results)}
+              "from_scratch": not only and len(ran) == len(results)}
     out = timings_path(scale)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(record, indent=1) + "\n")
