@@ -64,16 +64,11 @@ def fit_encoder(objective: str, width: int, steps: int, bank: torch.Tensor, z_st
               *(head.parameters() if objective != "contrastive" else [])]
     opt = torch.optim.AdamW(params, lr=dc.encoder_lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, dc.encoder_lr, total_steps=steps, pct_start=0.05)
-    n, v = bank.shape[:2]
-    b = min(dc.encoder_batch, n)
+    b = min(dc.encoder_batch, bank.shape[0])
     g = torch.Generator(device=dev).manual_seed(seed)
     losses = []
     for step in tqdm(range(steps), desc=f"encoder ({objective}, width {width})", unit="step", mininterval=10):
-        shapes = torch.randperm(n, generator=g, device=dev)[:b]
-        v1 = torch.randint(v, (b,), generator=g, device=dev)
-        v2 = (v1 + 1 + torch.randint(v - 1, (b,), generator=g, device=dev)) % v
-        x = encoders._augment(encoders.to_float_images(torch.cat([bank[shapes, v1], bank[shapes, v2]]),
-                                                       dc.encoder_image_size, dev), g)
+        shapes, x = encoders.view_pairs(bank, b, dc.encoder_image_size, g)  # the library's batches
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=dev.type == "cuda"):
             h = net(x)
             loss = torch.zeros((), device=dev)

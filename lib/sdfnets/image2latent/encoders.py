@@ -121,6 +121,18 @@ def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return F.grid_sample(x - 1, grid, align_corners=False, padding_mode="zeros") + 1  # pad with white
 
 
+def view_pairs(bank: torch.Tensor, b: int, size: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """A training batch from ``bank`` [N, V, S, S, 3]: ``b`` random shapes, two different views of each,
+    augmented. -> (shape rows [b], float images [2b, 3, size, size]: first views, then second views)."""
+    n, v = bank.shape[:2]
+    dev = bank.device
+    shapes = torch.randperm(n, generator=gen, device=dev)[:b]
+    v1 = torch.randint(v, (b,), generator=gen, device=dev)
+    v2 = (v1 + 1 + torch.randint(v - 1, (b,), generator=gen, device=dev)) % v  # a different view
+    x = torch.cat([bank[shapes, v1], bank[shapes, v2]])
+    return shapes, _augment(to_float_images(x, size, dev), gen)
+
+
 def info_nce(a: torch.Tensor, b: torch.Tensor, temperature: float) -> torch.Tensor:
     """SimCLR's NT-Xent: rows of ``a`` and ``b`` are positive pairs, everything else negatives."""
     z = F.normalize(torch.cat([a, b]), dim=1)
@@ -173,17 +185,12 @@ def _fit_viewnet(cfg, dataset, indices, key: str, path: Path, device, progress: 
     opt = torch.optim.AdamW([*net.parameters(), *head.parameters()], lr=dc.encoder_lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, dc.encoder_lr, total_steps=dc.encoder_steps, pct_start=0.05)
     bank = render_bank(dataset, indices, dc.encoder_image_size, device) if bank is None else bank.to(device)
-    n, v = bank.shape[:2]
-    b = min(dc.encoder_batch, n)
+    b = min(dc.encoder_batch, bank.shape[0])
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
     amp = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
     history = []
     for step in tqdm(range(dc.encoder_steps), desc="viewnet (contrastive)", unit="step", disable=not progress):
-        shapes = torch.randperm(n, generator=gen, device=device)[:b]
-        v1 = torch.randint(v, (b,), generator=gen, device=device)
-        v2 = (v1 + 1 + torch.randint(v - 1, (b,), generator=gen, device=device)) % v  # a different view
-        x = torch.cat([bank[shapes, v1], bank[shapes, v2]])
-        x = _augment(to_float_images(x, dc.encoder_image_size, device), gen)
+        _, x = view_pairs(bank, b, dc.encoder_image_size, gen)
         with amp:
             h = head(net(x)).float()
         loss = info_nce(h[:b], h[b:], dc.encoder_temperature)
