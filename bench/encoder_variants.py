@@ -28,6 +28,7 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -47,14 +48,20 @@ VARIANTS = {
     "contrastive + latent regression, width 32, 3,000 steps": ("both", 32, 3000),
     "contrastive, width 48, 3,000 steps": ("contrastive", 48, 3000),
     "latent regression, width 48, 6,000 steps": ("latent", 48, 6000),
+    "function space (SDF through the frozen decoder), width 32, 3,000 steps": ("sdf", 32, 3000),
+    "function space + latent regression, width 32, 3,000 steps": ("sdf+latent", 32, 3000),
 }
+SDF_POINTS = (32_768, 2048)  # SDF samples kept per training shape on the GPU, drawn per view and step
 DIT_STEPS = 4000
 
 
-def fit_encoder(objective: str, width: int, steps: int, bank: torch.Tensor, z_std: torch.Tensor, dc, seed: int = 0):
+def fit_encoder(objective: str, width: int, steps: int, bank: torch.Tensor, z_std: torch.Tensor, dc, seed: int = 0,
+                sdf_loss=None):
     """A ViewNet trained on ``bank`` [N, V, S, S, 3] (uint8, on the GPU) with ``objective``:
     ``contrastive`` (the library's recipe), ``latent`` (MSE of a linear head to the shape's standardised
-    latent ``z_std`` [N, D], each view on its own) or ``both`` (their sum). -> (net, head or None, losses)."""
+    latent ``z_std`` [N, D], each view on its own), ``both`` (their sum), ``sdf`` (the head's latent judged
+    by what the frozen decoder makes of it: ``sdf_loss(z_std_pred, shapes)``, a clamped L1 against the
+    shape's SDF samples) or ``sdf+latent``. -> (net, head or None, losses)."""
     dev = bank.device
     torch.manual_seed(seed)
     net = encoders.ViewNet(width, dc.encoder_dim, dc.encoder_image_size).to(dev)
@@ -75,8 +82,10 @@ def fit_encoder(objective: str, width: int, steps: int, bank: torch.Tensor, z_st
             if objective != "latent":
                 p = proj(h).float()
                 loss = loss + encoders.info_nce(p[:b], p[b:], dc.encoder_temperature)
-            if objective != "contrastive":
+            if objective in ("latent", "both", "sdf+latent"):
                 loss = loss + F.mse_loss(head(h).float(), z_std[shapes].repeat(2, 1))
+            if objective.startswith("sdf"):
+                loss = loss + sdf_loss(head(h).float(), shapes.repeat(2))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -84,6 +93,31 @@ def fit_encoder(objective: str, width: int, steps: int, bank: torch.Tensor, z_st
         if step % 100 == 0 or step == steps - 1:
             losses.append((step, float(loss.detach())))
     return net.eval(), (head.eval() if objective != "contrastive" else None), losses
+
+
+def sdf_judge(decoder, dataset, train_ids, mean, std, clamp: float, seed: int = 0):
+    """``loss(z_std_pred [B, D], shapes [B])``: the clamped L1 between the frozen decoder's SDF at the
+    predicted latent and the true SDF, at ``SDF_POINTS[1]`` samples of each shape drawn afresh each call
+    from ``SDF_POINTS[0]`` kept on the GPU (rows of ``shapes`` index ``train_ids``)."""
+    dev = decoder.device
+    rng = np.random.default_rng(seed)
+    pts, sdf = [], []
+    for i in tqdm(train_ids, desc="SDF samples", unit="shape", mininterval=10):
+        d = dataset.sdf(int(i))
+        k = rng.choice(len(d["sdf"]), min(len(d["sdf"]), SDF_POINTS[0]), replace=False)
+        pts.append(torch.from_numpy(d["points"][k]).float())
+        sdf.append(torch.from_numpy(d["sdf"][k]).float())
+    pts, sdf = torch.stack(pts).to(dev), torch.stack(sdf).to(dev)
+    for p in decoder.parameters():
+        p.requires_grad_(False)
+    g = torch.Generator(device=dev).manual_seed(seed)
+
+    def loss(z_std_pred, shapes):
+        cols = torch.randint(0, pts.shape[1], (len(shapes), SDF_POINTS[1]), device=dev, generator=g)
+        x, y = pts[shapes[:, None], cols], sdf[shapes[:, None], cols]
+        pred = decoder((z_std_pred * std + mean)[:, None, :], x)
+        return (pred.float().clamp(-clamp, clamp) - y.clamp(-clamp, clamp)).abs().mean()
+    return loss
 
 
 def main(argv=None) -> None:
@@ -126,8 +160,10 @@ def main(argv=None) -> None:
             objective, width, steps = spec
             if args.scale != "full":  # the smaller scales' encoders are smaller
                 width, steps = dc.encoder_width, max(20, steps * dc.encoder_steps // 1500)
+            judge = (sdf_judge(parts.decoder, ds, train_ids, mean.to(bank.device), std.to(bank.device),
+                               cfg.deepsdf.clamp, args.seed) if objective.startswith("sdf") else None)
             net, head, losses = fit_encoder(objective, width, steps, bank[train_ids],
-                                            ((z - mean) / std).to(bank.device), dc, args.seed)
+                                            ((z - mean) / std).to(bank.device), dc, args.seed, judge)
             row.update(encoder_seconds=time.perf_counter() - t0, encoder_loss=losses[-1][1])
             enc = encoders.ViewNetEncoder(net, hashlib.sha256(f"{name}-{args.seed}".encode()).hexdigest()[:10])
         feats, cam_poses = encoders.feature_cache(enc, ds, bank=bank if spec is not None else None)

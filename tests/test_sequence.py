@@ -54,3 +54,10 @@ def test_a_job_past_the_limit_is_stopped_and_recorded(tmp_path, monkeypatch):
     summary = sequence.gather(tmp_path / "summary.json")  # stopped jobs count their time, name no notebook
     assert [r["job"] for r in summary["jobs"]] == [j.name for j in last] and summary["by_notebook"] == {}
     assert summary["gpu_seconds"] == pytest.approx(sum(r["seconds"] for r in summary["jobs"]), abs=0.2)
+
+
+def test_jobs_side_by_side_get_disjoint_cores():
+    """Each lane its own slice of the cores (its worker pools size themselves by it); too few cores: all."""
+    shares = [sequence.core_share(g, 4, list(range(64))) for g in range(4)]
+    assert [len(s) for s in shares] == [16] * 4 and sorted(sum(shares, [])) == list(range(64))
+    assert sequence.core_share(1, 2, [3, 5, 7]) == [5] and sequence.core_share(0, 4, [0, 1]) == [0, 1]

@@ -115,11 +115,23 @@ def rebuild(workers: int | None = None, scale: str = "full") -> dict:
     return record
 
 
+def core_share(lane: int, lanes: int, cores: list[int] | None = None) -> list[int]:
+    """The CPU cores of one of ``lanes`` jobs running side by side: a disjoint slice of this process's cores
+    (every core when fewer cores than lanes). Each job's worker pools size themselves by their affinity
+    (:func:`sdfnets.metrics.default_workers`), so without it every job would start a worker per core of the
+    node and the jobs' CPU work (marching cubes, metrics, rendering) would crowd each other out."""
+    cores = sorted(os.sched_getaffinity(0)) if cores is None else sorted(cores)
+    per = len(cores) // max(1, lanes)
+    return cores if per == 0 else cores[lane * per:(lane + 1) * per]
+
+
 def run_wave(wave: int, gpus: int, log_dir: Path, scale: str = "full", limit_s: float = LIMIT_S) -> list[int]:
-    """Run the wave's jobs, each in its own process on one GPU, ``gpus`` at a time; a job still running
-    after ``limit_s`` is stopped (and recorded so). Returns the exit codes."""
+    """Run the wave's jobs, each in its own process on one GPU and its own share of the cores
+    (:func:`core_share`), ``gpus`` at a time; a job still running after ``limit_s`` is stopped (and
+    recorded so). Returns the exit codes."""
     todo = [j for j in JOBS if j.wave == wave]
-    threads = str(max(1, (os.cpu_count() or 1) // max(1, min(gpus, len(todo)))))
+    lanes = max(1, min(gpus, len(todo)))
+    threads = str(len(core_share(0, lanes)))
     running: dict[int, tuple[Job, subprocess.Popen, object, float]] = {}
     codes, stopped = [], set()
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -131,8 +143,10 @@ def run_wave(wave: int, gpus: int, log_dir: Path, scale: str = "full", limit_s: 
                        "MKL_NUM_THREADS": threads}
                 log = open(log_dir / f"{j.name}.log", "w")
                 print(f"[wave {wave}] {j.name} ({', '.join(j.notebooks)}) on GPU {g}", flush=True)
+                share = core_share(g % lanes, lanes)
                 proc = subprocess.Popen([sys.executable, "-m", "sdfnets.sequence", "--job", j.name, "--scale", scale],
-                                        env=env, stdout=log, stderr=subprocess.STDOUT)
+                                        env=env, stdout=log, stderr=subprocess.STDOUT,
+                                        preexec_fn=lambda share=share: os.sched_setaffinity(0, share))
                 running[g] = (j, proc, log, time.perf_counter())
         time.sleep(1)
         for g, (j, proc, log, t0) in list(running.items()):
