@@ -67,7 +67,8 @@ def fit_encoder(objective: str, width: int, steps: int, bank: torch.Tensor, z_st
     net = encoders.ViewNet(width, dc.encoder_dim, dc.encoder_image_size).to(dev)
     proj = nn.Sequential(nn.Linear(dc.encoder_dim, dc.encoder_dim), nn.ReLU(), nn.Linear(dc.encoder_dim, 128)).to(dev)
     head = nn.Linear(dc.encoder_dim, z_std.shape[1]).to(dev)
-    params = [*net.parameters(), *(proj.parameters() if objective != "latent" else []),
+    contrastive = objective in ("contrastive", "both")
+    params = [*net.parameters(), *(proj.parameters() if contrastive else []),
               *(head.parameters() if objective != "contrastive" else [])]
     opt = torch.optim.AdamW(params, lr=dc.encoder_lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, dc.encoder_lr, total_steps=steps, pct_start=0.05)
@@ -79,7 +80,7 @@ def fit_encoder(objective: str, width: int, steps: int, bank: torch.Tensor, z_st
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=dev.type == "cuda"):
             h = net(x)
             loss = torch.zeros((), device=dev)
-            if objective != "latent":
+            if contrastive:
                 p = proj(h).float()
                 loss = loss + encoders.info_nce(p[:b], p[b:], dc.encoder_temperature)
             if objective in ("latent", "both", "sdf+latent"):
