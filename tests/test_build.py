@@ -137,3 +137,22 @@ def test_old_manifest_is_rewritten_without_recomputing(tmp_path, monkeypatch):
     again = load_or_build(cfg, progress=False)
     assert again.manifest["manifest_version"] == 2 and "splits" in again.manifest
     assert {p: p.stat().st_mtime_ns for p in sdf.glob("*/sdf.npz")} == stamps
+
+
+def test_a_build_from_a_notebook_uses_the_cores_it_may(tmp_path, monkeypatch):
+    """load_or_build builds with a worker per core from 4 cores up (a bare GPU node), alone below; workers= wins."""
+    import os
+
+    from sdfnets.data import dataset
+
+    seen = []
+    monkeypatch.setenv("SDFNETS_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(dataset, "build_dataset", lambda cfg, **kw: seen.append(kw["workers"]) or 1 / 0)
+    cfg = config.resolve("smoke", data={"num_shapes": 6}).data
+    for cores, expected in ((range(16), 6), (range(2), 1)):
+        monkeypatch.setattr(os, "sched_getaffinity", lambda pid, cores=cores: set(cores))
+        with pytest.raises(ZeroDivisionError):
+            load_or_build(cfg, progress=False)
+    with pytest.raises(ZeroDivisionError):
+        load_or_build(cfg, progress=False, workers=3)
+    assert seen == [6, 1, 3]

@@ -92,11 +92,16 @@ class Dataset:
 def load_or_build(cfg: DataConfig, renders: bool = True, **build_kwargs) -> Dataset:
     """Open the dataset of ``cfg`` if it is complete and current, else build (or resume) it; an
     older manifest is rewritten from the finished artifacts without recomputing them.
-    ``renders=False`` accepts (or builds) a dataset without renders."""
+    ``renders=False`` accepts (or builds) a dataset without renders. A build uses every core this
+    process may use from 4 cores up (``workers=`` overrides), so that a notebook on a bare GPU node does
+    not rebuild the corpus one shape at a time."""
+    from ..metrics import default_workers
+
     root = dataset_root(cfg)
     if (root / "manifest.json").exists():
         ds = Dataset(root)
         current = ds.manifest.get("manifest_version") == MANIFEST_VERSION
         if current and not any(f["stage"] == "incomplete" for f in ds.failed) and (ds.with_renders or not renders):
             return ds
+    build_kwargs.setdefault("workers", default_workers(cfg.num_shapes))
     return Dataset(build_dataset(cfg, renders=renders, **build_kwargs))
