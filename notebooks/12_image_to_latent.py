@@ -196,6 +196,8 @@ figures.save_figure(fig, "ood_gallery", notebook=NB, scale=SCALE)
 
 # %%
 deepsdf_file = paths.RELEASE_DIR / deepsdf_release.DEFAULT_NAME  # what image2mesh decodes with
+if SCALE == "full" and deepsdf_release.restore_from_run(deepsdf_file, deepsdf["full"].run_dir):
+    print(f"{deepsdf_file.name}: restored from phase 11's run (the export notebook 11 made of it)")
 rel_path = paths.build_dir() / "release-check" / f"image2mesh-{SCALE}.safetensors"
 release.export(models["full"], enc, rel_path, deepsdf=deepsdf_file)
 rel_model, rel_enc, _ = release.load(rel_path, models["full"].device)

@@ -139,3 +139,22 @@ def test_release_round_trip(smoke_run, smoke_dataset, tmp_path):
     x = torch.rand(2, 50, 3)
     assert torch.allclose(decoder(latents[:2, None], x), run.decoder(run.latents[:2, None], x), atol=2e-2)
     assert (tmp_path / "r.md").read_text() == "# card\n"
+
+
+def test_a_release_replaced_by_a_fresh_copy_is_restored_from_its_run(smoke_run, smoke_dataset, tmp_path):
+    """On a node where each job starts from a fresh copy of the repository, the committed release comes back
+    over the one notebook 11 exported; notebook 12 puts the run's kept export back before it checks."""
+    from sdfnets.deepsdf import release
+
+    _, run = smoke_run
+    path = release.export(run.run_dir, tmp_path / "fresh" / "r.safetensors", dataset=smoke_dataset, card="# run\n")
+    exported = path.read_bytes()
+    path.write_bytes(b"the committed release")
+    path.with_suffix(".md").write_text("# committed\n")
+    with pytest.raises(Exception):
+        release.check_run(path, run.latents)
+    assert release.restore_from_run(path, run.run_dir)
+    assert path.read_bytes() == exported and path.with_suffix(".md").read_text() == "# run\n"
+    release.check_run(path, run.latents)  # passes now
+    assert not release.restore_from_run(path, run.run_dir)  # nothing to do
+    assert not release.restore_from_run(tmp_path / "other.safetensors", run.run_dir)  # no export of that name kept

@@ -5,6 +5,7 @@ the file's metadata and in a model card beside it."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import torch
@@ -34,7 +35,32 @@ def export(run_dir: Path, out: Path, *, dataset=None, uids: list[str] | None = N
     save_file(tensors, str(out), metadata=meta)
     if card:
         out.with_suffix(".md").write_text(card)
+    kept = kept_export(run_dir, out)  # a copy beside the run: see restore_from_run
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(out, kept)
+    if card:
+        shutil.copyfile(out.with_suffix(".md"), kept.with_suffix(".md"))
+    else:
+        kept.with_suffix(".md").unlink(missing_ok=True)
     return out
+
+
+def kept_export(run_dir: Path, out: Path) -> Path:
+    """Where :func:`export` keeps a copy of the release ``out`` beside the run it came from."""
+    return Path(run_dir) / "release" / Path(out).name
+
+
+def restore_from_run(path: Path | str, run_dir: Path) -> bool:
+    """Put the run's kept export (:func:`kept_export`) back at ``path`` (with its card) where ``path`` holds
+    other latents: on a node where each job starts from a fresh copy of the repository, ``path`` is the
+    committed release again, while the run (and its export) stayed under the runs folder. -> restored?"""
+    path, kept = Path(path), kept_export(run_dir, path)
+    if not kept.exists() or (path.exists() and path.read_bytes() == kept.read_bytes()):
+        return False
+    shutil.copyfile(kept, path)
+    if kept.with_suffix(".md").exists():
+        shutil.copyfile(kept.with_suffix(".md"), path.with_suffix(".md"))
+    return True
 
 
 def load(path: Path | str, device="cpu") -> tuple[Decoder, torch.Tensor, dict]:
