@@ -28,14 +28,15 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 from tqdm import tqdm
 
 from sdfnets import config, metrics
+from sdfnets.field import clamped_l1
 from sdfnets.data import load_or_build
+from sdfnets.data.bank import SDFBank
 from sdfnets.data.splits import with_ood
 from sdfnets.image2latent import encoders
 from sdfnets.image2latent import generalise as gen
@@ -51,7 +52,7 @@ VARIANTS = {
     "function space (SDF through the frozen decoder), width 32, 3,000 steps": ("sdf", 32, 3000),
     "function space + latent regression, width 32, 3,000 steps": ("sdf+latent", 32, 3000),
 }
-SDF_POINTS = (32_768, 2048)  # SDF samples kept per training shape on the GPU, drawn per view and step
+SDF_POINTS = 2048  # SDF samples per view and step, drawn from each training shape's samples
 DIT_STEPS = 4000
 
 
@@ -97,27 +98,18 @@ def fit_encoder(objective: str, width: int, steps: int, bank: torch.Tensor, z_st
 
 
 def sdf_judge(decoder, dataset, train_ids, mean, std, clamp: float, seed: int = 0):
-    """``loss(z_std_pred [B, D], shapes [B])``: the clamped L1 between the frozen decoder's SDF at the
-    predicted latent and the true SDF, at ``SDF_POINTS[1]`` samples of each shape drawn afresh each call
-    from ``SDF_POINTS[0]`` kept on the GPU (rows of ``shapes`` index ``train_ids``)."""
-    dev = decoder.device
-    rng = np.random.default_rng(seed)
-    pts, sdf = [], []
-    for i in tqdm(train_ids, desc="SDF samples", unit="shape", mininterval=10):
-        d = dataset.sdf(int(i))
-        k = rng.choice(len(d["sdf"]), min(len(d["sdf"]), SDF_POINTS[0]), replace=False)
-        pts.append(torch.from_numpy(d["points"][k]).float())
-        sdf.append(torch.from_numpy(d["sdf"][k]).float())
-    pts, sdf = torch.stack(pts).to(dev), torch.stack(sdf).to(dev)
+    """``loss(z_std_pred [B, D], shapes [B])``: phase 11's clamped L1 between the frozen decoder's SDF at
+    the predicted latent and the true SDF, at ``SDF_POINTS`` samples of each shape drawn afresh each call
+    from its samples in an :class:`~sdfnets.data.bank.SDFBank` (rows of ``shapes`` index ``train_ids``)."""
+    bank = SDFBank.from_dataset(dataset, [int(i) for i in train_ids], device=decoder.device)
     for p in decoder.parameters():
         p.requires_grad_(False)
-    g = torch.Generator(device=dev).manual_seed(seed)
+    g = torch.Generator(device=decoder.device).manual_seed(seed)
 
     def loss(z_std_pred, shapes):
-        cols = torch.randint(0, pts.shape[1], (len(shapes), SDF_POINTS[1]), device=dev, generator=g)
-        x, y = pts[shapes[:, None], cols], sdf[shapes[:, None], cols]
-        pred = decoder((z_std_pred * std + mean)[:, None, :], x)
-        return (pred.float().clamp(-clamp, clamp) - y.clamp(-clamp, clamp)).abs().mean()
+        cols = torch.randint(0, bank.data.shape[1], (len(shapes), SDF_POINTS), device=decoder.device, generator=g)
+        x, y = bank.gather(shapes, cols)
+        return clamped_l1(decoder((z_std_pred * std + mean)[:, None, :], x).float(), y, clamp).mean()
     return loss
 
 
