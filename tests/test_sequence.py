@@ -1,5 +1,8 @@
-"""The full-scale sequence: every notebook in exactly one GPU job (or named as not a GPU job), and
-each job after the jobs whose runs it reads."""
+"""The full-scale sequence: every notebook in exactly one GPU job (or named as not a GPU job), each job
+after the jobs whose runs it reads; jobs side by side on a GPU, stopped at the limit, resumed by the next
+wave from their first unfinished notebook; GPU time counted once per GPU."""
+
+import json
 
 import pytest
 
@@ -10,16 +13,19 @@ NEEDS = {"03": {"02"}, "04": {"02"}, "05": {"04"}, "06": {"04"}, "07": {"04"}, "
          "10": {"04"}, "14": {"04"}, "12": {"11"}}
 
 
+@pytest.fixture
+def build(tmp_path, monkeypatch):
+    monkeypatch.setenv("SDFNETS_BUILD_DIR", str(tmp_path))
+    return tmp_path
+
+
 def _where():
-    """Where each notebook first runs."""
-    return {nb: (j.wave, j.name, i) for j in sequence.JOBS[::-1] for i, nb in enumerate(j.notebooks)}
+    return {nb: (j.wave, j.name, i) for j in sequence.JOBS for i, nb in enumerate(j.notebooks)}
 
 
 def test_every_notebook_is_in_one_job_or_named_as_not_a_gpu_job():
-    listed = [nb for j in sequence.JOBS if not j.resumes for nb in j.notebooks]
+    listed = [nb for j in sequence.JOBS for nb in j.notebooks]
     assert len(listed) == len(set(listed))
-    for j in sequence.JOBS:  # a job that resumes comes after the one it continues
-        assert not j.resumes or all(_where()[nb][0] < j.wave for nb in j.notebooks)
     every = {p.stem[:2] for p in notebooks.list_notebooks()}
     assert set(listed) | set(sequence.NOT_GPU_JOBS) == every and not set(listed) & set(sequence.NOT_GPU_JOBS)
 
@@ -40,24 +46,56 @@ def test_unknown_names_fail_clearly():
         sequence.main(["--wave", "9"])
 
 
-def test_a_job_past_the_limit_is_stopped_and_recorded(tmp_path, monkeypatch):
-    """The runner stops a job at its time limit and says so (wave 3 at smoke, with a limit of a second)."""
-    import json
-
-    monkeypatch.setattr(sequence, "result_path", lambda name: tmp_path / f"{name}.json")
-    last = [j for j in sequence.JOBS if j.wave == 3]
-    codes = sequence.run_wave(3, 2, tmp_path / "logs", scale="smoke", limit_s=1.0)
-    assert codes == [0] * len(last)
-    for j in last:
-        record = json.loads((tmp_path / f"{j.name}.json").read_text())
-        assert record["stopped_at_limit"] and 1.0 <= record["seconds"] < 30
-    summary = sequence.gather(tmp_path / "summary.json")  # stopped jobs count their time, name no notebook
-    assert [r["job"] for r in summary["jobs"]] == [j.name for j in last] and summary["by_notebook"] == {}
-    assert summary["gpu_seconds"] == pytest.approx(sum(r["seconds"] for r in summary["jobs"]), abs=0.2)
+def test_the_first_jobs_take_a_gpu_each_the_rest_join_them():
+    jobs = list("abcde")
+    assert sequence.place(jobs, 4, 2) == [["a", "d"], ["b", "e"], ["c"]]
+    assert sequence.place(jobs, 4, 1) == [["a", "e"], ["b"], ["c"], ["d"]]  # one at a time: e queues behind a
+    assert sequence.place(jobs, 1, 2) == [jobs]
+    wave1 = sequence.place([j.name for j in sequence.JOBS if j.wave == 1], 4, 2)
+    assert ["generalisation", "data-foundation"] in wave1  # 00 needs no GPU: it rides beside 16
 
 
 def test_jobs_side_by_side_get_disjoint_cores():
-    """Each lane its own slice of the cores (its worker pools size themselves by it); too few cores: all."""
+    """Each GPU its share of the cores, split among the jobs that run on it at once; too few cores: all."""
     shares = [sequence.core_share(g, 4, list(range(64))) for g in range(4)]
     assert [len(s) for s in shares] == [16] * 4 and sorted(sum(shares, [])) == list(range(64))
     assert sequence.core_share(1, 2, [3, 5, 7]) == [5] and sequence.core_share(0, 4, [0, 1]) == [0, 1]
+    cores = list(range(64))
+    pair = [sequence.gpu_cores(1, s, 2, 4, 2, cores) for s in range(2)]
+    assert pair == [list(range(16, 24)), list(range(24, 32))]
+    assert sequence.gpu_cores(2, 0, 1, 4, 2, cores) == list(range(32, 48))  # alone on its GPU: the GPU's share
+
+
+def test_gpu_time_counts_jobs_side_by_side_once():
+    assert sequence.occupied_seconds([(0, 10), (5, 20), (30, 31)]) == 21
+    assert sequence.occupied_seconds([]) == 0
+
+
+def test_a_job_past_the_limit_is_stopped_recorded_and_resumed_by_the_next_wave(build):
+    """Wave 2 at smoke with a limit of a second: every job stopped and recorded, and wave 3 has them all to do."""
+    wave2 = [j.name for j in sequence.JOBS if j.wave == 2]
+    codes = sequence.run_wave(2, 2, build / "logs", scale="smoke", limit_s=1.0, per_gpu=2)
+    assert codes == [0] * len(wave2)
+    for name in wave2:
+        record = json.loads(sequence.record_path(name, 2).read_text())
+        assert record["stopped_at_limit"] and 1.0 <= record["seconds"] < 40 and record["gpu"] in (0, 1)
+    assert [j.name for j in sequence.left_over(3)] == wave2
+    summary = sequence.gather(build / "summary.json")
+    assert summary["by_notebook"] == {}  # stopped jobs count their time, name no notebook
+    assert summary["gpu_seconds"] == pytest.approx(sum(summary["gpu_occupied_seconds"].values()), abs=0.2)
+    assert summary["gpu_seconds"] < summary["job_seconds"]  # two jobs at once on each GPU
+
+
+def test_a_resumed_job_runs_only_what_it_had_not_finished(build, monkeypatch):
+    stopped = {"job": "weight-space", "wave": 1, "start_epoch": 1.0, "end_epoch": 9.0, "seconds": 8.0, "gpu": 0,
+               "stopped_at_limit": True, "notebooks": [{"notebook": f"0{i}_x", "status": "ran", "seconds": 1.0}
+                                                       for i in (2, 3, 4, 5)]}
+    sequence._write(sequence.record_path("weight-space", 1), stopped)
+    assert sequence.finished("weight-space") == {"02", "03", "04", "05"}
+    assert "weight-space" in [j.name for j in sequence.left_over(2)] and sequence.left_over(1) == []
+    ran = []
+    monkeypatch.setattr(notebooks, "run_all", lambda scale, only, **kw: ran.append(only) or
+                        [notebooks.NotebookResult(f"{only}_x", "ran", 2.0)])
+    record = sequence.run_job("weight-space", "smoke", sequence.record_path("weight-space", 2))
+    assert ran == ["06"] and record["skipped_done"] == ["02", "03", "04", "05"]
+    assert "weight-space" not in [j.name for j in sequence.left_over(3)]  # finished now

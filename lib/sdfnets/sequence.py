@@ -1,25 +1,29 @@
 """Every notebook at ``full`` as a sequence of GPU jobs of at most 10 minutes each.
 
-The jobs come in waves. A job's notebooks run one after another in one process on one GPU; the jobs
-of a wave need nothing from each other, only the runs of earlier waves under ``checkpoints/runs/``
-(load-or-train by resolved config), so on a node with several GPUs the jobs of a wave run side by
-side, one GPU each, and on one GPU one after another. Where two jobs of a wave do ask for the same
-run (09 needs 08's phase-7 model, 12 needs 11's DeepSDF when they run beside each other), the run
-folder's lock (:func:`sdfnets.runs.exclusive`) makes the second wait for the first instead of
-training it twice; the time it waited is recorded apart from the time it worked. A job still running
-after 570 s is stopped: notebook 16 keeps each method's result, and a later job that lists it again
-resumes at the first method it had not finished.
+The jobs come in waves. A job's notebooks run one after another in one process; the jobs of a wave
+need nothing from each other, only the runs of earlier waves under ``checkpoints/runs/`` (load-or-train
+by resolved config), so the jobs of a wave run side by side: on each GPU up to ``--per-gpu`` jobs at
+once (default 2: one job's CPU work, marching cubes and metrics, overlaps the other's GPU work), each
+pinned to its share of that GPU's cores (:func:`core_share`). Where two jobs ask for the same run (09
+needs 08's phase-7 model), the run folder's lock (:func:`sdfnets.runs.exclusive`) makes the second
+wait for the first instead of training it twice; the time it waited is recorded apart.
+
+A job still running at the limit (570 s, or ``--until`` seconds after the command started) is
+stopped, and the next wave runs it again from the first notebook it had not finished: every notebook
+loads the runs it finished (load-or-train, checkpoints), 15 keeps each corpus size and 16 each method.
 
     python -m sdfnets.sequence --wave 1            # data rebuild from the pack, then wave 1's jobs
-    python -m sdfnets.sequence --wave 2            # ... and so on; --wave all runs every wave
-    python -m sdfnets.sequence --job deepsdf       # one job
+    python -m sdfnets.sequence --wave 2            # what wave 1 left, then wave 2; --wave 3: what is left
+    python -m sdfnets.sequence --job deepsdf       # one job in this process
 
-Each job writes ``build/sequence/<job>.json`` (every notebook's seconds, status and drift, the
-time spent waiting, the device, the commit); ``--out`` gathers them into one file with the totals
-per notebook (the committed ``bench/results/figures_full-gpu.json`` was assembled from such records).
-Two notebooks are not GPU jobs: ``01`` converts models from Debian's ``sweethome3d-furniture`` package (it needs the package mirror, no GPU) and ``13``
-trains nothing (it reads the values of 07-12); both run anywhere with ``make figures SCALE=full
-ONLY=01,13``.
+Each job writes ``build/sequence/records/<job>.wave<N>.json`` as it goes (every notebook's seconds,
+status and drift, its GPU and cores, start and end, the time spent waiting, the device, the commit);
+``--out`` gathers them into one file: GPU-seconds are each GPU's occupied time (two jobs side by side
+on one GPU count once), plus the data rebuild, with the totals per notebook (the committed
+``bench/results/figures_full-gpu.json`` was assembled from such records). Two notebooks are not GPU
+jobs: ``01`` converts models from Debian's ``sweethome3d-furniture`` package (it needs the package
+mirror, no GPU) and ``13`` trains nothing (it reads the values of 07-12); both run anywhere with
+``make figures SCALE=full ONLY=01,13``.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -42,27 +47,28 @@ class Job:
     wave: int
     notebooks: tuple[str, ...]
     why: str  # what it carries forward or needs
-    resumes: bool = False  # continues notebooks an earlier job left at the time limit (their results are kept)
 
 
-# Measured on H100s (bench/results/figures_full-gpu.json, seconds of one GPU): 00 + 11 ~450, 02-06 516, 15 ~500,
-# 16 ~970 (refinement and best-of for 72 + 36 shapes: two jobs), 07 487, 08 262 + 14 218, 09 400, 10 400, 12 ~250.
+# Measured on H100s (bench/results/figures_full-gpu.json, seconds of one GPU): 00 ~90, 02-05 274, 06 ~200, 11 386,
+# 15 ~560, 16 ~970 (refinement and best-of for 72 + 36 shapes), 07 487, 08 262, 14 218, 09 400, 10 400, 12 ~250.
+# A wave's first jobs take one GPU each, the rest join them in order (16 beside 00, which needs no GPU, in wave 1).
 JOBS: tuple[Job, ...] = (
+    Job("generalisation", 1, ("16",), "the committed release only; its methods are kept one by one"),
     Job("weight-space", 1, ("02", "03", "04", "05", "06"),
         "anchors, the per-shape ReLU+PE and SIREN weight datasets every weight-space phase reads"),
-    Job("deepsdf", 1, ("00", "11"), "phase 11's decoder and latents (read by 12)"),
-    Job("generalisation", 1, ("16",), "the committed release only; its methods are kept one by one"),
-    Job("scaling", 1, ("15",), "its own six DeepSDF runs and DiTs"),
+    Job("deepsdf", 1, ("11",), "phase 11's decoder and latents (read by 12)"),
+    Job("data-foundation", 1, ("00",), "the data only (no GPU work)"),
+    Job("scaling", 1, ("15",), "its own six DeepSDF runs and DiTs, kept per corpus size"),
     Job("single-view", 2, ("07",), "the ReLU+PE and SIREN weight datasets"),
     Job("multiview-and-hypernetwork", 2, ("08", "14"), "the weight dataset"),
-    Job("autoencoder", 2, ("10",), "the weight dataset"),
     Job("ablations", 2, ("09",), "the weight dataset; 08's phase-7 model (trained last, so it runs beside 08)"),
-    Job("generalisation-resumed", 3, ("16",), "the methods the first job had not reached", resumes=True),
-    Job("latent", 3, ("12",), "phase 11's run"),
+    Job("autoencoder", 2, ("10",), "the weight dataset"),
+    Job("latent", 2, ("12",), "phase 11's run"),
 )
 NOT_GPU_JOBS = {"01": "converts models from Debian's sweethome3d-furniture (package mirror, no GPU)",
                 "13": "trains nothing: reads the values of 07-12"}
-LIMIT_S = 570.0  # a job stops here (its notebook resumes in a later job that lists it again)
+LIMIT_S = 570.0  # a job stops here (the next wave runs it again from its first unfinished notebook)
+DONE = ("ran", "fresh")  # a notebook in these states is not run again when its job resumes
 
 
 def job(name: str) -> Job:
@@ -76,12 +82,48 @@ def waves() -> list[int]:
     return sorted({j.wave for j in JOBS})
 
 
-def result_path(name: str) -> Path:
-    return paths.build_dir() / "sequence" / f"{name}.json"
+def records_dir() -> Path:
+    return paths.build_dir() / "sequence" / "records"
 
 
-def run_job(name: str, scale: str = "full") -> dict:
-    """Run one job's notebooks (``--force``, script engine) in this process; record and return its times."""
+def record_path(name: str, wave: int) -> Path:
+    return records_dir() / f"{name}.wave{wave}.json"
+
+
+def records() -> list[dict]:
+    """Every record of this machine's ``build/sequence/records/``, by wave and start."""
+    rs = [json.loads(p.read_text()) for p in sorted(records_dir().glob("*.json"))] if records_dir().exists() else []
+    return sorted(rs, key=lambda r: (r.get("wave", 0), r.get("start_epoch", 0.0)))
+
+
+def finished(name: str) -> set[str]:
+    """The notebooks of job ``name`` that some record of it shows done."""
+    return {n["notebook"][:2] for r in records() if r["job"] == name for n in r.get("notebooks", [])
+            if n["status"] in DONE}
+
+
+def left_over(before_wave: int) -> list[Job]:
+    """Jobs of earlier waves that a record shows stopped and no later record shows complete."""
+    out = []
+    for j in JOBS:
+        if j.wave < before_wave:
+            mine = [r for r in records() if r["job"] == j.name]
+            if mine and mine[-1].get("stopped_at_limit") and set(j.notebooks) - finished(j.name):
+                out.append(j)
+    return out
+
+
+def _write(path: Path, rec: dict) -> None:
+    """Write a record whole or not at all (a job may be stopped while it writes)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(rec, indent=1) + "\n")
+    os.replace(tmp, path)
+
+
+def run_job(name: str, scale: str = "full", record: Path | None = None) -> dict:
+    """Run one job's notebooks not yet finished (``--force``, script engine) in this process, one after
+    another, rewriting its record after each; return the record."""
     import torch
 
     from . import runs
@@ -89,30 +131,34 @@ def run_job(name: str, scale: str = "full") -> dict:
     from .notebooks import run_all
 
     j = job(name)
-    waited0, t0, started = runs.WAITED["seconds"], time.perf_counter(), time.strftime("%Y-%m-%dT%H:%M:%S")
-    results = run_all(scale, ",".join(j.notebooks), force=True, echo=lambda s: print(s, flush=True), engine="script")
-    seconds = time.perf_counter() - t0
-    record = {"job": j.name, "wave": j.wave, "scale": scale, "started": started, "seconds": round(seconds, 1),
-              "waited_seconds": round(runs.WAITED["seconds"] - waited0, 1),
-              "notebooks": [{"notebook": r.notebook, "status": r.status, "seconds": round(r.seconds, 1),
-                             "drifted": r.drifted, **({"error": r.error} if r.error else {})} for r in results],
-              "device": device_name(), "gpus_visible": torch.cuda.device_count(), "commit": git_commit()}
-    out = result_path(name)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=1) + "\n")
-    return record
+    record = record or record_path(name, j.wave)
+    done = finished(name)
+    todo = [nb for nb in j.notebooks if nb not in done]
+    waited0, t0 = runs.WAITED["seconds"], time.perf_counter()
+    rec = {"job": j.name, "wave": j.wave, "scale": scale, "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+           "skipped_done": sorted(set(j.notebooks) - set(todo)), "notebooks": [],
+           "device": device_name(), "gpus_visible": torch.cuda.device_count(), "commit": git_commit()}
+    for nb in todo:
+        for r in run_all(scale, nb, force=True, echo=lambda s: print(s, flush=True), engine="script"):
+            rec["notebooks"].append({"notebook": r.notebook, "status": r.status, "seconds": round(r.seconds, 1),
+                                     "drifted": r.drifted, **({"error": r.error} if r.error else {})})
+        rec |= {"seconds": round(time.perf_counter() - t0, 1),
+                "waited_seconds": round(runs.WAITED["seconds"] - waited0, 1)}
+        _write(record, rec)
+    rec |= {"seconds": round(time.perf_counter() - t0, 1), "waited_seconds": round(runs.WAITED["seconds"] - waited0, 1)}
+    _write(record, rec)
+    return rec
 
 
 def rebuild(workers: int | None = None, scale: str = "full") -> dict:
     """The full-scale dataset from the committed pack (what every job reads), timed."""
-    t0 = time.perf_counter()
+    t0, e0 = time.perf_counter(), time.time()
     subprocess.run([sys.executable, "-m", "sdfnets.cli", "data", "build", "--from-pack", "--scale", scale,
                     "--workers", str(workers or os.cpu_count())], check=True)
-    record = {"job": "data rebuild", "wave": 1, "seconds": round(time.perf_counter() - t0, 1),
-              "workers": workers or os.cpu_count()}
-    result_path("data-rebuild").parent.mkdir(parents=True, exist_ok=True)
-    result_path("data-rebuild").write_text(json.dumps(record, indent=1) + "\n")
-    return record
+    rec = {"job": "data rebuild", "wave": 1, "seconds": round(time.perf_counter() - t0, 1),
+           "workers": workers or os.cpu_count(), "start_epoch": e0, "end_epoch": time.time()}
+    _write(records_dir() / "data-rebuild.json", rec)
+    return rec
 
 
 def core_share(lane: int, lanes: int, cores: list[int] | None = None) -> list[int]:
@@ -125,61 +171,116 @@ def core_share(lane: int, lanes: int, cores: list[int] | None = None) -> list[in
     return cores if per == 0 else cores[lane * per:(lane + 1) * per]
 
 
-def run_wave(wave: int, gpus: int, log_dir: Path, scale: str = "full", limit_s: float = LIMIT_S) -> list[int]:
-    """Run the wave's jobs, each in its own process on one GPU and its own share of the cores
-    (:func:`core_share`), ``gpus`` at a time; a job still running after ``limit_s`` is stopped (and
-    recorded so). Returns the exit codes."""
-    todo = [j for j in JOBS if j.wave == wave]
-    lanes = max(1, min(gpus, len(todo)))
-    threads = str(len(core_share(0, lanes)))
-    running: dict[int, tuple[Job, subprocess.Popen, object, float]] = {}
-    codes, stopped = [], set()
+def place(jobs: list, gpus: int, per_gpu: int) -> list[list]:
+    """The jobs of each GPU, in the order they start: the first ones one GPU each, the rest beside them
+    in turn (at most ``per_gpu`` at once on a GPU; more queue behind them)."""
+    used = max(1, min(gpus, -(-len(jobs) // max(1, per_gpu))))
+    out: list[list] = [[] for _ in range(used)]
+    for i, j in enumerate(jobs):
+        out[i % used].append(j)
+    return out
+
+
+def gpu_cores(gpu: int, slot: int, jobs_here: int, gpus: int, per_gpu: int, cores: list[int] | None = None) -> list[int]:
+    """A job's cores: its GPU's share of the node (cores / GPUs), split among the jobs that run at once there."""
+    share = core_share(gpu, gpus, cores)
+    return core_share(slot, max(1, min(per_gpu, jobs_here)), share)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Stop a job and every process it started (its worker pools): the job leads its own process group."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:  # pragma: no cover - a job that ignores SIGTERM
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    except ProcessLookupError:  # pragma: no cover - already gone
+        proc.wait()
+
+
+def run_wave(wave: int, gpus: int, log_dir: Path, scale: str = "full", limit_s: float = LIMIT_S,
+             per_gpu: int = 2, deadline: float | None = None) -> list[int]:
+    """Run what earlier waves left (:func:`left_over`), then the wave's jobs, each in its own process on
+    one GPU and its share of the cores (:func:`place`, :func:`gpu_cores`); a job still running after
+    ``limit_s``, or at ``deadline`` (a ``time.time()``), is stopped and recorded so. Returns the exit codes."""
+    todo = left_over(wave) + [j for j in JOBS if j.wave == wave]
+    plan = place(todo, gpus, per_gpu)
+    queues = {g: list(enumerate(js)) for g, js in enumerate(plan)}
+    running: dict[tuple[int, int], tuple[Job, subprocess.Popen, object, float, dict]] = {}
+    codes: list[int] = []
     log_dir.mkdir(parents=True, exist_ok=True)
-    while todo or running:
-        for g in range(gpus):
-            if g not in running and todo:
-                j = todo.pop(0)
-                env = {**os.environ, "CUDA_VISIBLE_DEVICES": str(g), "OMP_NUM_THREADS": threads,
-                       "MKL_NUM_THREADS": threads}
-                log = open(log_dir / f"{j.name}.log", "w")
-                print(f"[wave {wave}] {j.name} ({', '.join(j.notebooks)}) on GPU {g}", flush=True)
-                share = core_share(g % lanes, lanes)
-                proc = subprocess.Popen([sys.executable, "-m", "sdfnets.sequence", "--job", j.name, "--scale", scale],
-                                        env=env, stdout=log, stderr=subprocess.STDOUT,
-                                        preexec_fn=lambda share=share: os.sched_setaffinity(0, share))
-                running[g] = (j, proc, log, time.perf_counter())
+    records_dir().mkdir(parents=True, exist_ok=True)
+    while any(queues.values()) or running:
+        for g, queue in queues.items():
+            free = [s for s in range(min(per_gpu, len(plan[g]))) if (g, s) not in running]
+            while queue and free:
+                slot = free.pop(0)
+                _, j = queue.pop(0)
+                cores = gpu_cores(g, slot, len(plan[g]), gpus, per_gpu)
+                path = record_path(j.name, wave)
+                env = {**os.environ, "CUDA_VISIBLE_DEVICES": str(g), "OMP_NUM_THREADS": str(len(cores)),
+                       "MKL_NUM_THREADS": str(len(cores))}
+                log = open(log_dir / f"{j.name}.wave{wave}.log", "w")
+                print(f"[wave {wave}] {j.name} ({', '.join(j.notebooks)}) on GPU {g} with {len(cores)} cores", flush=True)
+                proc = subprocess.Popen([sys.executable, "-m", "sdfnets.sequence", "--job", j.name, "--scale", scale,
+                                         "--record", str(path)], env=env, stdout=log, stderr=subprocess.STDOUT,
+                                        start_new_session=True, preexec_fn=lambda c=cores: os.sched_setaffinity(0, c))
+                running[(g, slot)] = (j, proc, log, time.perf_counter(),
+                                      {"gpu": g, "cores": len(cores), "start_epoch": time.time(), "path": path})
         time.sleep(1)
-        for g, (j, proc, log, t0) in list(running.items()):
-            if proc.poll() is None and time.perf_counter() - t0 > limit_s:
-                proc.terminate()
-                proc.wait()
-                stopped.add(j.name)
-                result_path(j.name).write_text(json.dumps({"job": j.name, "wave": j.wave, "scale": scale,
-                                                           "seconds": round(time.perf_counter() - t0, 1),
-                                                           "stopped_at_limit": True}, indent=1) + "\n")
-                print(f"[wave {wave}] {j.name} stopped at the {limit_s:.0f} s limit", flush=True)
-            if proc.poll() is not None:
-                log.close()
-                codes.append(0 if j.name in stopped else proc.returncode)
-                del running[g]
+        for key, (j, proc, log, t0, meta) in list(running.items()):
+            late = time.perf_counter() - t0 > limit_s or (deadline is not None and time.time() > deadline)
+            stopped = proc.poll() is None and late
+            if stopped:
+                _stop(proc)
+                print(f"[wave {wave}] {j.name} stopped at the limit", flush=True)
+            if proc.poll() is None:
+                continue
+            log.close()
+            path = meta.pop("path")
+            rec = json.loads(path.read_text()) if path.exists() else {"job": j.name, "wave": wave, "notebooks": []}
+            rec |= {"wave": wave, **meta, "end_epoch": time.time(), "seconds": round(time.perf_counter() - t0, 1),
+                    "stopped_at_limit": stopped}
+            _write(path, rec)
+            codes.append(0 if stopped else proc.returncode)
+            del running[key]
     return codes
 
 
+def occupied_seconds(intervals: list[tuple[float, float]]) -> float:
+    """The length of the union of ``[start, end]`` intervals."""
+    total, end = 0.0, float("-inf")
+    for a, b in sorted(intervals):
+        if b > end:
+            total += b - max(a, end)
+            end = b
+    return total
+
+
 def gather(out: Path) -> dict:
-    """Every recorded job of this machine's ``build/sequence/`` in one file, with the totals."""
-    records = [json.loads(result_path(n).read_text()) for n in ["data-rebuild", *(j.name for j in JOBS)]
-               if result_path(n).exists()]
-    jobs = [r for r in records if r["job"] != "data rebuild"]
+    """Every record of this machine in one file, with the totals: GPU-seconds are each GPU's occupied
+    time (the union of its jobs' spans: jobs side by side on one GPU count once) plus the data rebuild."""
+    rs = records()
+    jobs = [r for r in rs if r["job"] != "data rebuild"]
     by_notebook: dict[str, float] = {}
     for r in jobs:
         for n in r.get("notebooks", []):
             by_notebook[n["notebook"][:2]] = round(by_notebook.get(n["notebook"][:2], 0.0) + n["seconds"], 1)
-    gpu_seconds = round(sum(r["seconds"] for r in records), 1)
-    summary = {"what": "the notebooks as GPU jobs, one GPU per job (the jobs of a wave side by side on one node)",
-               "jobs": records,
+    per_gpu = {}
+    for g in sorted({r["gpu"] for r in jobs if "gpu" in r}):
+        per_gpu[str(g)] = round(occupied_seconds([(r["start_epoch"], r["end_epoch"]) for r in jobs
+                                                  if r.get("gpu") == g]), 1)
+    rebuild_s = sum(r["seconds"] for r in rs if r["job"] == "data rebuild")
+    alone = sum(r["seconds"] for r in jobs if "gpu" not in r)  # a job run by itself (--job): its own time
+    gpu_seconds = round(sum(per_gpu.values()) + rebuild_s + alone, 1)
+    summary = {"what": "the notebooks as GPU jobs, the jobs of a wave side by side on one node (up to --per-gpu on "
+                       "one GPU); gpu_seconds: each GPU's occupied time plus the data rebuild",
+               "jobs": rs,
                "by_notebook": {k: {"seconds": v} for k, v in sorted(by_notebook.items())},
+               "gpu_occupied_seconds": per_gpu, "job_seconds": round(sum(r["seconds"] for r in jobs), 1),
                "gpu_seconds": gpu_seconds, "gpu_minutes": round(gpu_seconds / 60, 1),
-               "gpu_seconds_working": round(sum(r["seconds"] - r.get("waited_seconds", 0) for r in records), 1),
+               "waited_seconds": round(sum(r.get("waited_seconds", 0) for r in jobs), 1),
                "longest_job_seconds": max((r["seconds"] for r in jobs), default=0.0),
                "not_gpu_jobs": NOT_GPU_JOBS}
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -191,31 +292,37 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--wave", help="a wave number, or 'all'")
     ap.add_argument("--job", help="one job by name")
+    ap.add_argument("--record", type=Path, default=None, help=argparse.SUPPRESS)  # where --job writes its record
     ap.add_argument("--gpus", type=int, default=None, help="GPUs to spread a wave over (default: all visible)")
+    ap.add_argument("--per-gpu", type=int, default=2, help="jobs at once on one GPU (default 2)")
     ap.add_argument("--limit", type=float, default=LIMIT_S, help="seconds after which a job is stopped")
+    ap.add_argument("--until", type=float, default=None,
+                    help="seconds after this command started at which every job still running is stopped")
     ap.add_argument("--no-rebuild", action="store_true", help="wave 1 without rebuilding the data first")
     ap.add_argument("--scale", default="full", help="full (what the jobs are sized for); smoke to try the machinery")
     ap.add_argument("--out", type=Path, default=None, help="gather every recorded job into this JSON file")
     args = ap.parse_args(argv)
+    deadline = time.time() + args.until if args.until else None
     if args.job:
-        record = run_job(args.job, args.scale)
+        record = run_job(args.job, args.scale, args.record)
         return 1 if any(n["status"] == "failed" for n in record["notebooks"]) else 0
     codes = []
     if args.wave:
         import torch
 
         gpus = args.gpus or max(1, torch.cuda.device_count())
-        chosen = waves() if args.wave == "all" else [int(args.wave)]
+        chosen = list(range(1, max(waves()) + 2)) if args.wave == "all" else [int(args.wave)]
         for w in chosen:
-            if w not in waves():
-                ap.error(f"no wave {w}; waves {waves()}")
+            if w > max(waves()) + 1 or w < 1:
+                ap.error(f"no wave {w}; waves {waves()} (and {max(waves()) + 1} for what they leave)")
             if w == 1 and not args.no_rebuild:
                 print(f"data rebuild: {rebuild(scale=args.scale)['seconds']} s", flush=True)
-            codes += run_wave(w, gpus, paths.build_dir() / "sequence" / "logs", args.scale, args.limit)
+            codes += run_wave(w, gpus, paths.build_dir() / "sequence" / "logs", args.scale, args.limit,
+                              args.per_gpu, deadline)
     if args.out:
         s = gather(args.out)
-        print(f"{len(s['jobs'])} records, {s['gpu_seconds']:.0f} GPU-seconds ({s['gpu_seconds_working']:.0f} working), "
-              f"longest job {s['longest_job_seconds']:.0f} s -> {args.out}")
+        print(f"{len(s['jobs'])} records, {s['gpu_seconds']:.0f} GPU-seconds (jobs {s['job_seconds']:.0f} s, "
+              f"waiting {s['waited_seconds']:.0f} s), longest job {s['longest_job_seconds']:.0f} s -> {args.out}")
     return 1 if any(codes) else 0
 
 
