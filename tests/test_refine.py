@@ -107,3 +107,25 @@ def test_unknown_poses_are_found_by_their_silhouettes():
     found = views.iou(dec, z)
     wrong = refine.Views(images, np.stack([camera_pose(135, -20), camera_pose(300, 0)]), yfov, 24, 32, "cpu")
     assert float(found) > 0.9 > float(wrong.iou(dec, z))
+
+
+def test_rays_that_miss_the_sphere_are_dropped_with_the_same_loss_gradient_and_iou():
+    from sdfnets.data.render import camera_poses, fov_for_unit_sphere
+
+    dec = Spheres()
+    poses, yfov = camera_poses(3), fov_for_unit_sphere(2.5)
+    images = np.stack([_images(dec, torch.tensor([0.5, 0.2]), poses, yfov, res=48)] * 2)
+    images[1, :, :6, :6] = 0  # foreground in a corner no ray through the sphere sees: a constant share
+    both = np.stack([poses] * 2)
+    full = refine.Views(images, both, yfov, 24, 32, "cpu", compact=False)
+    compact = refine.Views(images, both, yfov, 24, 32, "cpu")
+    assert 0.25 < 1 - compact.points.shape[-3] / full.points.shape[-3] < 0.45  # a third of the rays dropped
+    assert float(compact.missed_true[1]) > 0 == float(compact.missed_true[0])
+    z = torch.tensor([[0.45, 0.1], [0.3, -0.1]], requires_grad=True)
+    grads = []
+    for views in (full, compact):
+        loss = views.loss(dec, z, 0.01)
+        (g,) = torch.autograd.grad(loss.sum(), z)
+        grads.append((loss.detach(), g, views.iou(dec, z.detach())))
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)

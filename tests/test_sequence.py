@@ -99,3 +99,23 @@ def test_a_resumed_job_runs_only_what_it_had_not_finished(build, monkeypatch):
     record = sequence.run_job("weight-space", "smoke", sequence.record_path("weight-space", 2))
     assert ran == ["06"] and record["skipped_done"] == ["02", "03", "04", "05"]
     assert "weight-space" not in [j.name for j in sequence.left_over(3)]  # finished now
+
+
+def test_a_job_left_alone_on_its_gpu_gets_its_whole_share_of_the_cores():
+    import os
+    import subprocess
+    import sys
+
+    cores = sorted(os.sched_getaffinity(0))
+    proc = subprocess.Popen([sys.executable, "-c", "import threading, time; threading.Thread(target=time.sleep, "
+                             "args=(20,)).start(); time.sleep(20)"], preexec_fn=lambda: os.sched_setaffinity(0, cores[:1]))
+    try:
+        import time
+
+        time.sleep(1.0)
+        sequence.widen(proc.pid, cores)
+        tasks = [int(t) for t in os.listdir(f"/proc/{proc.pid}/task")]
+        assert len(tasks) == 2 and all(sorted(os.sched_getaffinity(t)) == cores for t in tasks)
+    finally:
+        proc.kill()
+        proc.wait()

@@ -187,6 +187,15 @@ def gpu_cores(gpu: int, slot: int, jobs_here: int, gpus: int, per_gpu: int, core
     return core_share(slot, max(1, min(per_gpu, jobs_here)), share)
 
 
+def widen(pid: int, cores: list[int]) -> None:
+    """Let a running job use ``cores``: every thread it has now (its later worker pools inherit them)."""
+    for task in Path(f"/proc/{pid}/task").iterdir() if Path(f"/proc/{pid}/task").exists() else [Path(str(pid))]:
+        try:
+            os.sched_setaffinity(int(task.name), cores)
+        except (ProcessLookupError, OSError):  # a thread that ended meanwhile
+            pass
+
+
 def _stop(proc: subprocess.Popen) -> None:
     """Stop a job and every process it started (its worker pools): the job leads its own process group."""
     try:
@@ -203,7 +212,8 @@ def run_wave(wave: int, gpus: int, log_dir: Path, scale: str = "full", limit_s: 
              per_gpu: int = 2, deadline: float | None = None) -> list[int]:
     """Run what earlier waves left (:func:`left_over`), then the wave's jobs, each in its own process on
     one GPU and its share of the cores (:func:`place`, :func:`gpu_cores`); a job still running after
-    ``limit_s``, or at ``deadline`` (a ``time.time()``), is stopped and recorded so. Returns the exit codes."""
+    ``limit_s``, or at ``deadline`` (a ``time.time()``), is stopped and recorded so; a job left alone on
+    its GPU gets that GPU's whole share of the cores (:func:`widen`). Returns the exit codes."""
     todo = left_over(wave) + [j for j in JOBS if j.wave == wave]
     plan = place(todo, gpus, per_gpu)
     queues = {g: list(enumerate(js)) for g, js in enumerate(plan)}
@@ -245,6 +255,12 @@ def run_wave(wave: int, gpus: int, log_dir: Path, scale: str = "full", limit_s: 
             _write(path, rec)
             codes.append(0 if stopped else proc.returncode)
             del running[key]
+            g = key[0]
+            left = [k for k in running if k[0] == g]
+            if not queues[g] and len(left) == 1:  # alone on its GPU from now on: the GPU's whole share of the cores
+                widen(running[left[0]][1].pid, core_share(g, gpus))
+                print(f"[wave {wave}] {running[left[0]][0].name} now alone on GPU {g}: "
+                      f"{len(core_share(g, gpus))} cores", flush=True)
     return codes
 
 
