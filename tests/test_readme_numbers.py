@@ -27,6 +27,7 @@ N15, N16 = "15_deepsdf_scaling.full", "16_image_to_mesh_generalisation.full"  # 
 P15 = "## The DeepSDF scaling diagnostic at full scale"
 SEQ = "## Every notebook at full"
 FULL_GPU = "bench:figures_full-gpu"
+PAIRED = "bench:figures_full_paired-gpu"  # the run with two jobs per GPU (incomplete)
 QS, CPU_RUN = "## Quick start", "bench:figures_cpu"  # the cpu-scale run, measured from a fresh clone
 
 # (README section, source, key path, format)
@@ -176,6 +177,19 @@ CHECKS = [
     (QS, CPU_RUN, "notebooks/15_deepsdf_scaling/seconds", "15 {} "),
     (QS, CPU_RUN, "notebooks/16_image_to_mesh_generalisation/seconds", "16 {} "),
     (SEQ, FULL_GPU, "gpu_minutes", "**{:.1f} GPU-minutes**"),
+    (SEQ, PAIRED, "gpu_minutes", "Waves 1 and 2: **{:.1f} GPU-minutes**"),
+    (SEQ, PAIRED, "gpu_seconds", "({:,.0f} s: "),
+    (SEQ, PAIRED, "gpu_occupied_seconds/0", ": {:,.0f} + "),
+    (SEQ, PAIRED, "gpu_occupied_seconds/3", " + {:,.0f} s on the four GPUs"),
+    (SEQ, PAIRED, "job_seconds", "the jobs themselves {:,.0f} s"),
+    (SEQ, PAIRED, "commit", "(commit {:.7},"),
+    (SEQ, PAIRED, "jobs/0/seconds", "after the rebuild, {} s"),
+    (SEQ, PAIRED, "jobs/5/seconds", "11 alone, 16 cores ({})"),
+    (SEQ, PAIRED, "jobs/13/seconds", "beside 12 ({})"),
+    (BENCH, "bench:refine-gpu", "project/value", "| {:.1f} s (rays that meet"),
+    (BENCH, "bench:refine-gpu", "baseline/value", "| {:.1f} s (every ray)"),
+    (BENCH, "bench:refine-gpu", "ratio", "| {:.2f}× (latents"),
+    (BENCH, "bench:refine-gpu", "sizes/rays_kept_per_view", "{:,} of 2,304"),
     (SEQ, FULL_GPU, "gpu_seconds", "({:,.0f} s, the rebuild included)"),
     (SEQ, FULL_GPU, "commit", "at commit {:.7}"),
     (SEQ, FULL_GPU, "commands/0/jobs/0/seconds", "| {} |"),
