@@ -46,13 +46,22 @@ def test_unknown_names_fail_clearly():
         sequence.main(["--wave", "9"])
 
 
-def test_the_first_jobs_take_a_gpu_each_the_rest_join_them():
-    jobs = list("abcde")
-    assert sequence.place(jobs, 4, 2) == [["a", "d"], ["b", "e"], ["c"]]
-    assert sequence.place(jobs, 4, 1) == [["a", "e"], ["b"], ["c"], ["d"]]  # one at a time: e queues behind a
-    assert sequence.place(jobs, 1, 2) == [jobs]
-    wave1 = sequence.place([j.name for j in sequence.JOBS if j.wave == 1], 4, 2)
-    assert ["generalisation", "data-foundation"] in wave1  # 00 needs no GPU: it rides beside 16
+def test_jobs_go_longest_first_onto_the_least_loaded_gpu_with_a_free_slot(build):
+    jobs = [sequence.Job(n, 2, (), "", t) for n, t in zip("abcdef", (100, 500, 300, 200, 400, 50))]
+    plan = [[j.name for j in g] for g in sequence.place(jobs, 4, 2, seconds=lambda j: j.seconds)]
+    assert plan == [["b", "f"], ["e", "a"], ["c", "d"]]  # 3 GPUs for 6 slots; loads 550, 500, 500
+    plan = [[j.name for j in g] for g in sequence.place(jobs, 2, 2, seconds=lambda j: j.seconds)]
+    assert plan == [["b", "d", "a"], ["e", "c", "f"]]  # slots full: the rest queue behind the lighter GPU
+    wave1 = [[j.name for j in g] for g in sequence.place([j for j in sequence.JOBS if j.wave == 1], 4, 2)]
+    # 00 (no GPU work) beside 16, 15 beside 02-06, 11 alone: what the measured run did
+    assert wave1 == [["generalisation", "data-foundation"], ["weight-space", "scaling"], ["deepsdf"]]
+
+
+def test_a_stopped_job_is_placed_by_what_it_still_needs(build):
+    j = sequence.job("generalisation")
+    assert sequence.remaining_seconds(j) == j.seconds
+    sequence._write(sequence.record_path(j.name, 1), {"job": j.name, "wave": 1, "seconds": 450.0, "notebooks": []})
+    assert sequence.remaining_seconds(j) == j.seconds - 225.0
 
 
 def test_jobs_side_by_side_get_disjoint_cores():

@@ -4,7 +4,8 @@ The jobs come in waves. A job's notebooks run one after another in one process; 
 need nothing from each other, only the runs of earlier waves under ``checkpoints/runs/`` (load-or-train
 by resolved config), so the jobs of a wave run side by side: on each GPU up to ``--per-gpu`` jobs at
 once (default 2: one job's CPU work, marching cubes and metrics, overlaps the other's GPU work), each
-pinned to its share of that GPU's cores (:func:`core_share`). Where two jobs ask for the same run (09
+pinned to its share of that GPU's cores (:func:`gpu_cores`), placed longest first onto the GPU with a
+free slot and the least work (:func:`place`). Where two jobs ask for the same run (09
 needs 08's phase-7 model), the run folder's lock (:func:`sdfnets.runs.exclusive`) makes the second
 wait for the first instead of training it twice; the time it waited is recorded apart.
 
@@ -47,23 +48,25 @@ class Job:
     wave: int
     notebooks: tuple[str, ...]
     why: str  # what it carries forward or needs
+    seconds: float  # measured alone on one H100 with 16 cores (bench/results/figures_full-gpu.json): for placing it
+    beside: str | None = None  # share this job's GPU (when both run in one wave)
 
 
-# Measured on H100s (bench/results/figures_full-gpu.json, seconds of one GPU): 00 ~90, 02-05 274, 06 ~200, 11 386,
-# 15 ~560, 16 ~970 (refinement and best-of for 72 + 36 shapes), 07 487, 08 262, 14 218, 09 400, 10 400, 12 ~250.
-# A wave's first jobs take one GPU each, the rest join them in order (16 beside 00, which needs no GPU, in wave 1).
+# A wave's jobs go longest first onto the GPU with a free slot and the least work (:func:`place`); in wave 1,
+# 00 (no GPU work) rides beside 16 and 15 beside 02-06, and 11 keeps a GPU to itself (12 needs it in wave 2).
 JOBS: tuple[Job, ...] = (
-    Job("generalisation", 1, ("16",), "the committed release only; its methods are kept one by one"),
+    Job("generalisation", 1, ("16",), "the committed release only; its methods are kept one by one", 970.0),
     Job("weight-space", 1, ("02", "03", "04", "05", "06"),
-        "anchors, the per-shape ReLU+PE and SIREN weight datasets every weight-space phase reads"),
-    Job("deepsdf", 1, ("11",), "phase 11's decoder and latents (read by 12)"),
-    Job("data-foundation", 1, ("00",), "the data only (no GPU work)"),
-    Job("scaling", 1, ("15",), "its own six DeepSDF runs and DiTs, kept per corpus size"),
-    Job("single-view", 2, ("07",), "the ReLU+PE and SIREN weight datasets"),
-    Job("multiview-and-hypernetwork", 2, ("08", "14"), "the weight dataset"),
-    Job("ablations", 2, ("09",), "the weight dataset; 08's phase-7 model (trained last, so it runs beside 08)"),
-    Job("autoencoder", 2, ("10",), "the weight dataset"),
-    Job("latent", 2, ("12",), "phase 11's run"),
+        "anchors, the per-shape ReLU+PE and SIREN weight datasets every weight-space phase reads", 474.0),
+    Job("deepsdf", 1, ("11",), "phase 11's decoder and latents (read by 12)", 386.0),
+    Job("data-foundation", 1, ("00",), "the data only (no GPU work)", 90.0, beside="generalisation"),
+    Job("scaling", 1, ("15",), "its own six DeepSDF runs and DiTs, kept per corpus size", 470.0, beside="weight-space"),
+    Job("single-view", 2, ("07",), "the ReLU+PE and SIREN weight datasets", 487.0),
+    Job("multiview", 2, ("08",), "the weight dataset", 262.0),
+    Job("hypernetwork", 2, ("14",), "the weight dataset", 218.0),
+    Job("ablations", 2, ("09",), "the weight dataset; 08's phase-7 model (trained last, so it runs beside 08)", 400.0),
+    Job("autoencoder", 2, ("10",), "the weight dataset", 400.0),
+    Job("latent", 2, ("12",), "phase 11's run", 246.0),
 )
 NOT_GPU_JOBS = {"01": "converts models from Debian's sweethome3d-furniture (package mirror, no GPU)",
                 "13": "trains nothing: reads the values of 07-12"}
@@ -171,13 +174,31 @@ def core_share(lane: int, lanes: int, cores: list[int] | None = None) -> list[in
     return cores if per == 0 else cores[lane * per:(lane + 1) * per]
 
 
-def place(jobs: list, gpus: int, per_gpu: int) -> list[list]:
-    """The jobs of each GPU, in the order they start: the first ones one GPU each, the rest beside them
-    in turn (at most ``per_gpu`` at once on a GPU; more queue behind them)."""
+def remaining_seconds(j: Job) -> float:
+    """What a job still needs, for placing it: its measured time, less half the time it ran before it was
+    stopped (a job beside another runs slower than alone), at least a quarter of it (restarting costs too)."""
+    spent = sum(r["seconds"] for r in records() if r["job"] == j.name)
+    return max(j.seconds / 4, j.seconds - spent / 2)
+
+
+def place(jobs: list[Job], gpus: int, per_gpu: int, seconds=remaining_seconds) -> list[list[Job]]:
+    """The jobs of each GPU, in the order they start. As many GPUs as the jobs fill at ``per_gpu`` each;
+    longest first (``seconds(job)``), each onto the GPU with a free slot and the least work so far (when
+    every slot is taken, it queues behind the GPU with the least work); a job with a ``beside`` partner in
+    the same list goes onto its partner's GPU."""
+    names = {j.name for j in jobs}
+    riders = [j for j in jobs if j.beside in names]
     used = max(1, min(gpus, -(-len(jobs) // max(1, per_gpu))))
-    out: list[list] = [[] for _ in range(used)]
-    for i, j in enumerate(jobs):
-        out[i % used].append(j)
+    out: list[list[Job]] = [[] for _ in range(used)]
+    load = [0.0] * used
+    for j in sorted((j for j in jobs if j not in riders), key=seconds, reverse=True):
+        g = min(range(used), key=lambda g: (len(out[g]) >= per_gpu, load[g], g))
+        out[g].append(j)
+        load[g] += seconds(j)
+    for j in riders:
+        g = next(g for g in range(used) if any(k.name == j.beside for k in out[g]))
+        out[g].append(j)
+        load[g] += seconds(j)
     return out
 
 
