@@ -128,3 +128,13 @@ def test_a_job_left_alone_on_its_gpu_gets_its_whole_share_of_the_cores():
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_jobs_not_started_by_the_deadline_are_left_for_the_next_wave(build):
+    import time
+
+    codes = sequence.run_wave(2, 1, build / "logs", scale="smoke", per_gpu=2, deadline=time.time() - 1)
+    wave2 = [j.name for j in sequence.JOBS if j.wave == 2]
+    assert codes == [] and [j.name for j in sequence.left_over(3)] == wave2
+    assert all(json.loads(sequence.record_path(n, 2).read_text())["not_started"] for n in wave2)
+    assert sequence.gather(build / "summary.json")["gpu_seconds"] == 0

@@ -233,7 +233,8 @@ def run_wave(wave: int, gpus: int, log_dir: Path, scale: str = "full", limit_s: 
              per_gpu: int = 2, deadline: float | None = None) -> list[int]:
     """Run what earlier waves left (:func:`left_over`), then the wave's jobs, each in its own process on
     one GPU and its share of the cores (:func:`place`, :func:`gpu_cores`); a job still running after
-    ``limit_s``, or at ``deadline`` (a ``time.time()``), is stopped and recorded so; a job left alone on
+    ``limit_s``, or at ``deadline`` (a ``time.time()``), is stopped and recorded so (one not started by then
+    is recorded as such, for the next wave); a job left alone on
     its GPU gets that GPU's whole share of the cores (:func:`widen`). Returns the exit codes."""
     todo = left_over(wave) + [j for j in JOBS if j.wave == wave]
     plan = place(todo, gpus, per_gpu)
@@ -243,6 +244,13 @@ def run_wave(wave: int, gpus: int, log_dir: Path, scale: str = "full", limit_s: 
     log_dir.mkdir(parents=True, exist_ok=True)
     records_dir().mkdir(parents=True, exist_ok=True)
     while any(queues.values()) or running:
+        if deadline is not None and time.time() > deadline:  # too late to start more: the next wave runs them
+            for queue in queues.values():
+                while queue:
+                    _, j = queue.pop(0)
+                    _write(record_path(j.name, wave), {"job": j.name, "wave": wave, "notebooks": [], "seconds": 0.0,
+                                                       "stopped_at_limit": True, "not_started": True})
+                    print(f"[wave {wave}] {j.name} not started: past the deadline", flush=True)
         for g, queue in queues.items():
             free = [s for s in range(min(per_gpu, len(plan[g]))) if (g, s) not in running]
             while queue and free:
