@@ -138,3 +138,10 @@ def test_jobs_not_started_by_the_deadline_are_left_for_the_next_wave(build):
     assert codes == [] and [j.name for j in sequence.left_over(3)] == wave2
     assert all(json.loads(sequence.record_path(n, 2).read_text())["not_started"] for n in wave2)
     assert sequence.gather(build / "summary.json")["gpu_seconds"] == 0
+
+
+def test_the_plan_is_printed_without_running_anything(build, capsys):
+    assert sequence.main(["--wave", "1", "--gpus", "4", "--plan"]) == 0
+    out = capsys.readouterr().out
+    assert "wave 1: 5 jobs on 4 GPUs" in out and "GPU 0: generalisation (16) ~970 s | data-foundation (00) ~90 s" in out
+    assert not sequence.records_dir().exists() or not list(sequence.records_dir().iterdir())

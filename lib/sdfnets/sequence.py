@@ -202,6 +202,16 @@ def place(jobs: list[Job], gpus: int, per_gpu: int, seconds=remaining_seconds) -
     return out
 
 
+def plan_text(wave: int, gpus: int, per_gpu: int) -> str:
+    """Where wave ``wave``'s jobs (with what earlier waves left) would run, as lines of text."""
+    todo = left_over(wave) + [j for j in JOBS if j.wave == wave]
+    lines = [f"wave {wave}: {len(todo)} jobs on {gpus} GPUs, up to {per_gpu} at once on one"]
+    for g, js in enumerate(place(todo, gpus, per_gpu)):
+        lines.append(f"  GPU {g}: " + " | ".join(f"{j.name} ({', '.join(j.notebooks)}) ~{remaining_seconds(j):.0f} s"
+                                                for j in js))
+    return "\n".join(lines)
+
+
 def gpu_cores(gpu: int, slot: int, jobs_here: int, gpus: int, per_gpu: int, cores: list[int] | None = None) -> list[int]:
     """A job's cores: its GPU's share of the node (cores / GPUs), split among the jobs that run at once there."""
     share = core_share(gpu, gpus, cores)
@@ -346,6 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-rebuild", action="store_true", help="wave 1 without rebuilding the data first")
     ap.add_argument("--scale", default="full", help="full (what the jobs are sized for); smoke to try the machinery")
     ap.add_argument("--out", type=Path, default=None, help="gather every recorded job into this JSON file")
+    ap.add_argument("--plan", action="store_true", help="print where the wave's jobs would run, and run nothing")
     args = ap.parse_args(argv)
     deadline = time.time() + args.until if args.until else None
     if args.job:
@@ -360,6 +371,9 @@ def main(argv: list[str] | None = None) -> int:
         for w in chosen:
             if w > max(waves()) + 1 or w < 1:
                 ap.error(f"no wave {w}; waves {waves()} (and {max(waves()) + 1} for what they leave)")
+            if args.plan:
+                print(plan_text(w, gpus, args.per_gpu))
+                continue
             if w == 1 and not args.no_rebuild:
                 print(f"data rebuild: {rebuild(scale=args.scale)['seconds']} s", flush=True)
             codes += run_wave(w, gpus, paths.build_dir() / "sequence" / "logs", args.scale, args.limit,
