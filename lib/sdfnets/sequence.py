@@ -99,20 +99,20 @@ def records() -> list[dict]:
     return sorted(rs, key=lambda r: (r.get("wave", 0), r.get("start_epoch", 0.0)))
 
 
-def finished(name: str) -> set[str]:
-    """The notebooks of job ``name`` that some record of it shows done."""
-    return {n["notebook"][:2] for r in records() if r["job"] == name for n in r.get("notebooks", [])
-            if n["status"] in DONE}
+def finished(name: str, rs: list[dict] | None = None) -> set[str]:
+    """The notebooks of job ``name`` that some record of it (of ``rs``, default :func:`records`) shows done."""
+    return {n["notebook"][:2] for r in (records() if rs is None else rs) if r["job"] == name
+            for n in r.get("notebooks", []) if n["status"] in DONE}
 
 
 def left_over(before_wave: int) -> list[Job]:
     """Jobs of earlier waves that a record shows stopped and no later record shows complete."""
+    rs = records()
     out = []
     for j in JOBS:
-        if j.wave < before_wave:
-            mine = [r for r in records() if r["job"] == j.name]
-            if mine and mine[-1].get("stopped_at_limit") and set(j.notebooks) - finished(j.name):
-                out.append(j)
+        mine = [r for r in rs if r["job"] == j.name]
+        if j.wave < before_wave and mine and mine[-1].get("stopped_at_limit") and set(j.notebooks) - finished(j.name, rs):
+            out.append(j)
     return out
 
 
@@ -141,15 +141,17 @@ def run_job(name: str, scale: str = "full", record: Path | None = None) -> dict:
     rec = {"job": j.name, "wave": j.wave, "scale": scale, "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
            "skipped_done": sorted(set(j.notebooks) - set(todo)), "notebooks": [],
            "device": device_name(), "gpus_visible": torch.cuda.device_count(), "commit": git_commit()}
+
+    def save():
+        rec.update(seconds=round(time.perf_counter() - t0, 1), waited_seconds=round(runs.WAITED["seconds"] - waited0, 1))
+        _write(record, rec)
+
+    save()  # a job stopped in its first notebook still has a record
     for nb in todo:
         for r in run_all(scale, nb, force=True, echo=lambda s: print(s, flush=True), engine="script"):
             rec["notebooks"].append({"notebook": r.notebook, "status": r.status, "seconds": round(r.seconds, 1),
                                      "drifted": r.drifted, **({"error": r.error} if r.error else {})})
-        rec |= {"seconds": round(time.perf_counter() - t0, 1),
-                "waited_seconds": round(runs.WAITED["seconds"] - waited0, 1)}
-        _write(record, rec)
-    rec |= {"seconds": round(time.perf_counter() - t0, 1), "waited_seconds": round(runs.WAITED["seconds"] - waited0, 1)}
-    _write(record, rec)
+        save()
     return rec
 
 
