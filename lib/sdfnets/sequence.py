@@ -48,7 +48,7 @@ class Job:
     wave: int
     notebooks: tuple[str, ...]
     why: str  # what it carries forward or needs
-    seconds: float  # measured alone on one H100 with 16 cores (bench/results/figures_full-gpu.json): for placing it
+    seconds: float  # for placing it: its time at 7b7d265, one job per H100 (bench/results/figures_full-gpu.json; 00 estimated)
     beside: str | None = None  # share this job's GPU (when both run in one wave)
 
 
