@@ -1,6 +1,8 @@
 """The one trainer loop: load-or-train, resume equals an uninterrupted run, checkpoints refuse code."""
 
+import json
 import pickle
+from pathlib import Path
 
 import pytest
 import torch
@@ -146,6 +148,9 @@ class Slow:
         self.device, self.step, self.total, self.x = torch.device("cpu"), 0, 8, torch.zeros(3)
 
     def run(self, n):
+        t0 = time.time()  # training goes on once the second process is waiting (or after 60 s: no hang)
+        while not (log.parent / "go").exists() and time.time() - t0 < 60:
+            time.sleep(0.02)
         time.sleep(0.25 * n)
         self.x += n
         self.step += n
@@ -175,18 +180,21 @@ def test_two_processes_sharing_a_run_folder_train_it_once(tmp_path):
 
     script, log = tmp_path / "train.py", tmp_path / "built.txt"
     script.write_text(_TWO_PROCESSES)
-    args = [sys.executable, str(script), str(tmp_path / "run"), str(log)]
+    args = [sys.executable, "-u", str(script), str(tmp_path / "run"), str(log)]
     first = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
     deadline = time.time() + 120
-    while not log.exists():  # the first process holds the run and is training (2 s in all)
+    while not log.exists():  # the first process holds the run and is training (held until "go")
         assert first.poll() is None and time.time() < deadline
         time.sleep(0.02)
-    second = subprocess.run(args, stdout=subprocess.PIPE, text=True, check=True, timeout=120).stdout
-    first_out = first.communicate(timeout=120)[0]
+    second = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+    waiting = second.stdout.readline()  # the second process says it waits for the first ...
+    (tmp_path / "go").touch()  # ... and only then does the first go on training
+    second_out, first_out = waiting + second.communicate(timeout=120)[0], first.communicate(timeout=120)[0]
+    assert first.returncode == 0 and second.returncode == 0
     assert log.read_text() == "built\n"  # trained once
     assert first_out.split() == ["result", "24.0", "waited", "False"]
-    assert second.startswith(f"waiting for another process working on {tmp_path / 'run'}")
-    assert second.split()[-4:] == ["result", "24.0", "waited", "True"]  # it waited, then loaded the finished run
+    assert waiting.startswith(f"waiting for another process working on {tmp_path / 'run'}")
+    assert second_out.split()[-4:] == ["result", "24.0", "waited", "True"]  # it waited, then loaded the finished run
 
 
 def test_exclusive_is_reentrant(tmp_path):
@@ -195,3 +203,32 @@ def test_exclusive_is_reentrant(tmp_path):
             pass
         assert str(tmp_path / "r") + ".lock" in runs._HELD
     assert not runs._HELD
+
+
+def _write_many(args):
+    from sdfnets.data.build import _link
+    from sdfnets.io import atomic_write_json
+
+    srcs, dst, n = [Path(a) for a in args[0]], Path(args[1]), args[2]
+    for i in range(n):
+        _link(srcs[i % 2], dst)  # two sources in turn: every call moves a new file into place
+        atomic_write_json(dst.with_suffix(".json"), {"i": i})
+
+
+def test_processes_writing_one_file_at_once_never_move_each_others_half_file(tmp_path):
+    """Jobs side by side link the same render into place and write the same JSON; each writes under a
+    name of its own first (a shared ``.tmp`` name let one process move away the other's file)."""
+    import multiprocessing as mp
+
+    from sdfnets.io import tmp_path as tmp_of
+
+    srcs = [tmp_path / "a.npz", tmp_path / "b.npz"]
+    for k, src in enumerate(srcs):
+        src.write_bytes(bytes([k]) * 4096)
+    dst = tmp_path / "renders" / "obj_0077.npz"
+    with mp.get_context("fork").Pool(4) as pool:
+        pool.map(_write_many, [([str(s) for s in srcs], str(dst), 300)] * 4)
+    assert dst.read_bytes() in {s.read_bytes() for s in srcs}
+    assert json.loads(dst.with_suffix(".json").read_text())["i"] == 299
+    assert sorted(p.name for p in dst.parent.iterdir()) == ["obj_0077.json", "obj_0077.npz"]  # no temporary left
+    assert tmp_of(dst) != dst and tmp_of(dst).parent == dst.parent

@@ -20,7 +20,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from . import paths  # noqa: E402
-from .io import atomic_write_text  # noqa: E402
+from .io import atomic_write_text, tmp_path  # noqa: E402
 
 STYLE = {
     "figure.dpi": 110,
@@ -47,7 +47,7 @@ def compact_png(src, dest: Path) -> None:
 
     with Image.open(src) as im:
         q = im.convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
-    tmp = dest.with_name(dest.name + ".tmp")
+    tmp = tmp_path(dest)
     q.save(tmp, format="PNG", optimize=True)
     os.replace(tmp, dest)
 

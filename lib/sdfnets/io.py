@@ -12,14 +12,17 @@ from pathlib import Path
 import numpy as np
 
 
-def _tmp(path: Path) -> Path:
+def tmp_path(path: Path) -> Path:
+    """Where to write ``path`` before moving it into place: a hidden name of this process's own, so that
+    processes writing the same file at once (jobs side by side) never move each other's half-written file."""
+    path = Path(path)
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp(path)
+    tmp = tmp_path(path)
     with open(tmp, "wb") as fh:
         fh.write(data)
         fh.flush()

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import paths
+from .io import tmp_path
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,7 @@ def left_over(before_wave: int) -> list[Job]:
 def _write(path: Path, rec: dict) -> None:
     """Write a record whole or not at all (a job may be stopped while it writes)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
+    tmp = tmp_path(path)
     tmp.write_text(json.dumps(rec, indent=1) + "\n")
     os.replace(tmp, path)
 

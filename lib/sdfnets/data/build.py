@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from .. import __version__, paths
 from ..config import DataConfig
-from ..io import atomic_save_npz, atomic_write_bytes, atomic_write_json, sha256_file
+from ..io import atomic_save_npz, atomic_write_bytes, atomic_write_json, sha256_file, tmp_path
 from . import meshes, splits
 from .corpora import ShapeSource, get_corpus
 from .isolate import map_isolated
@@ -239,14 +239,17 @@ def _geometry_done(work: Path) -> bool:
 
 
 def _link(src: Path, dst: Path) -> None:
+    if dst.exists() and os.path.samefile(src, dst):
+        return
     dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.tmp")
+    tmp = tmp_path(dst)
     tmp.unlink(missing_ok=True)
     try:
         os.link(src, tmp)
     except OSError:
         shutil.copyfile(src, tmp)
     os.replace(tmp, dst)
+    tmp.unlink(missing_ok=True)  # a rename onto a link to the same file leaves both names (POSIX)
 
 
 def write_manifest(root: Path, cfg: DataConfig, sources: list[ShapeSource], work_of: dict[str, Path],

@@ -27,6 +27,7 @@ from torch import nn
 from tqdm import tqdm
 
 from .. import paths, runs
+from ..io import tmp_path
 from ..runs import default_device
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -204,8 +205,9 @@ def _fit_viewnet(cfg, dataset, indices, key: str, path: Path, device, progress: 
     tensors, meta = enc.state()
     meta["history"] = history
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, str(path.with_suffix(".tmp")), metadata={"meta": json.dumps(meta)})
-    path.with_suffix(".tmp").replace(path)
+    tmp = tmp_path(path)
+    save_file(tensors, str(tmp), metadata={"meta": json.dumps(meta)})
+    tmp.replace(path)
 
 
 def released_encoder(key: str, device="cpu") -> ViewNetEncoder | None:
@@ -311,6 +313,7 @@ def feature_cache(encoder, dataset, *, progress: bool = True, bank=None) -> tupl
         poses = torch.from_numpy(dataset.renders(0)["poses"])  # every shape is rendered from the same cameras
         out = {"features": torch.stack(feats).contiguous(), "poses": poses.float().contiguous()}
         path.parent.mkdir(parents=True, exist_ok=True)
-        save_file(out, str(path.with_suffix(".tmp")), metadata={"encoder": encoder.name, "encoder_key": encoder.key})
-        path.with_suffix(".tmp").replace(path)
+        tmp = tmp_path(path)
+        save_file(out, str(tmp), metadata={"encoder": encoder.name, "encoder_key": encoder.key})
+        tmp.replace(path)
         return out["features"], out["poses"]
