@@ -28,6 +28,7 @@ P15 = "## The DeepSDF scaling diagnostic at full scale"
 SEQ = "## Every notebook at full"
 FULL_GPU = "bench:figures_full-gpu"
 PAIRED = "bench:figures_full_paired-gpu"  # the run with two jobs per GPU (incomplete)
+WAVE1 = "bench:figures_full_wave1-gpu"  # wave 1 alone at c40acd7 (the node was lost after it)
 QS, CPU_RUN = "## Quick start", "bench:figures_cpu"  # the cpu-scale run, measured from a fresh clone
 
 # (README section, source, key path, format)
@@ -186,6 +187,11 @@ CHECKS = [
     (SEQ, PAIRED, "jobs/0/seconds", "after the rebuild, {} s"),
     (SEQ, PAIRED, "jobs/5/seconds", "11 alone, 16 cores ({})"),
     (SEQ, PAIRED, "jobs/13/seconds", "beside 12 ({})"),
+    (SEQ, WAVE1, "commit", "commit {:.7} (4 H100"),
+    (SEQ, WAVE1, "jobs/0/seconds", "rebuild {} s with 64 workers"),
+    (SEQ, WAVE1, "by_notebook/00/seconds", "00 {} s"),
+    (SEQ, WAVE1, "by_notebook/04/seconds", " + {} + "),
+    (SEQ, WAVE1, "by_notebook/11/seconds", "11 {} s"),
     (SEQ, FULL_GPU, "gpu_seconds", "({:,.0f} s, the rebuild included)"),
     (SEQ, FULL_GPU, "commit", "at commit {:.7}"),
     (SEQ, FULL_GPU, "commands/0/jobs/0/seconds", "| {} |"),

@@ -145,3 +145,32 @@ def test_the_plan_is_printed_without_running_anything(build, capsys):
     out = capsys.readouterr().out
     assert "wave 1: 5 jobs on 4 GPUs" in out and "GPU 0: generalisation (16) ~970 s | data-foundation (00) ~90 s" in out
     assert not sequence.records_dir().exists() or not list(sequence.records_dir().iterdir())
+
+
+def test_next_wave_carries_on_from_this_machines_records_and_starts_over_on_a_fresh_one(build, capsys):
+    def rec(name, wave, done=False, stopped=False):
+        j = sequence.job(name)
+        nbs = [{"notebook": nb, "status": "ran", "seconds": 1.0, "drifted": 0} for nb in j.notebooks] if done else []
+        sequence._write(sequence.record_path(name, wave), {"job": name, "wave": wave, "notebooks": nbs,
+                                                            "seconds": 1.0, "stopped_at_limit": stopped})
+
+    assert sequence.next_wave() == 1  # a fresh node: rebuild and wave 1
+    with pytest.raises(SystemExit):  # wave 2 without wave 1's runs is refused, with what to run instead
+        sequence.main(["--wave", "2"])
+    assert "--wave next" in capsys.readouterr().err
+    rec("generalisation", 1, stopped=True)
+    assert sequence.next_wave() == 1  # wave 1's other jobs never started (its command ended first)
+    for j in sequence.JOBS:
+        if j.wave == 1 and j.name != "generalisation":
+            rec(j.name, 1, done=True)
+    assert sequence.next_wave() == 2
+    for j in sequence.JOBS:
+        if j.wave == 2:
+            rec(j.name, 2, done=True)
+    assert sequence.next_wave() == 3 and [j.name for j in sequence.left_over(3)] == ["generalisation"]
+    rec("generalisation", 3, stopped=True)
+    assert sequence.next_wave() == 4  # still not finished: one more wave of what is left
+    rec("generalisation", 4, done=True)
+    assert sequence.next_wave() is None
+    assert sequence.main(["--wave", "next"]) == 0  # nothing to run
+    assert "every job's notebooks are finished" in capsys.readouterr().out

@@ -15,6 +15,7 @@ loads the runs it finished (load-or-train, checkpoints), 15 keeps each corpus si
 
     python -m sdfnets.sequence --wave 1            # data rebuild from the pack, then wave 1's jobs
     python -m sdfnets.sequence --wave 2            # what wave 1 left, then wave 2; --wave 3: what is left
+    python -m sdfnets.sequence --wave next         # the wave after the last one this machine recorded
     python -m sdfnets.sequence --job deepsdf       # one job in this process
 
 Each job writes ``build/sequence/records/<job>.wave<N>.json`` as it goes (every notebook's seconds,
@@ -115,6 +116,20 @@ def left_over(before_wave: int) -> list[Job]:
         if j.wave < before_wave and mine and mine[-1].get("stopped_at_limit") and set(j.notebooks) - finished(j.name, rs):
             out.append(j)
     return out
+
+
+def next_wave(rs: list[dict] | None = None) -> int | None:
+    """The wave this machine's records (of ``rs``, default :func:`records`) call for next: 1 where there are
+    none (a fresh node keeps nothing: the data rebuild and wave 1), else the one after the last recorded;
+    None when every job's notebooks are finished. So the same command, ``--wave next``, carries a sequence
+    on from wherever the node is, and starts it over on a node that lost it instead of running later waves
+    without the runs they read."""
+    rs = records() if rs is None else rs
+    if rs and all(set(j.notebooks) <= finished(j.name, rs) for j in JOBS):
+        return None
+    last = max((r.get("wave", 0) for r in rs), default=0)
+    unrecorded = [j.wave for j in JOBS if j.wave <= last and not any(r["job"] == j.name for r in rs)]
+    return min(unrecorded) if unrecorded else last + 1  # a wave whose command ended before its jobs began
 
 
 def _write(path: Path, rec: dict) -> None:
@@ -348,7 +363,8 @@ def gather(out: Path) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--wave", help="a wave number, or 'all'")
+    ap.add_argument("--wave", help="a wave number, 'next' (where this machine's records end: 1 on a fresh node), "
+                                   "or 'all'")
     ap.add_argument("--job", help="one job by name")
     ap.add_argument("--record", type=Path, default=None, help=argparse.SUPPRESS)  # where --job writes its record
     ap.add_argument("--gpus", type=int, default=None, help="GPUs to spread a wave over (default: all visible)")
@@ -370,10 +386,19 @@ def main(argv: list[str] | None = None) -> int:
         import torch
 
         gpus = args.gpus or max(1, torch.cuda.device_count())
-        chosen = list(range(1, max(waves()) + 2)) if args.wave == "all" else [int(args.wave)]
+        if args.wave == "next":
+            w = next_wave()
+            chosen = [] if w is None else [w]
+            print(f"next on this machine: wave {w}" if w else "every job's notebooks are finished on this machine",
+                  flush=True)
+        else:
+            chosen = list(range(1, max(waves()) + 2)) if args.wave == "all" else [int(args.wave)]
+            if chosen[0] > max(waves()) + 1 or chosen[0] < 1:
+                ap.error(f"no wave {chosen[0]}; waves {waves()} (and {max(waves()) + 1} for what they leave)")
+            if chosen[0] > 1 and not args.plan and not any(r.get("wave", 0) < chosen[0] for r in records()):
+                ap.error(f"no record of an earlier wave on this machine ({records_dir()}): wave {chosen[0]} would "
+                         "run without the runs it reads; --wave next starts where this machine's records end")
         for w in chosen:
-            if w > max(waves()) + 1 or w < 1:
-                ap.error(f"no wave {w}; waves {waves()} (and {max(waves()) + 1} for what they leave)")
             if args.plan:
                 print(plan_text(w, gpus, args.per_gpu))
                 continue
