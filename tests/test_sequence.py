@@ -3,6 +3,7 @@ after the jobs whose runs it reads; jobs side by side on a GPU, stopped at the l
 wave from their first unfinished notebook; GPU time counted once per GPU."""
 
 import json
+import os
 
 import pytest
 
@@ -110,24 +111,70 @@ def test_a_resumed_job_runs_only_what_it_had_not_finished(build, monkeypatch):
     assert "weight-space" not in [j.name for j in sequence.left_over(3)]  # finished now
 
 
-def test_a_job_left_alone_on_its_gpu_gets_its_whole_share_of_the_cores():
+def test_a_job_is_moved_to_other_cores_with_every_process_and_thread_of_it():
+    """A job alone on its GPU gets the GPU's whole share of the cores, and gives half back when another job
+    joins it: :func:`sequence.pin` moves every thread of the job's process group (its worker pools too)."""
     import os
     import subprocess
     import sys
+    import time
 
     cores = sorted(os.sched_getaffinity(0))
-    proc = subprocess.Popen([sys.executable, "-c", "import threading, time; threading.Thread(target=time.sleep, "
-                             "args=(20,)).start(); time.sleep(20)"], preexec_fn=lambda: os.sched_setaffinity(0, cores[:1]))
+    job = ("import subprocess, sys, threading, time; threading.Thread(target=time.sleep, args=(20,)).start(); "
+           "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(20)']); time.sleep(20)")
+    proc = subprocess.Popen([sys.executable, "-c", job], start_new_session=True,
+                            preexec_fn=lambda: os.sched_setaffinity(0, cores[:1]))
     try:
-        import time
+        def tasks():
+            return [int(t) for p in os.listdir("/proc") if p.isdigit() and _pgid(int(p)) == proc.pid
+                    for t in os.listdir(f"/proc/{p}/task")]
 
-        time.sleep(1.0)
-        sequence.widen(proc.pid, cores)
-        tasks = [int(t) for t in os.listdir(f"/proc/{proc.pid}/task")]
-        assert len(tasks) == 2 and all(sorted(os.sched_getaffinity(t)) == cores for t in tasks)
+        deadline = time.time() + 30
+        while len(tasks()) < 3 and time.time() < deadline:  # the job, its thread and its worker
+            time.sleep(0.1)
+        assert len(tasks()) == 3
+        sequence.pin(proc.pid, cores)
+        assert all(sorted(os.sched_getaffinity(t)) == cores for t in tasks())
+        sequence.pin(proc.pid, cores[-1:])
+        assert all(sorted(os.sched_getaffinity(t)) == cores[-1:] for t in tasks())
+        assert sorted(os.sched_getaffinity(0)) == cores  # this process is not of the job's group: untouched
     finally:
-        proc.kill()
+        os.killpg(proc.pid, 9)
         proc.wait()
+
+
+def _pgid(pid):
+    try:
+        return os.getpgid(pid)
+    except OSError:
+        return None
+
+
+def test_a_later_waves_job_starts_early_once_the_runs_it_reads_are_finished(build):
+    def rec(name, wave, nbs):
+        sequence._write(sequence.record_path(name, wave),
+                        {"job": name, "wave": wave, "seconds": 1.0, "stopped_at_limit": False,
+                         "notebooks": [{"notebook": nb, "status": "ran", "seconds": 1.0, "drifted": 0} for nb in nbs]})
+
+    rec("weight-space", 1, ["02", "03"])
+    rec("deepsdf", 1, ["11"])
+    assert [j.name for j in sequence.ready_ahead(1, sequence.records(), set())] == ["latent"]  # 04 not yet
+    rec("weight-space", 1, ["02", "03", "04"])
+    ready = [j.name for j in sequence.ready_ahead(1, sequence.records(), {"multiview"})]
+    assert ready == ["single-view", "ablations", "autoencoder", "latent", "hypernetwork"]  # longest first
+    assert sequence.ready_ahead(2, sequence.records(), set()) == []  # no wave after 2 has jobs
+    # wave 1 with every job of it finished: its free slots take wave 2's ready jobs (stopped here at once)
+    for j in sequence.JOBS:
+        if j.wave == 1:
+            rec(j.name, 1, list(j.notebooks))
+    codes = sequence.run_wave(1, 4, build / "logs", scale="smoke", limit_s=0.5, per_gpu=2)
+    wave2 = [j.name for j in sequence.JOBS if j.wave == 2]
+    assert codes == [0] * len(wave2)
+    for name in wave2:
+        r = json.loads(sequence.record_path(name, 1).read_text())
+        assert r["ahead_of_wave"] == 2 and r["stopped_at_limit"] and r["gpu"] in range(4)
+    assert sorted(j.name for j in sequence.left_over(3)) == sorted(wave2)  # the next wave resumes them
+    assert sequence.next_wave() == 2
 
 
 def test_jobs_not_started_by_the_deadline_are_left_for_the_next_wave(build):

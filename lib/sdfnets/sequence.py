@@ -5,7 +5,8 @@ need nothing from each other, only the runs of earlier waves under ``checkpoints
 by resolved config), so the jobs of a wave run side by side: on each GPU up to ``--per-gpu`` jobs at
 once (default 2: one job's CPU work, marching cubes and metrics, overlaps the other's GPU work), each
 pinned to its share of that GPU's cores (:func:`gpu_cores`), placed longest first onto the GPU with a
-free slot and the least work (:func:`place`). Where two jobs ask for the same run (09
+free slot and the least work (:func:`place`); a slot the wave leaves free takes a later wave's job as
+soon as the notebooks it reads have finished (:func:`ready_ahead`). Where two jobs ask for the same run (09
 needs 08's phase-7 model), the run folder's lock (:func:`sdfnets.runs.exclusive`) makes the second
 wait for the first instead of training it twice; the time it waited is recorded apart.
 
@@ -52,6 +53,7 @@ class Job:
     why: str  # what it carries forward or needs
     seconds: float  # for placing it: its time at 7b7d265, one job per H100 (bench/results/figures_full-gpu.json; 00 estimated)
     beside: str | None = None  # share this job's GPU (when both run in one wave)
+    needs: tuple[str, ...] = ()  # notebooks of other jobs whose runs it reads: it may start once they have finished
 
 
 # A wave's jobs go longest first onto the GPU with a free slot and the least work (:func:`place`); in wave 1,
@@ -63,16 +65,18 @@ JOBS: tuple[Job, ...] = (
     Job("deepsdf", 1, ("11",), "phase 11's decoder and latents (read by 12)", 386.0),
     Job("data-foundation", 1, ("00",), "the data only (no GPU work)", 90.0, beside="generalisation"),
     Job("scaling", 1, ("15",), "its own six DeepSDF runs and DiTs, kept per corpus size", 470.0, beside="weight-space"),
-    Job("single-view", 2, ("07",), "the ReLU+PE and SIREN weight datasets", 487.0),
-    Job("multiview", 2, ("08",), "the weight dataset", 262.0),
-    Job("hypernetwork", 2, ("14",), "the weight dataset", 218.0),
-    Job("ablations", 2, ("09",), "the weight dataset; 08's phase-7 model (trained last, so it runs beside 08)", 400.0),
-    Job("autoencoder", 2, ("10",), "the weight dataset", 400.0),
-    Job("latent", 2, ("12",), "phase 11's run", 246.0),
+    Job("single-view", 2, ("07",), "the ReLU+PE and SIREN weight datasets", 487.0, needs=("04",)),
+    Job("multiview", 2, ("08",), "the weight dataset", 262.0, needs=("04",)),
+    Job("hypernetwork", 2, ("14",), "the weight dataset", 218.0, needs=("04",)),
+    Job("ablations", 2, ("09",), "the weight dataset; 08's phase-7 model (trained last, so it runs beside 08)", 400.0,
+        needs=("04",)),
+    Job("autoencoder", 2, ("10",), "the weight dataset", 400.0, needs=("04",)),
+    Job("latent", 2, ("12",), "phase 11's run", 246.0, needs=("11",)),
 )
 NOT_GPU_JOBS = {"01": "converts models from Debian's sweethome3d-furniture (package mirror, no GPU)",
                 "13": "trains nothing: reads the values of 07-12"}
 LIMIT_S = 570.0  # a job stops here (the next wave runs it again from its first unfinished notebook)
+AHEAD_S = 60.0  # a later wave's job is started early only with at least this long left before the deadline
 DONE = ("ran", "fresh")  # a notebook in these states is not run again when its job resumes
 
 
@@ -130,6 +134,16 @@ def next_wave(rs: list[dict] | None = None) -> int | None:
     last = max((r.get("wave", 0) for r in rs), default=0)
     unrecorded = [j.wave for j in JOBS if j.wave <= last and not any(r["job"] == j.name for r in rs)]
     return min(unrecorded) if unrecorded else last + 1  # a wave whose command ended before its jobs began
+
+
+def ready_ahead(wave: int, rs: list[dict], started: set[str]) -> list[Job]:
+    """Jobs of waves after ``wave`` that may start now: the notebooks they need are finished (per ``rs``),
+    they have notebooks left, and they are not among ``started``; longest first. A GPU slot that its wave
+    leaves free takes one, so the sequence runs as a queue in the order its runs allow, not wave by wave."""
+    done = {nb for j in JOBS for nb in finished(j.name, rs)}
+    ready = [j for j in JOBS if j.wave > wave and j.name not in started and set(j.needs) <= done
+             and set(j.notebooks) - done]
+    return sorted(ready, key=lambda j: remaining_seconds(j, rs), reverse=True)
 
 
 def _write(path: Path, rec: dict) -> None:
@@ -192,10 +206,10 @@ def core_share(lane: int, lanes: int, cores: list[int] | None = None) -> list[in
     return cores if per == 0 else cores[lane * per:(lane + 1) * per]
 
 
-def remaining_seconds(j: Job) -> float:
+def remaining_seconds(j: Job, rs: list[dict] | None = None) -> float:
     """What a job still needs, for placing it: its measured time, less half the time it ran before it was
     stopped (a job beside another runs slower than alone), at least a quarter of it (restarting costs too)."""
-    spent = sum(r["seconds"] for r in records() if r["job"] == j.name)
+    spent = sum(r["seconds"] for r in (records() if rs is None else rs) if r["job"] == j.name)
     return max(j.seconds / 4, j.seconds - spent / 2)
 
 
@@ -223,7 +237,8 @@ def place(jobs: list[Job], gpus: int, per_gpu: int, seconds=remaining_seconds) -
 def plan_text(wave: int, gpus: int, per_gpu: int) -> str:
     """Where wave ``wave``'s jobs (with what earlier waves left) would run, as lines of text."""
     todo = left_over(wave) + [j for j in JOBS if j.wave == wave]
-    lines = [f"wave {wave}: {len(todo)} jobs on {gpus} GPUs, up to {per_gpu} at once on one"]
+    lines = [f"wave {wave}: {len(todo)} jobs on {gpus} GPUs, up to {per_gpu} at once on one; free slots take later "
+             "waves' jobs as the runs they read are finished"]
     for g, js in enumerate(place(todo, gpus, per_gpu)):
         lines.append(f"  GPU {g}: " + " | ".join(f"{j.name} ({', '.join(j.notebooks)}) ~{remaining_seconds(j):.0f} s"
                                                 for j in js))
@@ -236,13 +251,21 @@ def gpu_cores(gpu: int, slot: int, jobs_here: int, gpus: int, per_gpu: int, core
     return core_share(slot, max(1, min(per_gpu, jobs_here)), share)
 
 
-def widen(pid: int, cores: list[int]) -> None:
-    """Let a running job use ``cores``: every thread it has now (its later worker pools inherit them)."""
-    for task in Path(f"/proc/{pid}/task").iterdir() if Path(f"/proc/{pid}/task").exists() else [Path(str(pid))]:
+def pin(pid: int, cores: list[int]) -> None:
+    """Move a running job onto ``cores``: every thread of every process in its process group (a job leads
+    its own group, so its worker pools move with it; pools it starts later inherit the cores)."""
+    for proc_dir in Path("/proc").iterdir():
         try:
-            os.sched_setaffinity(int(task.name), cores)
-        except (ProcessLookupError, OSError):  # a thread that ended meanwhile
-            pass
+            if not proc_dir.name.isdigit() or os.getpgid(int(proc_dir.name)) != pid:
+                continue
+            tasks = [int(t.name) for t in (proc_dir / "task").iterdir()]
+        except OSError:  # a process that ended meanwhile
+            continue
+        for task in tasks:
+            try:
+                os.sched_setaffinity(task, cores)
+            except OSError:  # a thread that ended meanwhile
+                pass
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -258,43 +281,75 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 def run_wave(wave: int, gpus: int, log_dir: Path, scale: str = "full", limit_s: float = LIMIT_S,
-             per_gpu: int = 2, deadline: float | None = None) -> list[int]:
-    """Run what earlier waves left (:func:`left_over`), then the wave's jobs, each in its own process on
-    one GPU and its share of the cores (:func:`place`, :func:`gpu_cores`); a job still running after
-    ``limit_s``, or at ``deadline`` (a ``time.time()``), is stopped and recorded so (one not started by then
-    is recorded as such, for the next wave); a job left alone on
-    its GPU gets that GPU's whole share of the cores (:func:`widen`). Returns the exit codes."""
-    todo = left_over(wave) + [j for j in JOBS if j.wave == wave]
-    plan = place(todo, gpus, per_gpu)
-    queues = {g: list(enumerate(js)) for g, js in enumerate(plan)}
+             per_gpu: int = 2, deadline: float | None = None, ahead: bool = True) -> list[int]:
+    """Run what earlier waves left (:func:`left_over`), then the wave's jobs not finished yet, each in its
+    own process on one GPU and its share of the cores (:func:`place`, :func:`gpu_cores`); a slot the wave
+    leaves free takes a later wave's job whose runs are ready (:func:`ready_ahead`, with ``ahead``, while
+    :data:`AHEAD_S` are left). A job still running after ``limit_s``, or at ``deadline`` (a ``time.time()``),
+    is stopped and recorded so (one not started by then is recorded as such, for the next wave); a job
+    alone on its GPU gets that GPU's whole share of the cores, and gives half back when another joins it
+    (:func:`pin`). Returns the exit codes."""
+    rs = records()
+    todo = [j for j in left_over(wave) + [j for j in JOBS if j.wave == wave] if set(j.notebooks) - finished(j.name, rs)]
+    plan = place(todo, gpus, per_gpu) if todo else []
+    queues = {g: list(plan[g]) if g < len(plan) else [] for g in range(gpus)}
     running: dict[tuple[int, int], tuple[Job, subprocess.Popen, object, float, dict]] = {}
+    started: set[str] = {j.name for j in todo}
     codes: list[int] = []
     log_dir.mkdir(parents=True, exist_ok=True)
     records_dir().mkdir(parents=True, exist_ok=True)
-    while any(queues.values()) or running:
+
+    def start(g: int, slot: int, j: Job, early: bool) -> None:
+        pair = any(k[0] == g for k in running) or bool(queues[g])
+        cores = gpu_cores(g, slot, 2 if pair else 1, gpus, per_gpu)
+        path = record_path(j.name, wave)
+        env = {**os.environ, "CUDA_VISIBLE_DEVICES": str(g), "OMP_NUM_THREADS": str(len(cores)),
+               "MKL_NUM_THREADS": str(len(cores))}
+        log = open(log_dir / f"{j.name}.wave{wave}.log", "w")
+        print(f"[wave {wave}] {j.name} ({', '.join(j.notebooks)}) on GPU {g} with {len(cores)} cores"
+              + (f" (of wave {j.wave}, its runs ready)" if early else ""), flush=True)
+        proc = subprocess.Popen([sys.executable, "-m", "sdfnets.sequence", "--job", j.name, "--scale", scale,
+                                 "--record", str(path)], env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True, preexec_fn=lambda c=cores: os.sched_setaffinity(0, c))
+        meta = {"gpu": g, "cores": len(cores), "start_epoch": time.time(), "path": path,
+                **({"ahead_of_wave": j.wave} if early else {})}
+        running[(g, slot)] = (j, proc, log, time.perf_counter(), meta)
+        started.add(j.name)
+
+    def fit_cores(g: int) -> None:  # one job on a GPU: the GPU's whole share; two: half each, by slot
+        here = sorted(k for k in running if k[0] == g)
+        for k in here:
+            cores = core_share(g, gpus) if len(here) == 1 else gpu_cores(g, k[1], 2, gpus, per_gpu)
+            j, proc, _, _, meta = running[k]
+            if meta.get("now_cores") != len(cores) and proc.poll() is None:
+                pin(proc.pid, cores)
+                if meta.get("now_cores") is not None or len(cores) != meta["cores"]:
+                    print(f"[wave {wave}] {j.name} on GPU {g} now on {len(cores)} cores", flush=True)
+                meta["now_cores"] = len(cores)
+
+    while True:
         if deadline is not None and time.time() > deadline:  # too late to start more: the next wave runs them
             for queue in queues.values():
                 while queue:
-                    _, j = queue.pop(0)
+                    j = queue.pop(0)
                     _write(record_path(j.name, wave), {"job": j.name, "wave": wave, "notebooks": [], "seconds": 0.0,
                                                        "stopped_at_limit": True, "not_started": True})
                     print(f"[wave {wave}] {j.name} not started: past the deadline", flush=True)
         for g, queue in queues.items():
-            free = [s for s in range(min(per_gpu, len(plan[g]))) if (g, s) not in running]
+            free = [s for s in range(per_gpu) if (g, s) not in running]
             while queue and free:
-                slot = free.pop(0)
-                _, j = queue.pop(0)
-                cores = gpu_cores(g, slot, len(plan[g]), gpus, per_gpu)
-                path = record_path(j.name, wave)
-                env = {**os.environ, "CUDA_VISIBLE_DEVICES": str(g), "OMP_NUM_THREADS": str(len(cores)),
-                       "MKL_NUM_THREADS": str(len(cores))}
-                log = open(log_dir / f"{j.name}.wave{wave}.log", "w")
-                print(f"[wave {wave}] {j.name} ({', '.join(j.notebooks)}) on GPU {g} with {len(cores)} cores", flush=True)
-                proc = subprocess.Popen([sys.executable, "-m", "sdfnets.sequence", "--job", j.name, "--scale", scale,
-                                         "--record", str(path)], env=env, stdout=log, stderr=subprocess.STDOUT,
-                                        start_new_session=True, preexec_fn=lambda c=cores: os.sched_setaffinity(0, c))
-                running[(g, slot)] = (j, proc, log, time.perf_counter(),
-                                      {"gpu": g, "cores": len(cores), "start_epoch": time.time(), "path": path})
+                start(g, free.pop(0), queue.pop(0), early=False)
+        if ahead and (deadline is None or deadline - time.time() > AHEAD_S):
+            rs = records()
+            for g in sorted(queues, key=lambda g: sum(k[0] == g for k in running)):
+                free = [s for s in range(per_gpu) if (g, s) not in running]
+                ready = ready_ahead(wave, rs, started) if free and not queues[g] else []
+                if ready:
+                    start(g, free[0], ready[0], early=True)
+        if not running and not any(queues.values()):
+            break
+        for g in queues:
+            fit_cores(g)
         time.sleep(1)
         for key, (j, proc, log, t0, meta) in list(running.items()):
             late = time.perf_counter() - t0 > limit_s or (deadline is not None and time.time() > deadline)
@@ -306,18 +361,13 @@ def run_wave(wave: int, gpus: int, log_dir: Path, scale: str = "full", limit_s: 
                 continue
             log.close()
             path = meta.pop("path")
+            meta.pop("now_cores", None)
             rec = json.loads(path.read_text()) if path.exists() else {"job": j.name, "wave": wave, "notebooks": []}
             rec |= {"wave": wave, **meta, "end_epoch": time.time(), "seconds": round(time.perf_counter() - t0, 1),
                     "stopped_at_limit": stopped}
             _write(path, rec)
             codes.append(0 if stopped else proc.returncode)
             del running[key]
-            g = key[0]
-            left = [k for k in running if k[0] == g]
-            if not queues[g] and len(left) == 1:  # alone on its GPU from now on: the GPU's whole share of the cores
-                widen(running[left[0]][1].pid, core_share(g, gpus))
-                print(f"[wave {wave}] {running[left[0]][0].name} now alone on GPU {g}: "
-                      f"{len(core_share(g, gpus))} cores", flush=True)
     return codes
 
 
