@@ -218,6 +218,10 @@ def test_next_wave_carries_on_from_this_machines_records_and_starts_over_on_a_fr
     rec("generalisation", 3, stopped=True)
     assert sequence.next_wave() == 4  # still not finished: one more wave of what is left
     rec("generalisation", 4, done=True)
+    sequence._write(sequence.record_path("latent", 2), {"job": "latent", "wave": 2, "seconds": 1.0, "notebooks": [
+        {"notebook": "12_image_to_latent", "status": "failed", "seconds": 1.0, "drifted": 0, "error": "a passing fault"}]})
+    assert sequence.next_wave() == 5 and [j.name for j in sequence.left_over(5)] == ["latent"]  # a failed job: again
+    rec("latent", 5, done=True)
     assert sequence.next_wave() is None
     assert sequence.main(["--wave", "next"]) == 0  # nothing to run
     assert "every job's notebooks are finished" in capsys.readouterr().out

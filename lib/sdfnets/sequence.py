@@ -11,8 +11,8 @@ needs 08's phase-7 model), the run folder's lock (:func:`sdfnets.runs.exclusive`
 wait for the first instead of training it twice; the time it waited is recorded apart.
 
 A job still running at the limit (570 s, or ``--until`` seconds after the command started) is
-stopped, and the next wave runs it again from the first notebook it had not finished: every notebook
-loads the runs it finished (load-or-train, checkpoints), 15 keeps each corpus size and 16 each method.
+stopped, and the next wave runs it again (a job with a failed notebook too) from the first notebook it
+had not finished: every notebook loads the runs it finished (load-or-train, checkpoints), 15 keeps each corpus size and 16 each method.
 
     python -m sdfnets.sequence --wave 1            # data rebuild from the pack, then wave 1's jobs
     python -m sdfnets.sequence --wave 2            # what wave 1 left, then wave 2; --wave 3: what is left
@@ -112,14 +112,11 @@ def finished(name: str, rs: list[dict] | None = None) -> set[str]:
 
 
 def left_over(before_wave: int) -> list[Job]:
-    """Jobs of earlier waves that a record shows stopped and no later record shows complete."""
+    """Jobs of earlier waves that started (a record shows them stopped, or a notebook of theirs failed) and
+    that no record shows complete: the next wave runs them again from their first unfinished notebook."""
     rs = records()
-    out = []
-    for j in JOBS:
-        mine = [r for r in rs if r["job"] == j.name]
-        if j.wave < before_wave and mine and mine[-1].get("stopped_at_limit") and set(j.notebooks) - finished(j.name, rs):
-            out.append(j)
-    return out
+    return [j for j in JOBS if j.wave < before_wave and any(r["job"] == j.name for r in rs)
+            and set(j.notebooks) - finished(j.name, rs)]
 
 
 def next_wave(rs: list[dict] | None = None) -> int | None:
