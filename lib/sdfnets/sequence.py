@@ -76,7 +76,7 @@ JOBS: tuple[Job, ...] = (
 NOT_GPU_JOBS = {"01": "converts models from Debian's sweethome3d-furniture (package mirror, no GPU)",
                 "13": "trains nothing: reads the values of 07-12"}
 LIMIT_S = 570.0  # a job stops here (the next wave runs it again from its first unfinished notebook)
-AHEAD_S = 60.0  # a later wave's job is started early only with at least this long left before the deadline
+AHEAD_S = 120.0  # a later wave's job starts early only with this long left before the deadline (it loads data first)
 DONE = ("ran", "fresh")  # a notebook in these states is not run again when its job resumes
 
 
