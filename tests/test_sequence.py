@@ -38,6 +38,8 @@ def test_a_job_comes_after_the_runs_it_reads():
             (w, job, i), (dw, djob, di) = where[nb], where[dep]
             # an earlier wave, or earlier in the same job; beside it in the same wave only where it waits on the lock
             assert dw < w or (job == djob and di < i) or (nb, dep) == ("09", "08"), (nb, dep)
+            if dw < w:  # a job taken ahead of its wave waits for exactly these
+                assert dep in sequence.job(job).needs, (job, dep)
 
 
 def test_unknown_names_fail_clearly():

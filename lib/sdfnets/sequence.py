@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import paths
-from .io import tmp_path
+from .io import atomic_write_text
 
 
 @dataclass(frozen=True)
@@ -145,10 +145,7 @@ def ready_ahead(wave: int, rs: list[dict], started: set[str]) -> list[Job]:
 
 def _write(path: Path, rec: dict) -> None:
     """Write a record whole or not at all (a job may be stopped while it writes)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = tmp_path(path)
-    tmp.write_text(json.dumps(rec, indent=1) + "\n")
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(rec, indent=1) + "\n")
 
 
 def run_job(name: str, scale: str = "full", record: Path | None = None) -> dict:
@@ -231,9 +228,15 @@ def place(jobs: list[Job], gpus: int, per_gpu: int, seconds=remaining_seconds) -
     return out
 
 
+def wave_jobs(wave: int) -> list[Job]:
+    """What wave ``wave`` runs: what earlier waves left (:func:`left_over`), then its own jobs not finished yet."""
+    rs = records()
+    return [j for j in left_over(wave) + [j for j in JOBS if j.wave == wave] if set(j.notebooks) - finished(j.name, rs)]
+
+
 def plan_text(wave: int, gpus: int, per_gpu: int) -> str:
-    """Where wave ``wave``'s jobs (with what earlier waves left) would run, as lines of text."""
-    todo = left_over(wave) + [j for j in JOBS if j.wave == wave]
+    """Where wave ``wave``'s jobs (:func:`wave_jobs`) would run, as lines of text."""
+    todo = wave_jobs(wave)
     lines = [f"wave {wave}: {len(todo)} jobs on {gpus} GPUs, up to {per_gpu} at once on one; free slots take later "
              "waves' jobs as the runs they read are finished"]
     for g, js in enumerate(place(todo, gpus, per_gpu)):
@@ -279,15 +282,14 @@ def _stop(proc: subprocess.Popen) -> None:
 
 def run_wave(wave: int, gpus: int, log_dir: Path, scale: str = "full", limit_s: float = LIMIT_S,
              per_gpu: int = 2, deadline: float | None = None, ahead: bool = True) -> list[int]:
-    """Run what earlier waves left (:func:`left_over`), then the wave's jobs not finished yet, each in its
+    """Run the wave's jobs (:func:`wave_jobs`: what earlier waves left, then its own not finished yet), each in its
     own process on one GPU and its share of the cores (:func:`place`, :func:`gpu_cores`); a slot the wave
     leaves free takes a later wave's job whose runs are ready (:func:`ready_ahead`, with ``ahead``, while
     :data:`AHEAD_S` are left). A job still running after ``limit_s``, or at ``deadline`` (a ``time.time()``),
     is stopped and recorded so (one not started by then is recorded as such, for the next wave); a job
     alone on its GPU gets that GPU's whole share of the cores, and gives half back when another joins it
     (:func:`pin`). Returns the exit codes."""
-    rs = records()
-    todo = [j for j in left_over(wave) + [j for j in JOBS if j.wave == wave] if set(j.notebooks) - finished(j.name, rs)]
+    todo = wave_jobs(wave)
     plan = place(todo, gpus, per_gpu) if todo else []
     queues = {g: list(plan[g]) if g < len(plan) else [] for g in range(gpus)}
     running: dict[tuple[int, int], tuple[Job, subprocess.Popen, object, float, dict]] = {}
@@ -308,7 +310,7 @@ def run_wave(wave: int, gpus: int, log_dir: Path, scale: str = "full", limit_s: 
         proc = subprocess.Popen([sys.executable, "-m", "sdfnets.sequence", "--job", j.name, "--scale", scale,
                                  "--record", str(path)], env=env, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True, preexec_fn=lambda c=cores: os.sched_setaffinity(0, c))
-        meta = {"gpu": g, "cores": len(cores), "start_epoch": time.time(), "path": path,
+        meta = {"gpu": g, "cores": len(cores), "now_cores": len(cores), "start_epoch": time.time(), "path": path,
                 **({"ahead_of_wave": j.wave} if early else {})}
         running[(g, slot)] = (j, proc, log, time.perf_counter(), meta)
         started.add(j.name)
@@ -318,11 +320,10 @@ def run_wave(wave: int, gpus: int, log_dir: Path, scale: str = "full", limit_s: 
         for k in here:
             cores = core_share(g, gpus) if len(here) == 1 else gpu_cores(g, k[1], 2, gpus, per_gpu)
             j, proc, _, _, meta = running[k]
-            if meta.get("now_cores") != len(cores) and proc.poll() is None:
+            if meta["now_cores"] != len(cores):
                 pin(proc.pid, cores)
-                if meta.get("now_cores") is not None or len(cores) != meta["cores"]:
-                    print(f"[wave {wave}] {j.name} on GPU {g} now on {len(cores)} cores", flush=True)
                 meta["now_cores"] = len(cores)
+                print(f"[wave {wave}] {j.name} on GPU {g} now on {len(cores)} cores", flush=True)
 
     while True:
         if deadline is not None and time.time() > deadline:  # too late to start more: the next wave runs them
@@ -358,7 +359,7 @@ def run_wave(wave: int, gpus: int, log_dir: Path, scale: str = "full", limit_s: 
                 continue
             log.close()
             path = meta.pop("path")
-            meta.pop("now_cores", None)
+            meta.pop("now_cores")
             rec = json.loads(path.read_text()) if path.exists() else {"job": j.name, "wave": wave, "notebooks": []}
             rec |= {"wave": wave, **meta, "end_epoch": time.time(), "seconds": round(time.perf_counter() - t0, 1),
                     "stopped_at_limit": stopped}
