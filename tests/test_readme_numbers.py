@@ -26,7 +26,8 @@ GPUS = "## Several GPUs"
 N15, N16 = "15_deepsdf_scaling.full", "16_image_to_mesh_generalisation.full"  # values files
 P15 = "## The DeepSDF scaling diagnostic at full scale"
 SEQ = "## Every notebook at full"
-FULL_GPU = "bench:figures_full-gpu"
+FULL_GPU = "bench:figures_full-gpu"  # the whole sequence at f091519 (4 H200)
+OLD_GPU = "bench:figures_full_7b7d265-gpu"  # one job per GPU at 7b7d265 (4 H100)
 PAIRED = "bench:figures_full_paired-gpu"  # the run with two jobs per GPU (incomplete)
 WAVE1 = "bench:figures_full_wave1-gpu"  # wave 1 alone at c40acd7 (the node was lost after it)
 QS, CPU_RUN = "## Quick start", "bench:figures_cpu"  # the cpu-scale run, measured from a fresh clone
@@ -177,34 +178,46 @@ CHECKS = [
     (QS, CPU_RUN, "notebooks/14_hypernetwork_vae/seconds", "14 {} "),
     (QS, CPU_RUN, "notebooks/15_deepsdf_scaling/seconds", "15 {} "),
     (QS, CPU_RUN, "notebooks/16_image_to_mesh_generalisation/seconds", "16 {} "),
-    (SEQ, FULL_GPU, "gpu_minutes", "**{:.1f} GPU-minutes**"),
-    (SEQ, PAIRED, "gpu_minutes", "Waves 1 and 2: **{:.1f} GPU-minutes**"),
-    (SEQ, PAIRED, "gpu_seconds", "({:,.0f} s: "),
-    (SEQ, PAIRED, "gpu_occupied_seconds/0", ": {:,.0f} + "),
-    (SEQ, PAIRED, "gpu_occupied_seconds/3", " + {:,.0f} s on the four GPUs"),
-    (SEQ, PAIRED, "job_seconds", "the jobs themselves {:,.0f} s"),
-    (SEQ, PAIRED, "commit", "(commit {:.7},"),
-    (SEQ, PAIRED, "jobs/0/seconds", "after the rebuild, {} s"),
-    (SEQ, PAIRED, "jobs/5/seconds", "11 alone, 16 cores ({})"),
-    (SEQ, PAIRED, "jobs/13/seconds", "beside 12 ({})"),
+    (SEQ, FULL_GPU, "commit", "(commit {:.7}, one node with 4 NVIDIA H200"),
+    (SEQ, FULL_GPU, "jobs/0/seconds", "rebuild from the pack, {} s with 64 workers"),
+    (SEQ, FULL_GPU, "jobs/1/seconds", "16 until the limit ({})"),
+    (SEQ, FULL_GPU, "jobs/2/seconds", "beside 00 ({})"),
+    (SEQ, FULL_GPU, "jobs/3/notebooks/04/seconds", "04 {} ·"),
+    (SEQ, FULL_GPU, "jobs/4/seconds", "beside 15 until the limit ({})"),
+    (SEQ, FULL_GPU, "jobs/5/seconds", "11 on 16 cores ({})"),
+    (SEQ, FULL_GPU, "jobs/6/seconds", "until the limit ({}, "),
+    (SEQ, FULL_GPU, "jobs/10/seconds", "| 16 ({}) beside 08"),
+    (SEQ, FULL_GPU, "jobs/11/seconds", "beside 08 ({})"),
+    (SEQ, FULL_GPU, "jobs/12/seconds", "| 07 ({}) beside 14"),
+    (SEQ, FULL_GPU, "jobs/14/seconds", "| 09 ({}) beside 06"),
+    (SEQ, FULL_GPU, "jobs/18/seconds", "then 15 ({})"),
+    (SEQ, FULL_GPU, "jobs/17/seconds", "beside 12 ({})"),
+    (SEQ, FULL_GPU, "gpu_minutes", "In all **{:.1f} GPU-minutes**"),
+    (SEQ, FULL_GPU, "gpu_seconds", "({:,.0f} s, the rebuild included: "),
+    (SEQ, FULL_GPU, "gpu_occupied_seconds/0", "included: {:,.0f} + "),
+    (SEQ, FULL_GPU, "gpu_occupied_seconds/3", " + {:,.0f} s on the four GPUs"),
+    (SEQ, FULL_GPU, "job_seconds", "the jobs\nthemselves {:,.0f} s"),
+    (SEQ, FULL_GPU, "by_notebook/00/seconds", "00 {} s, 06"),
+    (SEQ, FULL_GPU, "by_notebook/09/seconds", "09 {} s,"),
+    (SEQ, FULL_GPU, "by_notebook/16/seconds", "16 {} s (in wave 1"),
+    (SEQ, FULL_GPU, "drift_against_committed/11/outside_tolerance", "11 with {} of 44"),
+    (SEQ, FULL_GPU, "drift_against_committed/12/outside_tolerance", "12 with {} of 48"),
+    (SEQ, FULL_GPU, "drift_against_committed/07/outside_tolerance", "07 ({} of 147)"),
+    (SEQ, FULL_GPU, "drift_against_committed/09/values", "46 of {})"),
+    (SEQ, FULL_GPU, "drift_against_committed/15/outside_tolerance", "15 ({} of 214)"),
+    (SEQ, PAIRED, "gpu_minutes", "waves 1\nand 2 in {:.1f} GPU-minutes"),
+    (SEQ, PAIRED, "commit", "at {:.7} (`bench"),
     (SEQ, WAVE1, "commit", "commit {:.7} (4 H100"),
     (SEQ, WAVE1, "jobs/0/seconds", "rebuild {} s with 64 workers"),
     (SEQ, WAVE1, "by_notebook/00/seconds", "00 {} s"),
     (SEQ, WAVE1, "by_notebook/04/seconds", " + {} + "),
     (SEQ, WAVE1, "by_notebook/11/seconds", "11 {} s"),
-    (SEQ, FULL_GPU, "gpu_seconds", "({:,.0f} s, the rebuild included)"),
-    (SEQ, FULL_GPU, "commit", "at commit {:.7}"),
-    (SEQ, FULL_GPU, "commands/0/jobs/0/seconds", "| {} |"),
-    (SEQ, FULL_GPU, "commands/0/jobs/2/seconds", "| {} |"),
-    (SEQ, FULL_GPU, "commands/2/jobs/0/seconds", "| {} · "),
-    (SEQ, FULL_GPU, "commands/2/jobs/2/seconds", " · {} |"),
-    (SEQ, FULL_GPU, "by_notebook/06/seconds", "06 {} s"),
-    (SEQ, FULL_GPU, "by_notebook/16/seconds", "16 {} s"),
-    (SEQ, FULL_GPU, "by_notebook/07/seconds", "| {} |"),
-    (SEQ, FULL_GPU, "by_notebook/00+15/seconds", "15 with 00 {} s"),
-    (SEQ, FULL_GPU, "drift_against_committed/09/outside_tolerance", "09 ({} of"),
-    (SEQ, FULL_GPU, "drift_against_committed/09/values", "of {})"),
-    (SEQ, FULL_GPU, "drift_against_committed/11/outside_tolerance", "11 with {} of"),
+    (SEQ, OLD_GPU, "gpu_minutes", "**{:.1f} GPU-minutes**"),
+    (SEQ, OLD_GPU, "gpu_seconds", "({:,.0f} s): "),
+    (SEQ, OLD_GPU, "commit", "One job per GPU at {:.7} "),
+    (SEQ, OLD_GPU, "by_notebook/16/seconds", "16 alone took {} s"),
+    (SEQ, OLD_GPU, "by_notebook/07/seconds", "07 {} s"),
+    (SEQ, OLD_GPU, "by_notebook/06/seconds", "06 {} s"),
     (P15, N15, "by_n/20/dit_loss_ema", "{:.4f}"),
     (P15, N15, "by_n/586/dit_loss_ema", "{:.4f}"),
     (P15, N15, "by_n/20/sdf_l1_mean", "{:.4f}"),
@@ -326,3 +339,17 @@ def test_the_check_fails_when_a_quoted_number_drifts():
 def test_every_section_named_exists():
     for heading in {c[0] for c in CHECKS}:
         assert re.search("^" + re.escape(heading), README, re.M), heading
+
+
+def test_the_committed_full_sequence_ran_every_gpu_notebook():
+    """The run the README calls complete: every notebook of every job finished in some job, and its GPU time is
+    each GPU's occupied time plus the rebuild."""
+    from sdfnets import sequence
+
+    run = _value(FULL_GPU, "jobs")
+    finished = {nb for j in run for nb, r in j.get("notebooks", {}).items() if r["status"] == "ran"}
+    assert finished == {nb for job in sequence.JOBS for nb in job.notebooks}
+    assert _value(FULL_GPU, "complete") is True
+    occupied = sum(_value(FULL_GPU, "gpu_occupied_seconds").values())
+    assert abs(occupied + run[0]["seconds"] - _value(FULL_GPU, "gpu_seconds")) < 0.5
+    assert _value(FULL_GPU, "gpu_minutes") == round(_value(FULL_GPU, "gpu_seconds") / 60, 1)

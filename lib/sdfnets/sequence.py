@@ -23,7 +23,7 @@ Each job writes ``build/sequence/records/<job>.wave<N>.json`` as it goes (every 
 status and drift, its GPU and cores, start and end, the time spent waiting, the device, the commit);
 ``--out`` gathers them into one file: GPU-seconds are each GPU's occupied time (two jobs side by side
 on one GPU count once), plus the data rebuild, with the totals per notebook (the committed
-``bench/results/figures_full-gpu.json`` was assembled from such records). Two notebooks are not GPU
+``bench/results/figures_full-gpu.json``, the whole sequence at f091519, was assembled from such records). Two notebooks are not GPU
 jobs: ``01`` converts models from Debian's ``sweethome3d-furniture`` package (it needs the package
 mirror, no GPU) and ``13`` trains nothing (it reads the values of 07-12); both run anywhere with
 ``make figures SCALE=full ONLY=01,13``.
@@ -51,7 +51,7 @@ class Job:
     wave: int
     notebooks: tuple[str, ...]
     why: str  # what it carries forward or needs
-    seconds: float  # for placing it: its time at 7b7d265, one job per H100 (bench/results/figures_full-gpu.json; 00 estimated)
+    seconds: float  # for placing it: its time at 7b7d265, one job per H100 (bench/results/figures_full_7b7d265-gpu.json; 00 estimated)
     beside: str | None = None  # share this job's GPU (when both run in one wave)
     needs: tuple[str, ...] = ()  # notebooks of other jobs whose runs it reads: it may start once they have finished
 
