@@ -197,6 +197,80 @@ def test_two_processes_sharing_a_run_folder_train_it_once(tmp_path):
     assert second_out.split()[-4:] == ["result", "24.0", "waited", "True"]  # it waited, then loaded the finished run
 
 
+_STOPPABLE = '''
+import sys, time
+from pathlib import Path
+import torch
+from sdfnets import runs
+
+run_dir, log, slow = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3] == "slow"
+
+
+class Counter:
+    def __init__(self):
+        self.device, self.step, self.total, self.x = torch.device("cpu"), 0, 400, torch.zeros(3)
+
+    def run(self, n):
+        time.sleep(0.02 * n if slow else 0)
+        self.x += n
+        self.step += n
+        with open(log, "a") as f:
+            f.write(f"{self.step}\\n")
+
+    def loss(self):
+        return float(self.x.sum())
+
+    def state(self):
+        return {"x": self.x.clone(), "step": self.step}
+
+    def load_state(self, ck):
+        self.x, self.step = ck["x"], ck["step"]
+
+
+runs.save_on_stop()
+try:
+    r = runs.load_or_train(Counter, run_dir, desc="count", log_every=2, checkpoint_every=1000, progress=False)
+    print("finished", r.resumed_from, float(r.state["x"].sum()))
+except runs.Stopped as stop:
+    print("stopped", stop)
+    sys.exit(3)
+'''
+
+
+def test_a_stopped_training_keeps_every_step_it_took_and_resumes_from_there(tmp_path):
+    """A job stopped at its time limit gets SIGTERM: with save_on_stop its training saves last.pt at the
+    next log step (not only every checkpoint_every steps) and ends; the rerun resumes there and reaches the
+    same result. Outside a training loop SIGTERM still ends the process at once."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script, log, run = tmp_path / "count.py", tmp_path / "steps.txt", tmp_path / "run"
+    script.write_text(_STOPPABLE)
+    proc = subprocess.Popen([sys.executable, str(script), str(run), str(log), "slow"], stdout=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while not (log.exists() and len(log.read_text().split()) >= 5):  # 10 steps of 400 taken, no checkpoint yet
+        assert proc.poll() is None and time.time() < deadline
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    out = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 3 and out.startswith("stopped count: stopped at step "), out
+    saved = load_checkpoint(run / "last.pt")
+    assert 10 <= saved["step"] < 400 and saved["step"] % 2 == 0 and f"saved to {run / 'last.pt'}" in out
+    assert int(log.read_text().split()[-1]) == saved["step"]  # nothing taken after the stop was lost
+    out = subprocess.run([sys.executable, str(script), str(run), str(log), "fast"], capture_output=True, text=True,
+                         timeout=60).stdout.split()
+    assert out == ["finished", str(saved["step"]), "1200.0"]  # resumed at the stop, same result as one run
+    assert not (run / "last.pt").exists()
+
+    idle = subprocess.Popen([sys.executable, "-c", "import time; from sdfnets import runs; runs.save_on_stop(); "
+                             "print('ready', flush=True); time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+    assert idle.stdout.readline() == "ready\n"
+    idle.send_signal(signal.SIGTERM)
+    assert idle.wait(timeout=30) == -signal.SIGTERM  # not training: ended as before
+
+
 def test_exclusive_is_reentrant(tmp_path):
     with runs.exclusive(tmp_path / "r"):
         with runs.exclusive(tmp_path / "r"):  # the same process asking again does not deadlock

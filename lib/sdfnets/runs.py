@@ -22,6 +22,8 @@ import hashlib
 import json
 import math
 import os
+import signal
+import threading
 import time
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -33,6 +35,41 @@ from tqdm import tqdm
 
 from . import paths
 from .io import atomic_write_text, load_checkpoint, save_checkpoint
+
+
+class Stopped(BaseException):
+    """Training was asked to stop (SIGTERM, see :func:`save_on_stop`) and saved ``last.pt`` first. A
+    ``BaseException``, like ``KeyboardInterrupt``: a notebook's ``except Exception`` does not swallow it."""
+
+
+_STOP = threading.Event()  # set by the SIGTERM handler while a training loop runs
+_TRAINING = [0]  # training loops running in this process
+_STOP_OWNER = [0]  # the process that installed the handler (forked workers inherit it and just end)
+
+
+def save_on_stop() -> None:
+    """Make SIGTERM a graceful stop for this (one-process) job: a :func:`load_or_train` loop in progress
+    writes ``last.pt`` at its next log step and raises :class:`Stopped`, so a job stopped at its time
+    limit keeps every step it took, not only those up to its last periodic checkpoint. Outside a
+    training loop, in a worker process, or at a second SIGTERM, the signal ends the process as before."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        return
+    _STOP.clear()
+    _STOP_OWNER[0] = os.getpid()
+
+    def handler(signum, frame):
+        if os.getpid() == _STOP_OWNER[0] and _TRAINING[0] and not _STOP.is_set():
+            _STOP.set()
+            return
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def _one_process() -> bool:
+    return not (torch.distributed.is_available() and torch.distributed.is_initialized()
+                and torch.distributed.get_world_size() > 1)
 
 
 def default_device(device=None) -> torch.device:
@@ -173,18 +210,27 @@ def load_or_train(make_trainer: Callable[[], object], run_dir: Path | None, *, d
             save_checkpoint(path, **state, **(extra or {}), history=history, seconds=seconds + time.perf_counter() - t0,
                             steps_per_second=sps)
 
-        with tqdm(total=tr.total, initial=tr.step, desc=desc, unit="step", disable=not progress) as bar:
-            while tr.step < stop:
-                before = tr.step
-                tr.run(min(log_every - tr.step % log_every, stop - tr.step))
-                value = tr.loss()
-                history.append((tr.step, value))
-                bar.update(tr.step - before)
-                bar.set_postfix(loss=f"{value:.3g}")
-                if last is not None and tr.step % checkpoint_every < log_every and tr.step < stop:
-                    state = tr.state()  # on every rank: gathering a sharded state is a collective
-                    if write:
-                        save(last, state)
+        _TRAINING[0] += 1
+        try:
+            with tqdm(total=tr.total, initial=tr.step, desc=desc, unit="step", disable=not progress) as bar:
+                while tr.step < stop:
+                    before = tr.step
+                    tr.run(min(log_every - tr.step % log_every, stop - tr.step))
+                    value = tr.loss()
+                    history.append((tr.step, value))
+                    bar.update(tr.step - before)
+                    bar.set_postfix(loss=f"{value:.3g}")
+                    if _STOP.is_set() and _one_process():  # asked to stop (save_on_stop): keep every step taken
+                        if last is not None and write and tr.step < tr.total:
+                            save(last, tr.state())
+                        raise Stopped(f"{desc}: stopped at step {tr.step} of {tr.total}"
+                                      + (f", saved to {last}" if last is not None and write else ""))
+                    if last is not None and tr.step % checkpoint_every < log_every and tr.step < stop:
+                        state = tr.state()  # on every rank: gathering a sharded state is a collective
+                        if write:
+                            save(last, state)
+        finally:
+            _TRAINING[0] -= 1
         if tr.device.type == "cuda":
             torch.cuda.synchronize(tr.device)
         elapsed = time.perf_counter() - t0

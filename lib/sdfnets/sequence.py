@@ -171,8 +171,16 @@ def run_job(name: str, scale: str = "full", record: Path | None = None) -> dict:
         _write(record, rec)
 
     save()  # a job stopped in its first notebook still has a record
+    runs.save_on_stop()  # stopped at the limit (SIGTERM), a training in progress keeps its steps
     for nb in todo:
-        for r in run_all(scale, nb, force=True, echo=lambda s: print(s, flush=True), engine="script"):
+        try:
+            results = run_all(scale, nb, force=True, echo=lambda s: print(s, flush=True), engine="script")
+        except runs.Stopped as stop:
+            print(f"stopped: {stop}", flush=True)
+            rec["stopped_in"] = {"notebook": nb, "training": str(stop)}
+            save()
+            raise SystemExit(128 + signal.SIGTERM) from None
+        for r in results:
             rec["notebooks"].append({"notebook": r.notebook, "status": r.status, "seconds": round(r.seconds, 1),
                                      "drifted": r.drifted, **({"error": r.error} if r.error else {})})
         save()
