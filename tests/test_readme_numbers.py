@@ -205,6 +205,8 @@ CHECKS = [
     (SEQ, FULL_GPU, "drift_against_committed/07/outside_tolerance", "07 ({} of 147)"),
     (SEQ, FULL_GPU, "drift_against_committed/09/values", "46 of {})"),
     (SEQ, FULL_GPU, "drift_against_committed/15/outside_tolerance", "15 ({} of 214)"),
+    (SEQ, "bench:cards-gpu", "weight_dit_train/h100_time_over_h200", "step and the silhouette refinement take {:.2f}×"),
+    (SEQ, "bench:cards-gpu", "refine/h100_time_over_h200", " and {:.2f}× as long on an H100"),
     (SEQ, PAIRED, "gpu_minutes", "waves 1\nand 2 in {:.1f} GPU-minutes"),
     (SEQ, PAIRED, "commit", "at {:.7} (`bench"),
     (SEQ, WAVE1, "commit", "commit {:.7} (4 H100"),
