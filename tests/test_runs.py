@@ -132,26 +132,25 @@ def test_generalisation_results_kept_per_method_and_pipeline(tmp_path, monkeypat
     assert gen.kept(cfg, ds, other, "diffusion, 4 views", compute) == {"fscore": 0.75} and len(calls) == 3
 
 
-_TWO_PROCESSES = '''
+_COUNTER = '''
 import sys, time
 from pathlib import Path
 import torch
 from sdfnets import runs
 
-run_dir, log = Path(sys.argv[1]), Path(sys.argv[2])
 
+class Counter:
+    """A trainer whose state counts the steps it took; ``pause(n)`` is what n steps cost."""
+    total = 8
 
-class Slow:
     def __init__(self):
-        with open(log, "a") as f:
-            f.write("built\\n")
-        self.device, self.step, self.total, self.x = torch.device("cpu"), 0, 8, torch.zeros(3)
+        self.device, self.step, self.x = torch.device("cpu"), 0, torch.zeros(3)
+
+    def pause(self, n):
+        pass
 
     def run(self, n):
-        t0 = time.time()  # training goes on once the second process is waiting (or after 60 s: no hang)
-        while not (log.parent / "go").exists() and time.time() - t0 < 60:
-            time.sleep(0.02)
-        time.sleep(0.25 * n)
+        self.pause(n)
         self.x += n
         self.step += n
 
@@ -163,6 +162,23 @@ class Slow:
 
     def load_state(self, ck):
         self.x, self.step = ck["x"], ck["step"]
+'''
+
+_TWO_PROCESSES = _COUNTER + '''
+run_dir, log = Path(sys.argv[1]), Path(sys.argv[2])
+
+
+class Slow(Counter):
+    def __init__(self):
+        with open(log, "a") as f:
+            f.write("built\\n")
+        super().__init__()
+
+    def pause(self, n):
+        t0 = time.time()  # training goes on once the second process is waiting (or after 60 s: no hang)
+        while not (log.parent / "go").exists() and time.time() - t0 < 60:
+            time.sleep(0.02)
+        time.sleep(0.25 * n)
 
 
 r = runs.load_or_train(Slow, run_dir, desc="slow", log_every=2, progress=False)
@@ -197,39 +213,25 @@ def test_two_processes_sharing_a_run_folder_train_it_once(tmp_path):
     assert second_out.split()[-4:] == ["result", "24.0", "waited", "True"]  # it waited, then loaded the finished run
 
 
-_STOPPABLE = '''
-import sys, time
-from pathlib import Path
-import torch
-from sdfnets import runs
-
+_STOPPABLE = _COUNTER + '''
 run_dir, log, slow = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3] == "slow"
 
 
-class Counter:
-    def __init__(self):
-        self.device, self.step, self.total, self.x = torch.device("cpu"), 0, 400, torch.zeros(3)
+class Logged(Counter):
+    total = 400
+
+    def pause(self, n):
+        time.sleep(0.02 * n if slow else 0)
 
     def run(self, n):
-        time.sleep(0.02 * n if slow else 0)
-        self.x += n
-        self.step += n
+        super().run(n)
         with open(log, "a") as f:
             f.write(f"{self.step}\\n")
-
-    def loss(self):
-        return float(self.x.sum())
-
-    def state(self):
-        return {"x": self.x.clone(), "step": self.step}
-
-    def load_state(self, ck):
-        self.x, self.step = ck["x"], ck["step"]
 
 
 runs.save_on_stop()
 try:
-    r = runs.load_or_train(Counter, run_dir, desc="count", log_every=2, checkpoint_every=1000, progress=False)
+    r = runs.load_or_train(Logged, run_dir, desc="count", log_every=2, checkpoint_every=1000, progress=False)
     print("finished", r.resumed_from, float(r.state["x"].sum()))
 except runs.Stopped as stop:
     print("stopped", stop)
@@ -269,6 +271,29 @@ def test_a_stopped_training_keeps_every_step_it_took_and_resumes_from_there(tmp_
     assert idle.stdout.readline() == "ready\n"
     idle.send_signal(signal.SIGTERM)
     assert idle.wait(timeout=30) == -signal.SIGTERM  # not training: ended as before
+
+
+def test_a_stop_request_saves_mid_run_and_lets_a_finishing_run_finish(tmp_path):
+    class AskedToStopAt(Quadratic):
+        def run(self, n):
+            super().run(n)
+            if self.step >= self.at:
+                runs._STOP.set()
+
+    def trainer(at):
+        tr = AskedToStopAt()
+        tr.at = at
+        return tr
+
+    try:
+        with pytest.raises(runs.Stopped, match="stopped at step 15 of 37"):
+            runs.load_or_train(lambda: trainer(13), tmp_path / "mid", desc="mid", log_every=5, progress=False)
+        assert load_checkpoint(tmp_path / "mid" / "last.pt")["step"] == 15  # the next log step, not a checkpoint
+        runs._STOP.clear()
+        done = runs.load_or_train(lambda: trainer(37), tmp_path / "end", desc="end", log_every=5, progress=False)
+        assert done.finished and (tmp_path / "end" / "final.pt").exists()  # asked on the last step: it finishes
+    finally:
+        runs._STOP.clear()
 
 
 def test_exclusive_is_reentrant(tmp_path):

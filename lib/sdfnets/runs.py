@@ -220,8 +220,8 @@ def load_or_train(make_trainer: Callable[[], object], run_dir: Path | None, *, d
                     history.append((tr.step, value))
                     bar.update(tr.step - before)
                     bar.set_postfix(loss=f"{value:.3g}")
-                    if _STOP.is_set() and _one_process():  # asked to stop (save_on_stop): keep every step taken
-                        if last is not None and write and tr.step < tr.total:
+                    if _STOP.is_set() and tr.step < stop and _one_process():  # asked to stop (save_on_stop)
+                        if last is not None and write:  # keep every step taken; a finished run saves as usual
                             save(last, tr.state())
                         raise Stopped(f"{desc}: stopped at step {tr.step} of {tr.total}"
                                       + (f", saved to {last}" if last is not None and write else ""))
