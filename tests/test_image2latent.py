@@ -71,6 +71,25 @@ def test_recall_and_retrieval_on_constructed_data():
     assert metrics.retrieve(feats, [2], torch.tensor([[0, 1]]), [0, 1, 2, 3]).tolist() == [2]
 
 
+def test_oracle_retrieval_finds_the_nearest_true_surface():
+    from sdfnets.image2latent.generalise import oracle_rows
+
+    rng = np.random.default_rng(0)
+    sphere = rng.normal(size=(500, 3))
+    sphere /= np.linalg.norm(sphere, axis=1, keepdims=True)
+    box = rng.uniform(-1, 1, size=(500, 3))
+    box[np.arange(500), rng.integers(0, 3, 500)] = rng.choice([-1.0, 1.0], 500)  # on the cube's faces
+    surfaces = [sphere, box, 0.3 * sphere, box + [0.05, 0, 0], 0.35 * sphere]
+
+    class Shapes:  # the one thing oracle_rows reads of a dataset
+        def sdf(self, i):
+            return {"surface_points": surfaces[i]}
+
+    train = [0, 1, 2]
+    assert oracle_rows(Shapes(), train, train, points=256).tolist() == [0, 1, 2]  # each its own nearest
+    assert oracle_rows(Shapes(), [3, 4], train, points=256, device="cpu").tolist() == [1, 2]  # moved box, larger small sphere
+
+
 def _deepsdf_release(tmp_path, cfg, seed: int):
     from sdfnets.deepsdf import release as deepsdf_release
     from sdfnets.deepsdf.model import make_decoder
