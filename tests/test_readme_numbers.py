@@ -27,6 +27,7 @@ N15, N16 = "15_deepsdf_scaling.full", "16_image_to_mesh_generalisation.full"  # 
 P15 = "## The DeepSDF scaling diagnostic at full scale"
 SEQ = "## Every notebook at full"
 FULL_GPU = "bench:figures_full-gpu"  # the whole sequence at f091519 (4 H200)
+H100_GPU = "bench:figures_full_h100-gpu"  # the whole sequence at d865395 (4 H100)
 OLD_GPU = "bench:figures_full_7b7d265-gpu"  # one job per GPU at 7b7d265 (4 H100)
 PAIRED = "bench:figures_full_paired-gpu"  # the run with two jobs per GPU (incomplete)
 WAVE1 = "bench:figures_full_wave1-gpu"  # wave 1 alone at c40acd7 (the node was lost after it)
@@ -207,6 +208,30 @@ CHECKS = [
     (SEQ, FULL_GPU, "drift_against_committed/15/outside_tolerance", "15 ({} of 214)"),
     (SEQ, "bench:cards-gpu", "weight_dit_train/h100_time_over_h200", "step and the silhouette refinement take {:.2f}×"),
     (SEQ, "bench:cards-gpu", "refine/h100_time_over_h200", " and {:.2f}× as long on an H100"),
+    (SEQ, H100_GPU, "commit", "**On H100s (commit {:.7}, one node with 4 NVIDIA H100"),
+    (SEQ, H100_GPU, "gpu_minutes", "and 64 cores): {:.1f} GPU-minutes, over the"),
+    (SEQ, H100_GPU, "gpu_minutes", "measured there, below, it took {:.1f}."),
+    (SEQ, H100_GPU, "jobs/0/seconds", "(after the rebuild, {} s)"),
+    (SEQ, H100_GPU, "jobs/1/seconds", "| 16 until the limit ({}) beside 00"),
+    (SEQ, H100_GPU, "jobs/2/seconds", "beside 00 ({}), then 09"),
+    (SEQ, H100_GPU, "jobs/3/notebooks/04/seconds", "04 {} ·"),
+    (SEQ, H100_GPU, "jobs/4/seconds", "beside 15 until the limit ({})"),
+    (SEQ, H100_GPU, "jobs/5/seconds", "11 on 16 cores ({})"),
+    (SEQ, H100_GPU, "jobs/8/seconds", "10 ahead beside it ({})"),
+    (SEQ, H100_GPU, "jobs/10/seconds", "| 16 until the limit ({}) beside 08"),
+    (SEQ, H100_GPU, "jobs/12/seconds", "| 07 ({}) beside 14"),
+    (SEQ, H100_GPU, "jobs/18/seconds", "then 15 ({})"),
+    (SEQ, H100_GPU, "jobs/19/seconds", "| 16 ({}) |"),
+    (SEQ, H100_GPU, "gpu_seconds", "In all {:,.0f} s: "),
+    (SEQ, H100_GPU, "gpu_occupied_seconds/0", "s: {:,.0f} + "),
+    (SEQ, H100_GPU, "gpu_occupied_seconds/3", " + {:,.0f} s on the four GPUs plus"),
+    (SEQ, H100_GPU, "drift_against_committed/06/outside_tolerance", "06 with {} of 47"),
+    (SEQ, H100_GPU, "drift_against_committed/11/outside_tolerance", "11 with {} of 44 (points-only"),
+    (SEQ, H100_GPU, "drift_against_committed/09/outside_tolerance", "09 ({} of 259)"),
+    (SEQ, H100_GPU, "drift_against_committed/15/outside_tolerance", "15 ({} of 214) on"),
+    (SEQ, "bench:oracle_retrieval-gpu", "baseline/value", "takes {:.0f} s on the CPU"),
+    (SEQ, "bench:oracle_retrieval-gpu", "project/value", "and {:.2f} s on the GPU"),
+    (SEQ, "bench:oracle_retrieval-gpu", "sizes/train_shapes", "against the {} training shapes"),
     (SEQ, PAIRED, "gpu_minutes", "waves 1\nand 2 in {:.1f} GPU-minutes"),
     (SEQ, PAIRED, "commit", "at {:.7} (`bench"),
     (SEQ, WAVE1, "commit", "commit {:.7} (4 H100"),
@@ -343,15 +368,19 @@ def test_every_section_named_exists():
         assert re.search("^" + re.escape(heading), README, re.M), heading
 
 
-def test_the_committed_full_sequence_ran_every_gpu_notebook():
-    """The run the README calls complete: every notebook of every job finished in some job, and its GPU time is
-    each GPU's occupied time plus the rebuild."""
+@pytest.mark.parametrize("source", [FULL_GPU, H100_GPU])
+def test_the_committed_full_sequence_ran_every_gpu_notebook(source):
+    """The runs the README calls complete: every notebook of every job finished in some job, and the GPU time
+    is each GPU's occupied time (the union of its jobs' spans) plus the rebuild."""
     from sdfnets import sequence
 
-    run = _value(FULL_GPU, "jobs")
+    run = _value(source, "jobs")
     finished = {nb for j in run for nb, r in j.get("notebooks", {}).items() if r["status"] == "ran"}
     assert finished == {nb for job in sequence.JOBS for nb in job.notebooks}
-    assert _value(FULL_GPU, "complete") is True
-    occupied = sum(_value(FULL_GPU, "gpu_occupied_seconds").values())
-    assert abs(occupied + run[0]["seconds"] - _value(FULL_GPU, "gpu_seconds")) < 0.5
-    assert _value(FULL_GPU, "gpu_minutes") == round(_value(FULL_GPU, "gpu_seconds") / 60, 1)
+    assert _value(source, "complete") is True
+    for g, seconds in _value(source, "gpu_occupied_seconds").items():
+        spans = [(j["start_s"], j["end_s"]) for j in run if str(j.get("gpu")) == g]
+        assert abs(sequence.occupied_seconds(spans) - seconds) < 0.5
+    occupied = sum(_value(source, "gpu_occupied_seconds").values())
+    assert abs(occupied + run[0]["seconds"] - _value(source, "gpu_seconds")) < 0.5
+    assert _value(source, "gpu_minutes") == round(_value(source, "gpu_seconds") / 60, 1)

@@ -227,3 +227,45 @@ def test_next_wave_carries_on_from_this_machines_records_and_starts_over_on_a_fr
     assert sequence.next_wave() is None
     assert sequence.main(["--wave", "next"]) == 0  # nothing to run
     assert "every job's notebooks are finished" in capsys.readouterr().out
+
+
+def test_a_gathered_run_becomes_a_results_file_with_its_drift(build, tmp_path):
+    """bench/sequence_result.py: spans from the first start, notebooks by number, each command's wall time, and
+    the drift of the values this run regenerated (a file of another commit is left out)."""
+    import importlib.util
+
+    from sdfnets import paths
+
+    spec = importlib.util.spec_from_file_location("sequence_result", paths.BENCH_DIR / "sequence_result.py")
+    result = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(result)
+    rec = {"job": "data-foundation", "wave": 1, "gpu": 0, "cores": 8, "start_epoch": 1000.0, "end_epoch": 1030.0,
+           "seconds": 30.0, "commit": "abc1234", "device": "test card", "stopped_at_limit": False,
+           "notebooks": [{"notebook": "00_data_foundation", "status": "ran", "seconds": 29.0, "drifted": 1}]}
+    sequence.records_dir().mkdir(parents=True)
+    (sequence.records_dir() / "data-rebuild.json").write_text(json.dumps(
+        {"job": "data rebuild", "wave": 1, "seconds": 5.0, "workers": 4, "start_epoch": 995.0, "end_epoch": 1000.0}))
+    (sequence.records_dir() / "data-foundation.wave1.json").write_text(json.dumps(rec))
+    sequence.gather(build / "summary.json")
+    repo_values = paths.REPO_ROOT / "figures" / "values"
+    for nb in ("00_data_foundation", "02_anchor_decoders"):  # the committed values, where this session's figures go
+        paths.values_path(nb, "full").parent.mkdir(parents=True, exist_ok=True)
+        paths.values_path(nb, "full").write_text((repo_values / f"{nb}.full.json").read_text())
+    committed = json.loads(paths.values_path("00_data_foundation", "full").read_text())
+    values = tmp_path / "values"
+    values.mkdir()
+    moved = json.loads(json.dumps(committed))
+    key = next(k for k, v in moved["values"].items() if isinstance(v, int) and not isinstance(v, bool))
+    moved["values"][key] += 1  # a count must stay equal
+    (values / "00_data_foundation.full.json").write_text(json.dumps(moved | {"git_commit": "abc1234"}))
+    (values / "02_anchor_decoders.full.json").write_text(paths.values_path("02_anchor_decoders", "full").read_text())
+    out = tmp_path / "run.json"
+    assert result.main([str(build / "summary.json"), str(values), str(out), "--commands", "40.5", "--what", "a test"]) == 0
+    run = json.loads(out.read_text())
+    assert run["commit"] == "abc1234" and run["complete"] and run["commands"] == [{"command": 1, "wall_seconds": 40.5, "wave": 1}]
+    assert [(j["job"], j["start_s"], j["end_s"]) for j in run["jobs"]] == [("data rebuild", 0.0, 5.0),
+                                                                          ("data-foundation", 5.0, 35.0)]  # from the rebuild's start
+    assert run["jobs"][1]["notebooks"] == {"00": {"status": "ran", "seconds": 29.0, "drifted": 1}}
+    assert list(run["drift_against_committed"]) == ["00"]  # 02's file is the committed one, not regenerated here
+    drift = run["drift_against_committed"]["00"]
+    assert drift["outside_tolerance"] == 1 and drift["outside"][0]["key"] == key
