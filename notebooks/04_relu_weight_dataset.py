@@ -76,7 +76,7 @@ print(thesis.finding("per-shape SDF L1, 95th percentile", p95, thesis.PER_SHAPE_
 order = np.argsort(ws.loss)
 pick = sorted(set(order[np.linspace(0, len(order) - 1, min(7, len(order))).astype(int)].tolist()) | {int(order[-1])})
 decoded = analysis.meshes(spec, select(ws.params, pick), wc.mesh_resolution)
-rows = [{"obj_idx": ids[k], **metrics.mesh_metrics(m, ds.sdf(ids[k]), seed=k)} for k, m in zip(pick, decoded)]
+rows = [{"obj_idx": ids[k], **r} for k, r in zip(pick, metrics.mesh_metrics_many(decoded, [ds.sdf(ids[k]) for k in pick], pick))]
 images = render.thumbnails([ds.mesh(ids[k]) for k in pick], 128) + render.thumbnails(decoded, 128)
 titles = [f"{ds.categories[ids[k]]}\nL1 {ws.loss[k]:.4f}" for k in pick] + [
     f"F {r['fscore']:.2f}" for r in rows]

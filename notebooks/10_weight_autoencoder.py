@@ -88,7 +88,8 @@ true_meshes = {k: collapse.decode(spec, ws.weights[v], cfg.weightdiff.mesh_resol
 rows, trap = {}, {}
 for sname, ids in sets.items():
     w = ws.weights[ids].float()
-    ref = [metrics.mesh_metrics(m, ds.sdf(i), seed=j) for j, (i, m) in enumerate(zip(ids, true_meshes[sname]))]
+    truth = [ds.sdf(i) for i in ids]
+    ref = metrics.mesh_metrics_many(true_meshes[sname], truth, range(len(ids)))  # over the job's cores
     trap[("true decoders", sname)] = {"sdf_l1": float(per_shape_loss(spec, unflatten(spec, w), banks[sname]).mean()),
                                       **metrics.summarize(ref)}
     for name, a in aes.items():
@@ -97,8 +98,7 @@ for sname, ids in sets.items():
         rcos = torch.nn.functional.cosine_similarity(rec - anchor.to(w.device), w - anchor.to(w.device), dim=1).cpu().numpy()
         mse = (rec - w).pow(2).mean(1).cpu().numpy()
         sdf = per_shape_loss(spec, unflatten(spec, rec), banks[sname])
-        mm = [metrics.mesh_metrics(m, ds.sdf(i), seed=j)
-              for j, (i, m) in enumerate(zip(ids, collapse.decode(spec, rec, cfg.weightdiff.mesh_resolution)))]
+        mm = metrics.mesh_metrics_many(collapse.decode(spec, rec, cfg.weightdiff.mesh_resolution), truth, range(len(ids)))
         rows[(name, sname)] = {"cos": cos, "residual_cos": rcos, "mse": mse, "sdf_l1": sdf,
                                "fscore": np.array([r["fscore"] for r in mm]), "rec": rec, "meshes_summary": mm}
         trap[(name, sname)] = {"mse": float(mse.mean()), "cos": float(cos.mean()), "residual_cos": float(rcos.mean()),
@@ -195,8 +195,8 @@ for c in levels:
         sweep[kind].append((1 - cos, float(per_shape_loss(spec, unflatten(spec, noisy.to(dev)), banks["training"]).mean())))
         if c == thesis.AE_COS:
             meshes = collapse.decode(spec, noisy, cfg.weightdiff.mesh_resolution)
-            at_thesis[kind] = metrics.summarize([metrics.mesh_metrics(m, ds.sdf(i), seed=j)
-                                                 for j, (i, m) in enumerate(zip(seen, meshes))])
+            at_thesis[kind] = metrics.summarize(metrics.mesh_metrics_many(meshes, [ds.sdf(i) for i in seen],
+                                                                          range(len(seen))))
 fig, ax = plt.subplots(figsize=(6.4, 4.2))
 for kind, pts in sweep.items():
     ax.plot(*np.asarray(pts).T, marker="o", ms=3, label=f"trained networks + error, {kind}")

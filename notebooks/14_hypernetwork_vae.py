@@ -86,8 +86,8 @@ pick = list(range(0, len(train_ids), max(1, len(train_ids) // hc.eval_shapes)))[
 mesh_rows, mesh_sets = {}, {}
 for name, w in (("hypernetwork", gen_w[pick]), ("per-shape decoders (phase 1)", ws.weights[[train_ids[i] for i in pick]])):
     mesh_sets[name] = collapse.decode(ws.spec, w, cfg.weightspace.mesh_resolution)
-    mesh_rows[name] = metrics.summarize([metrics.mesh_metrics(m, ds.sdf(train_ids[i]), seed=j)
-                                         for j, (i, m) in enumerate(zip(pick, mesh_sets[name]))])
+    mesh_rows[name] = metrics.summarize(metrics.mesh_metrics_many(mesh_sets[name], [ds.sdf(train_ids[i]) for i in pick],
+                                                                  range(len(pick))))
 recon = {k: {"sdf_l1_mean": float(np.mean(sdf[k])), "sdf_l1_median": float(np.median(sdf[k])), **mesh_rows[k]}
          for k in sdf}
 show = pick[:8]
