@@ -24,18 +24,12 @@ from sdfnets import drift, paths
 def jobs_of(summary: dict) -> list[dict]:
     rs = summary["jobs"]
     t0 = min(r["start_epoch"] for r in rs if "start_epoch" in r)
-    rebuild = [r for r in rs if r["job"] == "data rebuild"]
     out = []
-    for r in rebuild + [r for r in rs if r["job"] != "data rebuild"]:
-        row = {"job": r["job"], "wave": r.get("wave")}
-        for k in ("gpu", "cores"):
-            if k in r:
-                row[k] = r[k]
-        if r["job"] == "data rebuild":
-            row |= {"start_s": 0.0, "end_s": round(r["seconds"], 1), "workers": r.get("workers")}
-        else:
-            row |= {"start_s": round(r["start_epoch"] - t0, 1), "end_s": round(r["end_epoch"] - t0, 1)}
-        row["seconds"] = r["seconds"]
+    for r in sorted(rs, key=lambda r: r["job"] != "data rebuild"):  # the rebuild first, the rest in order
+        row = {"job": r["job"], "wave": r.get("wave"), **{k: r[k] for k in ("gpu", "cores", "workers") if k in r},
+               **({"start_s": round(r["start_epoch"] - t0, 1), "end_s": round(r["end_epoch"] - t0, 1)}
+                  if "start_epoch" in r else {}),  # a job left unstarted at the deadline has no span
+               "seconds": r["seconds"]}
         row["notebooks"] = {n["notebook"][:2]: {"status": n["status"], "seconds": n["seconds"], "drifted": n["drifted"]}
                             for n in r.get("notebooks", [])}
         for k in ("stopped_at_limit", "ahead_of_wave", "stopped_in", "waited_seconds", "not_started"):

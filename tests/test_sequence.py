@@ -247,6 +247,10 @@ def test_a_gathered_run_becomes_a_results_file_with_its_drift(build, tmp_path):
         {"job": "data rebuild", "wave": 1, "seconds": 5.0, "workers": 4, "start_epoch": 995.0, "end_epoch": 1000.0}))
     (sequence.records_dir() / "data-foundation.wave1.json").write_text(json.dumps(rec))
     sequence.gather(build / "summary.json")
+    summary = json.loads((build / "summary.json").read_text())
+    late = {"job": "latent", "wave": 2, "notebooks": [], "seconds": 0.0, "stopped_at_limit": True, "not_started": True}
+    assert result.jobs_of(summary | {"jobs": summary["jobs"] + [late]})[-1] == {
+        "job": "latent", "wave": 2, "seconds": 0.0, "notebooks": {}, "stopped_at_limit": True, "not_started": True}
     repo_values = paths.REPO_ROOT / "figures" / "values"
     for nb in ("00_data_foundation", "02_anchor_decoders"):  # the committed values, where this session's figures go
         paths.values_path(nb, "full").parent.mkdir(parents=True, exist_ok=True)

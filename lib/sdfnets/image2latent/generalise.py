@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .. import metrics, paths
+from .. import metrics, paths, runs
 from ..data.splits import random_views
 from ..deepsdf import evaluate as ev
 from . import refine as rf
@@ -78,7 +78,7 @@ def oracle_rows(dataset, query_ids, train_ids, points: int = 2048, seed: int = 0
     by default the GPU where there is one: on a GPU node's CPU cores the 36 out-of-distribution shapes
     of notebook 16 against every training shape took minutes, and the notebook missed its job's limit."""
     rng = np.random.default_rng(seed)
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = runs.default_device(device)
 
     def cloud(i):
         s = dataset.sdf(int(i))["surface_points"]
