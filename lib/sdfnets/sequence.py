@@ -59,7 +59,8 @@ class Job:
 # A wave's jobs go longest first onto the GPU with a free slot and the least work (:func:`place`); in wave 1,
 # 00 (no GPU work) rides beside 16 and 15 beside 02-06, and 11 keeps a GPU to itself (12 needs it in wave 2).
 JOBS: tuple[Job, ...] = (
-    Job("generalisation", 1, ("16",), "the committed release only; its methods are kept one by one", 970.0),
+    # 16: its whole job at d865395 on 16 cores (bench/results/figures_full_h100-gpu.json), the oracle then on the CPU
+    Job("generalisation", 1, ("16",), "the committed release only; its methods are kept one by one", 235.0),
     Job("weight-space", 1, ("02", "03", "04", "05", "06"),
         "anchors, the per-shape ReLU+PE and SIREN weight datasets every weight-space phase reads", 474.0),
     Job("deepsdf", 1, ("11",), "phase 11's decoder and latents (read by 12)", 386.0),
@@ -254,9 +255,11 @@ def plan_text(wave: int, gpus: int, per_gpu: int) -> str:
 
 
 def gpu_cores(gpu: int, slot: int, jobs_here: int, gpus: int, per_gpu: int, cores: list[int] | None = None) -> list[int]:
-    """A job's cores: its GPU's share of the node (cores / GPUs), split among the jobs that run at once there."""
+    """A job's cores: its GPU's share of the node (cores / GPUs), split among the ``jobs_here`` that run at once
+    there (at most ``per_gpu``); ``slot`` is the job's place among them."""
     share = core_share(gpu, gpus, cores)
-    return core_share(slot, max(1, min(per_gpu, jobs_here)), share)
+    lanes = max(1, min(per_gpu, jobs_here))
+    return core_share(min(slot, lanes - 1), lanes, share)
 
 
 def pin(pid: int, cores: list[int]) -> None:
@@ -295,7 +298,7 @@ def run_wave(wave: int, gpus: int, log_dir: Path, scale: str = "full", limit_s: 
     leaves free takes a later wave's job whose runs are ready (:func:`ready_ahead`, with ``ahead``, while
     :data:`AHEAD_S` are left). A job still running after ``limit_s``, or at ``deadline`` (a ``time.time()``),
     is stopped and recorded so (one not started by then is recorded as such, for the next wave); a job
-    alone on its GPU gets that GPU's whole share of the cores, and gives half back when another joins it
+    alone on its GPU gets that GPU's whole share of the cores, and shares them with the jobs that join it (a slice each)
     (:func:`pin`). Returns the exit codes."""
     todo = wave_jobs(wave)
     plan = place(todo, gpus, per_gpu) if todo else []
@@ -307,8 +310,8 @@ def run_wave(wave: int, gpus: int, log_dir: Path, scale: str = "full", limit_s: 
     records_dir().mkdir(parents=True, exist_ok=True)
 
     def start(g: int, slot: int, j: Job, early: bool) -> None:
-        pair = any(k[0] == g for k in running) or bool(queues[g])
-        cores = gpu_cores(g, slot, 2 if pair else 1, gpus, per_gpu)
+        here = sorted([k[1] for k in running if k[0] == g] + [slot])  # this GPU's jobs once this one runs
+        cores = gpu_cores(g, here.index(slot), len(here) + len(queues[g]), gpus, per_gpu)
         path = record_path(j.name, wave)
         env = {**os.environ, "CUDA_VISIBLE_DEVICES": str(g), "OMP_NUM_THREADS": str(len(cores)),
                "MKL_NUM_THREADS": str(len(cores))}
@@ -318,19 +321,19 @@ def run_wave(wave: int, gpus: int, log_dir: Path, scale: str = "full", limit_s: 
         proc = subprocess.Popen([sys.executable, "-m", "sdfnets.sequence", "--job", j.name, "--scale", scale,
                                  "--record", str(path)], env=env, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True, preexec_fn=lambda c=cores: os.sched_setaffinity(0, c))
-        meta = {"gpu": g, "cores": len(cores), "now_cores": len(cores), "start_epoch": time.time(), "path": path,
+        meta = {"gpu": g, "cores": len(cores), "now_cores": cores, "start_epoch": time.time(), "path": path,
                 **({"ahead_of_wave": j.wave} if early else {})}
         running[(g, slot)] = (j, proc, log, time.perf_counter(), meta)
         started.add(j.name)
 
-    def fit_cores(g: int) -> None:  # one job on a GPU: the GPU's whole share; two: half each, by slot
+    def fit_cores(g: int) -> None:  # one job on a GPU: the GPU's whole share; n: a slice each, by slot
         here = sorted(k for k in running if k[0] == g)
-        for k in here:
-            cores = core_share(g, gpus) if len(here) == 1 else gpu_cores(g, k[1], 2, gpus, per_gpu)
+        for i, k in enumerate(here):
+            cores = gpu_cores(g, i, len(here), gpus, per_gpu)
             j, proc, _, _, meta = running[k]
-            if meta["now_cores"] != len(cores):
+            if meta["now_cores"] != cores:
                 pin(proc.pid, cores)
-                meta["now_cores"] = len(cores)
+                meta["now_cores"] = cores
                 print(f"[wave {wave}] {j.name} on GPU {g} now on {len(cores)} cores", flush=True)
 
     while True:
