@@ -41,7 +41,6 @@ import torch
 from sdfnets import config, figures, metrics, paths, plots, thesis
 from sdfnets.data import load_or_build, render
 from sdfnets.data.splits import with_ood
-from sdfnets.deepsdf import release as deepsdf_release
 from sdfnets.deepsdf.reconstruct import reconstruct
 from sdfnets.deepsdf.train import train
 from sdfnets.image2latent import encoders, release
@@ -143,8 +142,7 @@ by_k
 
 # %%
 if SCALE == "full":
-    healthy, _, _ = release.load(paths.RELEASE_DIR / release.DEFAULT_NAME, gen.device)
-    decoder, latents, dmeta = deepsdf_release.load(paths.RELEASE_DIR / deepsdf_release.DEFAULT_NAME, gen.device)
+    healthy, _, _, decoder, latents, dmeta = release.load_pair(paths.RELEASE_DIR / release.DEFAULT_NAME, gen.device)
     latent_ids = dmeta["indices"]
 else:
     deepsdf = train(cfg, ds, train_ids)

@@ -118,6 +118,7 @@ def test_quantization_and_release_round_trip(tmp_path):
     assert meta["deepsdf"] == "d.safetensors" and enc2.name == "viewnet"
     assert meta["deepsdf_config"]["hidden"] == cfg.deepsdf.hidden
     release.check_deepsdf(meta, deepsdf)  # the file it was exported against
+    original = deepsdf.read_bytes()
     _deepsdf_release(tmp_path, cfg, seed=1)  # re-exported from another run: other latents, same name
     with pytest.raises(release.ReleaseMismatch, match="not the DeepSDF release"):
         release.check_deepsdf(meta, deepsdf)
@@ -125,6 +126,11 @@ def test_quantization_and_release_round_trip(tmp_path):
         release.check_deepsdf({**meta, "deepsdf_sha256": None}, deepsdf)
     with pytest.raises(FileNotFoundError):
         release.check_deepsdf(meta, tmp_path / "missing.safetensors")
+    with pytest.raises(release.ReleaseMismatch, match="not the DeepSDF release"):  # the pair, loaded as one
+        release.load_pair(path)
+    deepsdf.write_bytes(original)  # the file it was exported against again
+    model3, _, _, decoder, latents, dmeta = release.load_pair(path)
+    assert latents.shape == (2, 64) and dmeta["uids"] == ["a", "b"] and model3.encoder == "viewnet"
     images = np.random.default_rng(0).integers(0, 255, (2, 64, 64, 3), dtype=np.uint8)
     f1, f2 = enc.encode(images), enc2.encode(images)
     assert torch.nn.functional.cosine_similarity(f1, f2).min() > 0.999

@@ -44,17 +44,16 @@ class Parts:
 
 
 def parts_for(cfg, dataset, train_ids, device=None) -> Parts:
-    """The released pipeline when it was trained on exactly these shapes of this corpus (full scale),
-    otherwise notebook 11's and 12's runs of the scale (load-or-train)."""
-    from ..deepsdf import release as deepsdf_release
+    """The released pipeline when it was trained on exactly these shapes of this corpus (full scale; a pair of
+    releases that do not belong together is refused, :func:`.release.load_pair`), otherwise notebook 11's and
+    12's runs of the scale (load-or-train)."""
     from ..runs import default_device
     from . import release
 
     device = default_device(device)
     path = paths.RELEASE_DIR / release.DEFAULT_NAME
     if path.is_file():
-        model, enc, meta = release.load(path, device)
-        decoder, latents, dmeta = deepsdf_release.load(path.parent / meta["deepsdf"], device)
+        model, enc, meta, decoder, latents, dmeta = release.load_pair(path, device)
         if dmeta.get("uids") == [dataset.uid_of(i) for i in train_ids]:
             decoder.eval()
             return Parts(decoder, latents, model, enc, f"release {path.name}",

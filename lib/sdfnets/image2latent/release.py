@@ -68,6 +68,22 @@ def check_deepsdf(meta: dict, deepsdf: Path) -> None:
                               "as other shapes. Use the matching pair of releases, or retrain notebook 12 on this one")
 
 
+def load_pair(path: Path | str, device="cpu"):
+    """The image-to-mesh release ``path`` and the DeepSDF release it names, checked to belong together
+    (:func:`check_deepsdf`): ``(model, encoder, meta, decoder, latents, deepsdf_meta)``. Where notebook 11 has
+    re-exported the DeepSDF release and 12 not yet the image-to-mesh one, the pair is refused: the DiT's latents
+    would be decoded by another decoder (on a node with 2 H200, notebook 16's 4-view samples measured
+    F 0.18 instead of 0.30 that way)."""
+    from ..deepsdf import release as deepsdf_release
+
+    path = Path(path)
+    model, encoder, meta = load(path, device)
+    deepsdf = path.parent / meta["deepsdf"]
+    check_deepsdf(meta, deepsdf)
+    decoder, latents, dmeta = deepsdf_release.load(deepsdf, device)
+    return model, encoder, meta, decoder, latents, dmeta
+
+
 def export(model: ImageToLatent, encoder: ViewNetEncoder, out: Path, *, deepsdf: Path, metrics: dict | None = None,
            card: str = "") -> Path:
     """Write the release ``out``; ``deepsdf`` is the DeepSDF release file the model was trained against."""
