@@ -28,6 +28,7 @@ P15 = "## The DeepSDF scaling diagnostic at full scale"
 SEQ = "## Every notebook at full"
 FULL_GPU = "bench:figures_full-gpu"  # the whole sequence at f091519 (4 H200)
 H100_GPU = "bench:figures_full_h100-gpu"  # the whole sequence at d865395 (4 H100)
+X2_GPU = "bench:figures_full_2xh200-gpu"  # the whole sequence at cf16660, four jobs per GPU (2 H200)
 OLD_GPU = "bench:figures_full_7b7d265-gpu"  # one job per GPU at 7b7d265 (4 H100)
 PAIRED = "bench:figures_full_paired-gpu"  # the run with two jobs per GPU (incomplete)
 WAVE1 = "bench:figures_full_wave1-gpu"  # wave 1 alone at c40acd7 (the node was lost after it)
@@ -229,6 +230,51 @@ CHECKS = [
     (SEQ, H100_GPU, "drift_against_committed/11/outside_tolerance", "11 with {} of 44 (points-only"),
     (SEQ, H100_GPU, "drift_against_committed/09/outside_tolerance", "09 ({} of 259)"),
     (SEQ, H100_GPU, "drift_against_committed/15/outside_tolerance", "15 ({} of 214) on"),
+    (SEQ, X2_GPU, "commit", "(commit {:.7}, one node with 2 NVIDIA H200"),
+    (SEQ, X2_GPU, "gpu_minutes", "and 32 cores): {:.1f} GPU-minutes, every notebook"),
+    (SEQ, X2_GPU, "commands/0/wall_seconds", "(commands of {}, "),
+    (SEQ, X2_GPU, "commands/1/wall_seconds", ", {} and "),
+    (SEQ, X2_GPU, "commands/2/wall_seconds", " and {} s;"),
+    (SEQ, X2_GPU, "jobs/0/seconds", "(after the rebuild, {} s with 32 workers)"),
+    (SEQ, X2_GPU, "jobs/1/notebooks/05/seconds", "05 {}, 06"),
+    (SEQ, X2_GPU, "jobs/2/seconds", "beside 15 until the limit ({}); 07"),
+    (SEQ, X2_GPU, "jobs/6/seconds", "until the limit ({}, "),
+    (SEQ, X2_GPU, "jobs/8/seconds", ", {}) | 11"),
+    (SEQ, X2_GPU, "jobs/4/seconds", "beside 16 until the limit ({}) and 00"),
+    (SEQ, X2_GPU, "jobs/5/seconds", "and 00 ({}); 09"),
+    (SEQ, X2_GPU, "jobs/7/seconds", "until the limit ({}, 293"),
+    (SEQ, X2_GPU, "jobs/9/seconds", ", {}) | 943"),
+    (SEQ, X2_GPU, "jobs/10/seconds", "| 07 until the limit ({}), 06"),
+    (SEQ, X2_GPU, "jobs/11/seconds", "06 ({}), 14"),
+    (SEQ, X2_GPU, "jobs/12/seconds", "14 ({}), 08"),
+    (SEQ, X2_GPU, "jobs/13/seconds", "08 ({}), then 15"),
+    (SEQ, X2_GPU, "jobs/18/seconds", "then 15 until the limit ({}) |"),
+    (SEQ, X2_GPU, "jobs/14/seconds", "| 10 ({}), 09"),
+    (SEQ, X2_GPU, "jobs/15/seconds", "09 until the limit ({}), 12"),
+    (SEQ, X2_GPU, "jobs/16/seconds", "12 ({}), 11"),
+    (SEQ, X2_GPU, "jobs/17/seconds", "11 ({}), then 16"),
+    (SEQ, X2_GPU, "jobs/19/seconds", "then 16 until the limit ({}) |"),
+    (SEQ, X2_GPU, "jobs/20/seconds", "| 15 ({}), 07"),
+    (SEQ, X2_GPU, "jobs/21/seconds", "07 ({}), 09"),
+    (SEQ, X2_GPU, "jobs/22/seconds", "09 ({}), 16"),
+    (SEQ, X2_GPU, "jobs/23/seconds", "16 ({}) |"),
+    (SEQ, X2_GPU, "gpu_seconds", "In all {:,.0f} s: 1,457"),
+    (SEQ, X2_GPU, "gpu_occupied_seconds/0", "s: {:,.1f} + "),
+    (SEQ, X2_GPU, "gpu_occupied_seconds/1", " + {:,.1f} s on the two GPUs"),
+    (SEQ, X2_GPU, "job_seconds", "themselves {:,.0f} s, so four"),
+    (SEQ, X2_GPU, "by_notebook/06/seconds", "(06 {} s against"),
+    (SEQ, H100_GPU, "by_notebook/06/seconds", "against {} on 4 H100"),
+    (SEQ, X2_GPU, "by_notebook/10/seconds", "10 {}\nagainst"),
+    (SEQ, H100_GPU, "by_notebook/10/seconds", "against {}), but"),
+    (SEQ, X2_GPU, "drift_against_committed/16/outside_tolerance", "16 had {} of 141 outside"),
+    (SEQ, X2_GPU, "drift_against_committed/11/outside_tolerance", "11 ({} of 44), 12"),
+    (SEQ, X2_GPU, "drift_against_committed/12/outside_tolerance", "12 ({} of 48),"),
+    (SEQ, X2_GPU, "drift_against_committed/07/outside_tolerance", "07 ({} of 147), 08 (28"),
+    (SEQ, X2_GPU, "drift_against_committed/08/outside_tolerance", "08 ({} of 217), 09 (51"),
+    (SEQ, X2_GPU, "drift_against_committed/09/outside_tolerance", "09 ({} of 259), 10 (26"),
+    (SEQ, X2_GPU, "drift_against_committed/10/outside_tolerance", "10 ({} of 280) and 15 (31"),
+    (SEQ, X2_GPU, "drift_against_committed/15/outside_tolerance", "15 ({} of 214) on the kinds"),
+    (SEQ, N16, "methods/refined, 4 views, default poses/fscore", "refined: F {:.3f}, as committed"),
     (SEQ, "bench:oracle_retrieval-gpu", "baseline/value", "takes {:.0f} s on the CPU"),
     (SEQ, "bench:oracle_retrieval-gpu", "project/value", "and {:.2f} s on the GPU"),
     (SEQ, "bench:oracle_retrieval-gpu", "sizes/train_shapes", "against the {} training shapes"),
@@ -375,7 +421,7 @@ def test_every_section_named_exists():
         assert re.search("^" + re.escape(heading), README, re.M), heading
 
 
-@pytest.mark.parametrize("source", [FULL_GPU, H100_GPU])
+@pytest.mark.parametrize("source", [FULL_GPU, H100_GPU, X2_GPU])
 def test_the_committed_full_sequence_ran_every_gpu_notebook(source):
     """The runs the README calls complete: every notebook of every job finished in some job, and the GPU time
     is each GPU's occupied time (the union of its jobs' spans) plus the rebuild."""
