@@ -47,10 +47,9 @@ def parts_for(cfg, dataset, train_ids, device=None) -> Parts:
     """The released pipeline when it was trained on exactly these shapes of this corpus (full scale; a pair of
     releases that do not belong together is refused, :func:`.release.load_pair`), otherwise notebook 11's and
     12's runs of the scale (load-or-train)."""
-    from ..runs import default_device
     from . import release
 
-    device = default_device(device)
+    device = runs.default_device(device)
     path = paths.RELEASE_DIR / release.DEFAULT_NAME
     if path.is_file():
         model, enc, meta, decoder, latents, dmeta = release.load_pair(path, device)
