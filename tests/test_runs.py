@@ -273,7 +273,7 @@ def test_a_stopped_training_keeps_every_step_it_took_and_resumes_from_there(tmp_
     assert idle.wait(timeout=30) == -signal.SIGTERM  # not training: ended as before
 
 
-def test_a_stop_request_saves_mid_run_and_lets_a_finishing_run_finish(tmp_path):
+def test_a_stop_request_saves_mid_run_and_lets_a_finishing_run_finish_then_stop(tmp_path):
     class AskedToStopAt(Quadratic):
         def run(self, n):
             super().run(n)
@@ -290,8 +290,12 @@ def test_a_stop_request_saves_mid_run_and_lets_a_finishing_run_finish(tmp_path):
             runs.load_or_train(lambda: trainer(13), tmp_path / "mid", desc="mid", log_every=5, progress=False)
         assert load_checkpoint(tmp_path / "mid" / "last.pt")["step"] == 15  # the next log step, not a checkpoint
         runs._STOP.clear()
-        done = runs.load_or_train(lambda: trainer(37), tmp_path / "end", desc="end", log_every=5, progress=False)
-        assert done.finished and (tmp_path / "end" / "final.pt").exists()  # asked on the last step: it finishes
+        with pytest.raises(runs.Stopped, match="stopped after its last step"):  # asked on the last step:
+            runs.load_or_train(lambda: trainer(37), tmp_path / "end", desc="end", log_every=5, progress=False)
+        assert load_checkpoint(tmp_path / "end" / "final.pt")["step"] == 37  # it finishes and saves, then stops
+        runs._STOP.clear()
+        again = runs.load_or_train(lambda: trainer(99), tmp_path / "end", desc="end", log_every=5, progress=False)
+        assert again.finished and again.steps == 37  # the next job loads it
     finally:
         runs._STOP.clear()
 

@@ -152,6 +152,93 @@ def test_a_job_is_moved_to_other_cores_with_every_process_and_thread_of_it():
         proc.wait()
 
 
+def test_jobs_at_the_limit_are_stopped_at_once_and_one_that_ignores_it_is_killed(tmp_path):
+    """Every late job gets SIGTERM before any of them has finished saving (eight jobs one after another took
+    past the end of a command); one that ignores it is killed when the grace is over."""
+    import subprocess
+    import sys
+
+    saving = ("import signal, sys, time\n"
+              "def stop(*_):\n"
+              "    open(sys.argv[1] + '.got', 'w').write(repr(time.time())); time.sleep(1.5)\n"
+              "    open(sys.argv[1] + '.end', 'w').write(repr(time.time())); sys.exit(0)\n"
+              "signal.signal(signal.SIGTERM, stop); open(sys.argv[1] + '.ready', 'w'); time.sleep(60)\n")
+    deaf = "import signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); open(sys.argv[1] + '.ready', 'w'); time.sleep(60)"
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path / str(i))], start_new_session=True)
+             for i, code in enumerate([saving] * 3 + [deaf])]
+    try:
+        _wait_for(lambda: all((tmp_path / f"{i}.ready").exists() for i in range(4)))
+        sequence._stop(procs, grace=6.0)
+        got = [float((tmp_path / f"{i}.got").read_text()) for i in range(3)]
+        ended = [float((tmp_path / f"{i}.end").read_text()) for i in range(3)]
+        assert max(got) < min(ended)  # all asked before the first had finished
+        assert [p.returncode for p in procs] == [0, 0, 0, -9]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
+def test_no_job_outlives_the_sequence(build, how):
+    """The sequence stopped from outside (a command's time limit): on SIGTERM it stops its jobs and records
+    them; killed outright, the kernel sends each job SIGTERM (PR_SET_PDEATHSIG). Before, a job of a killed
+    command ran on into the next one, beside its own rerun."""
+    import signal
+    import subprocess
+    import sys
+
+    env = {**os.environ, "SDFNETS_BUILD_DIR": str(build)}
+    parent = subprocess.Popen([sys.executable, "-m", "sdfnets.sequence", "--wave", "1", "--no-rebuild", "--gpus", "1",
+                               "--scale", "smoke"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        _wait_for(lambda: len(_jobs_of(build)) == 2 and len(list(sequence.records_dir().glob("*.json"))) >= 2)
+        started = sorted(p.stem for p in sequence.records_dir().glob("*.json"))
+        parent.send_signal(getattr(signal, how))
+        out = parent.communicate(timeout=60)[0].decode()
+        _wait_for(lambda: not _jobs_of(build))  # every job of it has ended
+        if how == "SIGTERM":
+            assert parent.returncode == 128 + signal.SIGTERM and out.count("stopped with the sequence") == 2, out
+            for name in started:
+                rec = json.loads((sequence.records_dir() / f"{name}.json").read_text())
+                assert rec["stopped_at_limit"] and rec["gpu"] == 0 and rec["end_epoch"] > rec["start_epoch"]
+        else:
+            assert parent.returncode == -signal.SIGKILL
+            for name in started:  # the job's own record still says where and when it ran
+                rec = json.loads((sequence.records_dir() / f"{name}.json").read_text())
+                assert rec["gpu"] == 0 and rec["end_epoch"] >= rec["start_epoch"]
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+        for pid in _jobs_of(build):
+            os.killpg(pid, 9)
+
+
+def _jobs_of(build):
+    """The job processes (``sequence --job``) started with this build folder."""
+    found = []
+    for p in os.listdir("/proc"):
+        try:
+            cmd = open(f"/proc/{p}/cmdline", "rb").read().split(b"\0")
+            env = open(f"/proc/{p}/environ", "rb").read().split(b"\0")
+        except OSError:
+            continue
+        if b"--job" in cmd and f"SDFNETS_BUILD_DIR={build}".encode() in env:
+            found.append(int(p))
+    return found
+
+
+def _wait_for(condition, seconds=60.0):
+    import time
+
+    deadline = time.time() + seconds
+    while not condition():
+        assert time.time() < deadline, "timed out"
+        time.sleep(0.05)
+
+
 def _pgid(pid):
     try:
         return os.getpgid(pid)

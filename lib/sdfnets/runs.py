@@ -49,8 +49,9 @@ _STOP_OWNER = [0]  # the process that installed the handler (forked workers inhe
 
 def save_on_stop() -> None:
     """Make SIGTERM a graceful stop for this (one-process) job: a :func:`load_or_train` loop in progress
-    writes ``last.pt`` at its next log step and raises :class:`Stopped`, so a job stopped at its time
-    limit keeps every step it took, not only those up to its last periodic checkpoint. Outside a
+    writes ``last.pt`` at its next log step and raises :class:`Stopped` (one asked on its last steps
+    finishes, saves as usual, then raises), so a job stopped at its time limit keeps every step it took,
+    not only those up to its last periodic checkpoint, and ends within a log step. Outside a
     training loop, in a worker process, or at a second SIGTERM, the signal ends the process as before."""
     if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
         return
@@ -246,6 +247,9 @@ def load_or_train(make_trainer: Callable[[], object], run_dir: Path | None, *, d
                 save(final, state, sps)
             if done:
                 last.unlink(missing_ok=True)
+        if _STOP.is_set() and _one_process():  # asked to stop as the training ended: it is saved, stop here
+            raise Stopped(f"{desc}: stopped after its last step ({tr.step} of {tr.total})"
+                          + (", saved" if run_dir is not None and write else ""))
         return Run(run_dir, {**state, **(extra or {})}, history, seconds + elapsed, tr.step, resumed_from, sps, done)
 
 

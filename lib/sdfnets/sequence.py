@@ -11,7 +11,8 @@ needs 08's phase-7 model), the run folder's lock (:func:`sdfnets.runs.exclusive`
 wait for the first instead of training it twice; the time it waited is recorded apart.
 
 A job still running at the limit (570 s, or ``--until`` seconds after the command started) is
-stopped, and the next wave runs it again (a job with a failed notebook too) from the first notebook it
+stopped (with the others at the limit, at once: :func:`_stop`; a sequence that is itself stopped or killed
+takes its jobs with it), and the next wave runs it again (a job with a failed notebook too) from the first notebook it
 had not finished: every notebook loads the runs it finished (load-or-train, checkpoints), 15 keeps each corpus size and 16 each method.
 
     python -m sdfnets.sequence --wave 1            # data rebuild from the pack, then wave 1's jobs
@@ -163,12 +164,15 @@ def run_job(name: str, scale: str = "full", record: Path | None = None) -> dict:
     done = finished(name)
     todo = [nb for nb in j.notebooks if nb not in done]
     waited0, t0 = runs.WAITED["seconds"], time.perf_counter()
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES", "")
     rec = {"job": j.name, "wave": j.wave, "scale": scale, "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
            "skipped_done": sorted(set(j.notebooks) - set(todo)), "notebooks": [],
-           "device": device_name(), "gpus_visible": torch.cuda.device_count(), "commit": git_commit()}
+           "device": device_name(), "gpus_visible": torch.cuda.device_count(), "commit": git_commit(),
+           **({"gpu": int(visible)} if visible.isdigit() else {}), "start_epoch": time.time()}
 
-    def save():
-        rec.update(seconds=round(time.perf_counter() - t0, 1), waited_seconds=round(runs.WAITED["seconds"] - waited0, 1))
+    def save():  # GPU, start and end in the job's own record: it counts even if the sequence died before it
+        rec.update(seconds=round(time.perf_counter() - t0, 1), waited_seconds=round(runs.WAITED["seconds"] - waited0, 1),
+                   end_epoch=time.time())
         _write(record, rec)
 
     save()  # a job stopped in its first notebook still has a record
@@ -279,16 +283,38 @@ def pin(pid: int, cores: list[int]) -> None:
                 pass
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    """Stop a job and every process it started (its worker pools): the job leads its own process group."""
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:  # pragma: no cover - a job that ignores SIGTERM
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    except ProcessLookupError:  # pragma: no cover - already gone
-        proc.wait()
+STOP_GRACE_S = 30.0  # how long stopped jobs get, together, to save their trainings before SIGKILL
+
+
+def _stop(procs: list[subprocess.Popen], grace: float = STOP_GRACE_S) -> None:
+    """Stop jobs and every process each started (a job leads its own process group): SIGTERM to all of them
+    at once (a training in progress saves first, :func:`sdfnets.runs.save_on_stop`), then SIGKILL what is
+    still running ``grace`` seconds later. At once, not one after another: eight jobs at the limit would
+    otherwise take up to eight graces, past the end of the command."""
+    for proc in procs:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:  # pragma: no cover - already gone
+            pass
+    end = time.monotonic() + grace
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(0.0, end - time.monotonic()))
+        except subprocess.TimeoutExpired:  # a job that does not stop in time
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:  # pragma: no cover - ended meanwhile
+                pass
+            proc.wait()
+
+
+def _start_job_process(cores: list[int]) -> None:
+    """In a job's process before it runs: pin it to its cores, and have the kernel send it SIGTERM if the
+    sequence dies (even by SIGKILL), so no job outlives the command that started it."""
+    import ctypes
+
+    os.sched_setaffinity(0, cores)
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG (Linux)
 
 
 def run_wave(wave: int, gpus: int, log_dir: Path, scale: str = "full", limit_s: float = LIMIT_S,
@@ -320,7 +346,7 @@ def run_wave(wave: int, gpus: int, log_dir: Path, scale: str = "full", limit_s: 
               + (f" (of wave {j.wave}, its runs ready)" if early else ""), flush=True)
         proc = subprocess.Popen([sys.executable, "-m", "sdfnets.sequence", "--job", j.name, "--scale", scale,
                                  "--record", str(path)], env=env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True, preexec_fn=lambda c=cores: os.sched_setaffinity(0, c))
+                                start_new_session=True, preexec_fn=lambda c=cores: _start_job_process(c))
         meta = {"gpu": g, "cores": len(cores), "now_cores": cores, "start_epoch": time.time(), "path": path,
                 **({"ahead_of_wave": j.wave} if early else {})}
         running[(g, slot)] = (j, proc, log, time.perf_counter(), meta)
@@ -336,47 +362,59 @@ def run_wave(wave: int, gpus: int, log_dir: Path, scale: str = "full", limit_s: 
                 meta["now_cores"] = cores
                 print(f"[wave {wave}] {j.name} on GPU {g} now on {len(cores)} cores", flush=True)
 
-    while True:
-        if deadline is not None and time.time() > deadline:  # too late to start more: the next wave runs them
-            for queue in queues.values():
-                while queue:
-                    j = queue.pop(0)
-                    _write(record_path(j.name, wave), {"job": j.name, "wave": wave, "notebooks": [], "seconds": 0.0,
-                                                       "stopped_at_limit": True, "not_started": True})
-                    print(f"[wave {wave}] {j.name} not started: past the deadline", flush=True)
-        for g, queue in queues.items():
-            free = [s for s in range(per_gpu) if (g, s) not in running]
-            while queue and free:
-                start(g, free.pop(0), queue.pop(0), early=False)
-        if ahead and (deadline is None or deadline - time.time() > AHEAD_S):
-            rs = records()
-            for g in sorted(queues, key=lambda g: sum(k[0] == g for k in running)):
+    def finish(key: tuple[int, int], stopped: bool) -> None:  # an ended job: its record completed
+        j, proc, log, t0, meta = running.pop(key)
+        log.close()
+        path = meta.pop("path")
+        meta.pop("now_cores")
+        rec = json.loads(path.read_text()) if path.exists() else {"job": j.name, "wave": wave, "notebooks": []}
+        rec |= {"wave": wave, **meta, "end_epoch": time.time(), "seconds": round(time.perf_counter() - t0, 1),
+                "stopped_at_limit": stopped}
+        _write(path, rec)
+        codes.append(0 if stopped else proc.returncode)
+
+    def run_queues() -> None:  # start, move and stop the jobs until the wave's queues are done
+        while True:
+            if deadline is not None and time.time() > deadline:  # too late to start more: the next wave runs them
+                for queue in queues.values():
+                    while queue:
+                        j = queue.pop(0)
+                        _write(record_path(j.name, wave), {"job": j.name, "wave": wave, "notebooks": [], "seconds": 0.0,
+                                                           "stopped_at_limit": True, "not_started": True})
+                        print(f"[wave {wave}] {j.name} not started: past the deadline", flush=True)
+            for g, queue in queues.items():
                 free = [s for s in range(per_gpu) if (g, s) not in running]
-                ready = ready_ahead(wave, rs, started) if free and not queues[g] else []
-                if ready:
-                    start(g, free[0], ready[0], early=True)
-        if not running and not any(queues.values()):
-            break
-        for g in queues:
-            fit_cores(g)
-        time.sleep(1)
-        for key, (j, proc, log, t0, meta) in list(running.items()):
-            late = time.perf_counter() - t0 > limit_s or (deadline is not None and time.time() > deadline)
-            stopped = proc.poll() is None and late
-            if stopped:
-                _stop(proc)
-                print(f"[wave {wave}] {j.name} stopped at the limit", flush=True)
-            if proc.poll() is None:
-                continue
-            log.close()
-            path = meta.pop("path")
-            meta.pop("now_cores")
-            rec = json.loads(path.read_text()) if path.exists() else {"job": j.name, "wave": wave, "notebooks": []}
-            rec |= {"wave": wave, **meta, "end_epoch": time.time(), "seconds": round(time.perf_counter() - t0, 1),
-                    "stopped_at_limit": stopped}
-            _write(path, rec)
-            codes.append(0 if stopped else proc.returncode)
-            del running[key]
+                while queue and free:
+                    start(g, free.pop(0), queue.pop(0), early=False)
+            if ahead and (deadline is None or deadline - time.time() > AHEAD_S):
+                rs = records()
+                for g in sorted(queues, key=lambda g: sum(k[0] == g for k in running)):
+                    free = [s for s in range(per_gpu) if (g, s) not in running]
+                    ready = ready_ahead(wave, rs, started) if free and not queues[g] else []
+                    if ready:
+                        start(g, free[0], ready[0], early=True)
+            if not running and not any(queues.values()):
+                return
+            for g in queues:
+                fit_cores(g)
+            time.sleep(1)
+            late = [key for key, (_, proc, _, t0, _) in running.items() if proc.poll() is None and (
+                time.perf_counter() - t0 > limit_s or (deadline is not None and time.time() > deadline))]
+            if late:
+                _stop([running[key][1] for key in late])
+                for key in late:
+                    print(f"[wave {wave}] {running[key][0].name} stopped at the limit", flush=True)
+            for key in [key for key, r in running.items() if r[1].poll() is not None]:
+                finish(key, stopped=key in late)
+
+    try:
+        run_queues()
+    finally:  # interrupted (SIGTERM to the sequence, Ctrl-C, an error): no job outlives it, each is recorded
+        if running:
+            _stop([r[1] for r in running.values()])
+            for key in list(running):
+                print(f"[wave {wave}] {running[key][0].name} stopped with the sequence", flush=True)
+                finish(key, stopped=True)
     return codes
 
 
@@ -420,6 +458,10 @@ def gather(out: Path) -> dict:
     return summary
 
 
+def _exit_on_sigterm(signum, frame):
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--wave", help="a wave number, 'next' (where this machine's records end: 1 on a fresh node), "
@@ -437,6 +479,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--plan", action="store_true", help="print where the wave's jobs would run, and run nothing")
     args = ap.parse_args(argv)
     deadline = time.time() + args.until if args.until else None
+    if args.wave and not args.plan:  # SIGTERM ends a wave like Ctrl-C: its jobs are stopped and recorded first
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
     if args.job:
         record = run_job(args.job, args.scale, args.record)
         return 1 if any(n["status"] == "failed" for n in record["notebooks"]) else 0
