@@ -29,6 +29,7 @@ SEQ = "## Every notebook at full"
 FULL_GPU = "bench:figures_full-gpu"  # the whole sequence at f091519 (4 H200)
 H100_GPU = "bench:figures_full_h100-gpu"  # the whole sequence at d865395 (4 H100)
 X2_GPU = "bench:figures_full_2xh200-gpu"  # the whole sequence at cf16660, four jobs per GPU (2 H200)
+X4_GPU = "bench:figures_full_4xh200_c5d6bda-gpu"  # the whole sequence at c5d6bda, two jobs per GPU (4 H200)
 OLD_GPU = "bench:figures_full_7b7d265-gpu"  # one job per GPU at 7b7d265 (4 H100)
 PAIRED = "bench:figures_full_paired-gpu"  # the run with two jobs per GPU (incomplete)
 WAVE1 = "bench:figures_full_wave1-gpu"  # wave 1 alone at c40acd7 (the node was lost after it)
@@ -275,6 +276,28 @@ CHECKS = [
     (SEQ, X2_GPU, "drift_against_committed/10/outside_tolerance", "10 ({} of 280) and 15 (31"),
     (SEQ, X2_GPU, "drift_against_committed/15/outside_tolerance", "15 ({} of 214) on the kinds"),
     (SEQ, N16, "methods/refined, 4 views, default poses/fscore", "refined: F {:.3f}, as committed"),
+    (SEQ, X4_GPU, "commit", "(commit {:.7}, one node with 4 NVIDIA H200"),
+    (SEQ, X4_GPU, "gpu_minutes", "and 64 cores): {:.1f} GPU-minutes, every"),
+    (SEQ, X4_GPU, "jobs/0/seconds", "rebuilt the data ({} s)"),
+    (SEQ, X4_GPU, "commands/0/wall_seconds", "at the command's limit ({} s)"),
+    (SEQ, X4_GPU, "commands/1/wall_seconds", "ran\nthe rest ({} s)"),
+    (SEQ, X4_GPU, "jobs/9/seconds", "next command ({} s in all)"),
+    (SEQ, X4_GPU, "jobs/12/notebooks/08/seconds", "beside it ({} s)"),
+    (SEQ, X4_GPU, "gpu_occupied_seconds/0", "GPU occupied {:.1f} + "),
+    (SEQ, X4_GPU, "gpu_occupied_seconds/1", " + {:.1f} + 885"),
+    (SEQ, X4_GPU, "gpu_occupied_seconds/2", " + {:.1f} + 589"),
+    (SEQ, X4_GPU, "gpu_occupied_seconds/3", " + {:.1f} s on the four GPUs"),
+    (SEQ, FULL_GPU, "gpu_minutes", "same cards took {:.1f} GPU-minutes at f091519"),
+    (SEQ, X2_GPU, "gpu_minutes", "and {:.1f} at cf16660 with four"),
+    (SEQ, X4_GPU, "drift_against_committed/16/outside_tolerance", "16 too ({} of its 141 values"),
+    (SEQ, X4_GPU, "drift_against_committed/16/values", "of its {} values outside"),
+    (SEQ, X4_GPU, "drift_against_committed/11/outside_tolerance", "11 ({} of 44), 12 (11 of 48), 07 (43"),
+    (SEQ, X4_GPU, "drift_against_committed/12/outside_tolerance", "12 ({} of 48), 07 (43"),
+    (SEQ, X4_GPU, "drift_against_committed/07/outside_tolerance", "07 ({} of 147),\n08 (23"),
+    (SEQ, X4_GPU, "drift_against_committed/08/outside_tolerance", "08 ({} of 217), 09 (39"),
+    (SEQ, X4_GPU, "drift_against_committed/09/outside_tolerance", "09 ({} of 259), 10 (27"),
+    (SEQ, X4_GPU, "drift_against_committed/10/outside_tolerance", "10 ({} of 280) and 15 (27"),
+    (SEQ, X4_GPU, "drift_against_committed/15/outside_tolerance", "15 ({} of 214). Since"),
     (SEQ, "bench:oracle_retrieval-gpu", "baseline/value", "takes {:.0f} s on the CPU"),
     (SEQ, "bench:oracle_retrieval-gpu", "project/value", "and {:.2f} s on the GPU"),
     (SEQ, "bench:oracle_retrieval-gpu", "sizes/train_shapes", "against the {} training shapes"),
@@ -421,7 +444,7 @@ def test_every_section_named_exists():
         assert re.search("^" + re.escape(heading), README, re.M), heading
 
 
-@pytest.mark.parametrize("source", [FULL_GPU, H100_GPU, X2_GPU])
+@pytest.mark.parametrize("source", [FULL_GPU, H100_GPU, X2_GPU, X4_GPU])
 def test_the_committed_full_sequence_ran_every_gpu_notebook(source):
     """The runs the README calls complete: every notebook of every job finished in some job, and the GPU time
     is each GPU's occupied time (the union of its jobs' spans) plus the rebuild."""
