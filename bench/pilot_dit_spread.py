@@ -10,7 +10,7 @@ the timestep held fixed (``ImageToLatent.loss_profile``) from 1, 4 and 8 views. 
 as wide as across runs says the value is noise of that size; a loss concentrated at K = 1 says single
 views leave some pilot shapes ambiguous.
 
-    python bench/pilot_dit_spread.py --scale full --seeds 0,1,2 --out bench/notes/pilot_dit_spread-gpu.json
+    python bench/pilot_dit_spread.py --scale full --seeds 0,1,2 --out bench/results/pilot_dit_spread-gpu.json
 """
 
 from __future__ import annotations

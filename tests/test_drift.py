@@ -18,6 +18,8 @@ def test_tolerances_by_kind_of_value():
     assert bad == {"test/fscore", "test/chamfer_l1", "test/shapes", "encoder", "other"}
     assert not drift.compare({"a": 1.0}, {})[0].ok  # a value that disappeared
     assert drift.compare({"x": float("nan")}, {"x": float("nan")})[0].ok
+    pilot = drift.compare({"loss_ema": {"pilot": 1.5e-5, "full": 6e-3}}, {"loss_ema": {"pilot": 1.7e-3, "full": 9e-3}})
+    assert [(r.key, r.ok) for r in pilot] == [("loss_ema/full", False)]  # the pilot's last loss point is noise
     assert "1 of 2 values within tolerance" in drift.report("nb", drift.compare({"a": 1.0, "b": 2.0}, {"a": 1.0, "b": 9.0}))
 
 
