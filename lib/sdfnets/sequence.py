@@ -33,6 +33,7 @@ mirror, no GPU) and ``13`` trains nothing (it reads the values of 07-12); both r
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import os
 import signal
@@ -308,13 +309,14 @@ def _stop(procs: list[subprocess.Popen], grace: float = STOP_GRACE_S) -> None:
             proc.wait()
 
 
+_PRCTL = ctypes.CDLL(None, use_errno=True).prctl  # resolved here: a forked child should only call it
+
+
 def _start_job_process(cores: list[int]) -> None:
     """In a job's process before it runs: pin it to its cores, and have the kernel send it SIGTERM if the
     sequence dies (even by SIGKILL), so no job outlives the command that started it."""
-    import ctypes
-
     os.sched_setaffinity(0, cores)
-    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG (Linux)
+    _PRCTL(1, signal.SIGTERM)  # PR_SET_PDEATHSIG (Linux)
 
 
 def run_wave(wave: int, gpus: int, log_dir: Path, scale: str = "full", limit_s: float = LIMIT_S,
