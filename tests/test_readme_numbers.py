@@ -290,6 +290,13 @@ CHECKS = [
     (SEQ, X2_GPU, "drift_against_committed/15/outside_tolerance", "15 ({} of 214) on the kinds"),
     (SEQ, N16, "methods/refined, 4 views, default poses/fscore", "refined: F {:.3f}, as committed"),
     (SEQ, X4_GPU, "commit", "(commit {:.7}, one node with 4 NVIDIA H200"),
+    (SEQ, X4_GPU, "gpu_minutes", "| c5d6bda | 4 H200 | 2 | {:.1f} | yes |"),
+    (SEQ, X2_GPU, "gpu_minutes", "| cf16660 | 2 H200 | 4 | {:.1f} | yes |"),
+    (SEQ, H100_GPU, "gpu_minutes", "| d865395 | 4 H100 | 2 | {:.1f} | yes |"),
+    (SEQ, FULL_GPU, "gpu_minutes", "| f091519 | 4 H200 | 2 | {:.1f} | yes |"),
+    (SEQ, PAIRED, "gpu_minutes", "| 1a75226 | 4 H200 | 2 | {:.1f} for waves 1-2 | no"),
+    (SEQ, OLD_GPU, "gpu_minutes", "| 7b7d265 | 4 H100 | 1 | {:.1f} | all but"),
+    (SEQ, WAVE1, "gpu_minutes", "| c40acd7 | 4 H100 | 2 | {:.1f} for wave 1 | no"),
     (SEQ, X4_GPU, "gpu_minutes", "and 64 cores): {:.1f} GPU-minutes, every"),
     (SEQ, X4_GPU, "jobs/0/seconds", "rebuilt the data ({} s)"),
     (SEQ, X4_GPU, "commands/0/wall_seconds", "at the command's limit ({} s)"),
@@ -473,3 +480,14 @@ def test_the_committed_full_sequence_ran_every_gpu_notebook(source):
     occupied = sum(_value(source, "gpu_occupied_seconds").values())
     assert abs(occupied + run[0]["seconds"] - _value(source, "gpu_seconds")) < 0.5
     assert _value(source, "gpu_minutes") == round(_value(source, "gpu_seconds") / 60, 1)
+
+
+def test_the_table_of_full_runs_names_each_results_files_commit_and_cards():
+    """Each row of the overview of full runs: the commit, the cards and the finished flag its results file records."""
+    rows = [r for r in _section(README, SEQ).splitlines() if re.match(r"^\| [0-9a-f]{7} \| \d (H100|H200) \|", r)]
+    assert len(rows) == 7
+    for row in rows:
+        commit, node, _, _, finished, results = [c.strip() for c in row.strip("|").split("|")]
+        run = json.loads((paths.BENCH_DIR / "results" / results.strip("`")).read_text())
+        assert run["commit"].startswith(commit) and node.split()[1] in run["device"], row
+        assert (finished == "yes") == bool(run.get("complete")), row
