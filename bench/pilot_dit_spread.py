@@ -46,10 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     train_ids, _, _ = with_ood(ds, dc.ood_category)
     pilot = train_ids[: dc.pilot_shapes]
     deepsdf = train(config.pilot_configs(cfg)[1], ds, pilot)
-    bank = encoders.render_bank(ds, range(len(ds)), dc.encoder_image_size) if dc.encoder == "viewnet" else None
-    enc = encoders.get_encoder(cfg, ds, train_ids, bank=None if bank is None else bank[train_ids])
-    feats, poses = encoders.feature_cache(enc, ds, bank=bank)
-    del bank
+    enc, feats, poses = encoders.encoder_and_features(cfg, ds, train_ids)
     lat, f = deepsdf.latents.detach().float().cpu(), feats[pilot]
     z = (lat - lat.mean(0)) / (lat - lat.mean(0)).std()
     dist = torch.cdist(z, z) + torch.eye(len(z)) * 1e9

@@ -292,6 +292,17 @@ def get_encoder(cfg, dataset=None, indices=None, *, device=None, dinov2_source: 
     raise ValueError(f"unknown encoder {name!r}; viewnet or dinov2-base")
 
 
+def encoder_and_features(cfg, dataset, train_ids) -> tuple[object, torch.Tensor, torch.Tensor]:
+    """Notebook 12's encoder (:func:`get_encoder`, trained on the renders of ``train_ids``) and every
+    (shape, view)'s features with the camera poses (:func:`feature_cache`); a ``viewnet`` reads the
+    renders once, into one bank (:func:`render_bank`) for both."""
+    bank = render_bank(dataset, range(len(dataset)), cfg.image2latent.encoder_image_size) \
+        if cfg.image2latent.encoder == "viewnet" else None
+    enc = get_encoder(cfg, dataset, train_ids, bank=None if bank is None else bank[train_ids])
+    feats, poses = feature_cache(enc, dataset, bank=bank)
+    return enc, feats, poses
+
+
 def feature_cache(encoder, dataset, *, progress: bool = True, bank=None) -> tuple[torch.Tensor, torch.Tensor]:
     """Features of every (shape, view) [N, V, D] and the camera poses [V, 4, 4], cached per
     encoder under ``checkpoints/runs/features/`` (the encoder's name and key in the file).

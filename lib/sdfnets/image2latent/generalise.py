@@ -62,10 +62,7 @@ def parts_for(cfg, dataset, train_ids, device=None) -> Parts:
     from . import train as i2l
 
     run = train(cfg, dataset, train_ids, device=device)
-    bank = encoders.render_bank(dataset, range(len(dataset)), cfg.image2latent.encoder_image_size) \
-        if cfg.image2latent.encoder == "viewnet" else None
-    enc = encoders.get_encoder(cfg, dataset, train_ids, bank=None if bank is None else bank[train_ids])
-    feats, poses = encoders.feature_cache(enc, dataset, bank=bank)
+    enc, feats, poses = encoders.encoder_and_features(cfg, dataset, train_ids)
     model = i2l.train_dit(cfg, run.latents, feats[train_ids], poses, encoder=enc.name, tag="full")
     return Parts(run.decoder.eval(), run.latents, model, enc, "runs of this scale")
 
