@@ -5,7 +5,10 @@ dropout, AdamW with a linear warm-up, an exponential moving average of the loss 
 Every step has the same shapes: the view tokens are padded to ``max_views`` with an attention mask,
 so on a GPU the whole step (forward, backward, AdamW) is captured once as a CUDA graph and replayed,
 with only the batch's random draws outside it (a small model's eager step is bound by launching
-~1,500 kernels). Under torchrun (``world`` > 1) the model is wrapped in DistributedDataParallel:
+~1,500 kernels); AdamW is PyTorch's fused kernel on a GPU, and ``compile=True`` passes the model
+through ``torch.compile`` before capture (the 131 M-parameter weight DiT: 54 -> 88 steps/s on an
+H100 with both, ``bench/results/weight_dit_step-gpu.json``; a small model does not earn back the
+compilation). Under torchrun (``world`` > 1) the model is wrapped in DistributedDataParallel:
 every rank draws the same global batch and computes the loss of its rows ``rank::world``; the
 averaged gradient is scaled by ``world`` so that the update equals the single-process one
 (``tests/test_distributed.py``). The trainer follows :mod:`sdfnets.runs`' protocol.
@@ -37,15 +40,17 @@ class DenoisingTrainer:
 
     def __init__(self, model: nn.Module, params: nn.Module, targets: torch.Tensor, settings, *, seed: int,
                  features: torch.Tensor | None = None, pose_emb: torch.Tensor | None = None, device=None,
-                 cuda_graph: bool = True, rank: int = 0, world: int = 1):
+                 cuda_graph: bool = True, compile: bool = False, rank: int = 0, world: int = 1):
         s = self.s = settings
         self.device = device = runs.default_device(device)
-        self.model, self.params, self.z = model, params, targets
+        cuda = device.type == "cuda"
+        self.model = torch.compile(model, dynamic=False) if compile and cuda else model
+        self.params, self.z = params, targets
         self.features, self.pose_emb = features, pose_emb
         self.rank, self.world = rank, world
-        self.graphed = cuda_graph and device.type == "cuda" and world == 1
+        self.graphed = cuda_graph and cuda and world == 1
         self.opt = torch.optim.AdamW(params.parameters(), lr=torch.tensor(s.lr, device=device) if self.graphed else s.lr,
-                                     weight_decay=0.0, capturable=self.graphed, foreach=True if self.graphed else None)
+                                     weight_decay=0.0, capturable=self.graphed, fused=True if cuda else None)
         self.sched = CosineDDIM(s.timesteps).to(device)
         self.gen = torch.Generator(device=device).manual_seed(seed)
         self.kgen = torch.Generator().manual_seed(seed)  # the batch's view count, drawn on the host: no sync

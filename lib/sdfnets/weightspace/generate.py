@@ -164,11 +164,12 @@ def train_weight_dit(cfg, ws: WeightSet, rows, *, features: torch.Tensor | None 
         dit = WeightDiT(ws.spec.num_params, wd.tokens, features.shape[2] if cond else 0, wd.d_model, wd.num_layers,
                         wd.num_heads, wd.pose_dim).to(device)
         if not cond:
-            return DenoisingTrainer(dit, dit, norm(weights), wd, seed=cfg.seed, device=device, cuda_graph=cuda_graph)
+            return DenoisingTrainer(dit, dit, norm(weights), wd, seed=cfg.seed, device=device, cuda_graph=cuda_graph,
+                                    compile=cuda_graph)
         return DenoisingTrainer(ViewDenoiser(dit), dit, norm(weights), wd, seed=cfg.seed,
                                 features=features.to(device).float(),
                                 pose_emb=pose_embedding(poses.to(device).float(), wd.pose_dim), device=device,
-                                cuda_graph=cuda_graph)
+                                cuda_graph=cuda_graph, compile=cuda_graph)
 
     r = runs.load_or_train(make_trainer, run_dir, desc=f"weight DiT ({tag})", log_every=100,
                            checkpoint_every=wd.checkpoint_every, max_steps=max_steps, progress=progress, device=device,
