@@ -5,10 +5,11 @@ dropout, AdamW with a linear warm-up, an exponential moving average of the loss 
 Every step has the same shapes: the view tokens are padded to ``max_views`` with an attention mask,
 so on a GPU the whole step (forward, backward, AdamW) is captured once as a CUDA graph and replayed,
 with only the batch's random draws outside it (a small model's eager step is bound by launching
-~1,500 kernels); AdamW is PyTorch's fused kernel on a GPU, and ``compile=True`` passes the model
-through ``torch.compile`` before capture (the 131 M-parameter weight DiT: 54 -> 88 steps/s on an
-H100 with both, ``bench/results/weight_dit_step-gpu.json``; a small model does not earn back the
-compilation). Under torchrun (``world`` > 1) the model is wrapped in DistributedDataParallel:
+~1,500 kernels); AdamW is PyTorch's fused kernel on a GPU, and ``compile=True`` passes each
+transformer block through ``torch.compile`` before capture (regional compilation: the layers share
+one compiled block, so it is compiled once), which fuses the normalisations, modulations, gates and
+activations between the matrix products (the weight DiT's numbers: ``bench/results/weight_dit_step-gpu.json``;
+a small model does not earn back the compilation). Under torchrun (``world`` > 1) the model is wrapped in DistributedDataParallel:
 every rank draws the same global batch and computes the loss of its rows ``rank::world``; the
 averaged gradient is scaled by ``world`` so that the update equals the single-process one
 (``tests/test_distributed.py``). The trainer follows :mod:`sdfnets.runs`' protocol.
@@ -28,6 +29,7 @@ from torch import nn
 
 from .. import runs
 from .ddim import CosineDDIM
+from .dit import Block
 
 
 class DenoisingTrainer:
@@ -44,8 +46,11 @@ class DenoisingTrainer:
         s = self.s = settings
         self.device = device = runs.default_device(device)
         cuda = device.type == "cuda"
-        self.model = torch.compile(model, dynamic=False) if compile and cuda else model
-        self.params, self.z = params, targets
+        if compile and cuda:
+            for m in model.modules():
+                if isinstance(m, Block):
+                    m.compile(dynamic=False)
+        self.model, self.params, self.z = model, params, targets
         self.features, self.pose_emb = features, pose_emb
         self.rank, self.world = rank, world
         self.graphed = cuda_graph and cuda and world == 1
