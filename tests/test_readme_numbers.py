@@ -30,6 +30,8 @@ FULL_GPU = "bench:figures_full-gpu"  # the whole sequence at f091519 (4 H200)
 H100_GPU = "bench:figures_full_h100-gpu"  # the whole sequence at d865395 (4 H100)
 X2_GPU = "bench:figures_full_2xh200-gpu"  # the whole sequence at cf16660, four jobs per GPU (2 H200)
 X4_GPU = "bench:figures_full_4xh200_c5d6bda-gpu"  # the whole sequence at c5d6bda, two jobs per GPU (4 H200)
+X4B_GPU = "bench:figures_full_4xh200_c4917eb-gpu"  # at c4917eb: faster weight DiT, three jobs per GPU in wave 2
+WDIT = "bench:weight_dit_step-gpu"  # the weight DiT's step: fused AdamW, compiled blocks (one H100)
 OLD_GPU = "bench:figures_full_7b7d265-gpu"  # one job per GPU at 7b7d265 (4 H100)
 PAIRED = "bench:figures_full_paired-gpu"  # the run with two jobs per GPU (incomplete)
 WAVE1 = "bench:figures_full_wave1-gpu"  # wave 1 alone at c40acd7 (the node was lost after it)
@@ -290,6 +292,43 @@ CHECKS = [
     (SEQ, X2_GPU, "drift_against_committed/15/outside_tolerance", "15 ({} of 214) on the kinds"),
     (SEQ, N16, "methods/refined, 4 views, default poses/fscore", "refined: F {:.3f}, as committed"),
     (SEQ, X4_GPU, "commit", "(commit {:.7}, one node with 4 NVIDIA H200"),
+    (SEQ, X4B_GPU, "gpu_minutes", "| c4917eb | 4 H200 | 2, then 3 | {:.1f} | yes |"),
+    (SEQ, X4B_GPU, "commit", "wave 2 (commit {:.7}, one node with 4"),
+    (SEQ, X4B_GPU, "gpu_minutes", "\n{:.1f} GPU-minutes, every notebook finished.** Asked for as 4 H100 again"),
+    (SEQ, WDIT, "variants/graph/steps_per_s", "on one H100, {:.1f} → 85"),
+    (SEQ, WDIT, "variants/graph + compiled blocks + fused AdamW/steps_per_s", " → {:.1f} steps/s after 11"),
+    (SEQ, WDIT, "variants/graph + compiled blocks + fused AdamW/first_10_steps_s", "after {:.1f} s of compilation; the"),
+    (SEQ, X4B_GPU, "commands/0/wall_seconds", "the first command ({} s) rebuilt"),
+    (SEQ, X4B_GPU, "jobs/0/seconds", "rebuilt the data ({} s) and\nran wave 1 with two"),
+    (SEQ, X4B_GPU, "commands/1/wall_seconds", "the second ({} s) ran wave 2"),
+    (SEQ, X4B_GPU, "gpu_occupied_seconds/0", "GPU occupied {:.1f} + 686"),
+    (SEQ, X4B_GPU, "gpu_occupied_seconds/1", "706.7 + {:.1f} + 889"),
+    (SEQ, X4B_GPU, "gpu_occupied_seconds/2", " + {:.1f} + 593"),
+    (SEQ, X4B_GPU, "gpu_occupied_seconds/3", "+ {:.1f} s on the four GPUs plus the\nrebuild; the jobs themselves 5,395"),
+    (SEQ, X4B_GPU, "job_seconds", "the jobs themselves {:,.0f} s. Per"),
+    (SEQ, X4B_GPU, "by_notebook/06/seconds", "its finishing run: 06 {} s, 07"),
+    (SEQ, X4B_GPU, "by_notebook/07/seconds", ", 07 {} s, 08 178"),
+    (SEQ, X4B_GPU, "by_notebook/08/seconds", ", 08 {} s,\n09 262"),
+    (SEQ, X4B_GPU, "by_notebook/09/seconds", "\n09 {} s, 10 394"),
+    (SEQ, X4B_GPU, "by_notebook/10/seconds", ", 10 {} s, 11 201"),
+    (SEQ, X4B_GPU, "by_notebook/11/seconds", ", 11 {} s, 12 219"),
+    (SEQ, X4B_GPU, "by_notebook/12/seconds", ", 12 {} s, 14 182"),
+    (SEQ, X4B_GPU, "by_notebook/14/seconds", ", 14 {} s, 15 360"),
+    (SEQ, X4B_GPU, "by_notebook/15/seconds", ", 15 {} s, 16 466"),
+    (SEQ, X4B_GPU, "by_notebook/16/seconds", ", 16 {} s (06, 10, 11, 12, 15 and 16\nstarted"),
+    (SEQ, X4_GPU, "gpu_minutes", "On the same cards c5d6bda took {:.1f} GPU-minutes"),
+    (SEQ, X4B_GPU, "drift_against_committed/06/outside_tolerance", "06 with {} of 47 outside (the"),
+    (SEQ, X4B_GPU, "drift_against_committed/06/values", "06 with 5 of {} outside (the"),
+    (SEQ, X4B_GPU, "drift_against_committed/06/outside/2/committed", "held-out shapes,\n{:.2f} → 0.48"),
+    (SEQ, X4B_GPU, "drift_against_committed/06/outside/2/now", " → {:.2f}; 0.68 on"),
+    (SEQ, H100_GPU, "drift_against_committed/06/outside/3/now", "0.48; {:.2f} on the H100s"),
+    (SEQ, X4B_GPU, "drift_against_committed/11/outside_tolerance", "d865395), 11 ({} of 44), 12 (12"),
+    (SEQ, X4B_GPU, "drift_against_committed/12/outside_tolerance", "12 ({} of 48), 07 (47"),
+    (SEQ, X4B_GPU, "drift_against_committed/07/outside_tolerance", "07 ({} of 147), 08 (41"),
+    (SEQ, X4B_GPU, "drift_against_committed/08/outside_tolerance", "08 ({} of 217),\n09 (67"),
+    (SEQ, X4B_GPU, "drift_against_committed/09/outside_tolerance", "\n09 ({} of 259), 10 (29"),
+    (SEQ, X4B_GPU, "drift_against_committed/10/outside_tolerance", "10 ({} of 280) and 15 (28"),
+    (SEQ, X4B_GPU, "drift_against_committed/15/outside_tolerance", " 15 ({} of 214), the same kinds"),
     (SEQ, X4_GPU, "gpu_minutes", "| c5d6bda | 4 H200 | 2 | {:.1f} | yes |"),
     (SEQ, X2_GPU, "gpu_minutes", "| cf16660 | 2 H200 | 4 | {:.1f} | yes |"),
     (SEQ, H100_GPU, "gpu_minutes", "| d865395 | 4 H100 | 2 | {:.1f} | yes |"),
@@ -464,7 +503,7 @@ def test_every_section_named_exists():
         assert re.search("^" + re.escape(heading), README, re.M), heading
 
 
-@pytest.mark.parametrize("source", [FULL_GPU, H100_GPU, X2_GPU, X4_GPU])
+@pytest.mark.parametrize("source", [FULL_GPU, H100_GPU, X2_GPU, X4_GPU, X4B_GPU])
 def test_the_committed_full_sequence_ran_every_gpu_notebook(source):
     """The runs the README calls complete: every notebook of every job finished in some job, and the GPU time
     is each GPU's occupied time (the union of its jobs' spans) plus the rebuild."""
@@ -485,7 +524,7 @@ def test_the_committed_full_sequence_ran_every_gpu_notebook(source):
 def test_the_table_of_full_runs_names_each_results_files_commit_and_cards():
     """Each row of the overview of full runs: the commit, the cards and the finished flag its results file records."""
     rows = [r for r in _section(README, SEQ).splitlines() if re.match(r"^\| [0-9a-f]{7} \| \d (H100|H200) \|", r)]
-    assert len(rows) == 7
+    assert len(rows) == 8
     for row in rows:
         commit, node, _, _, finished, results = [c.strip() for c in row.strip("|").split("|")]
         run = json.loads((paths.BENCH_DIR / "results" / results.strip("`")).read_text())

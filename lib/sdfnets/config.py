@@ -325,7 +325,7 @@ _PRESETS: dict[str, dict] = {
                      eval_shapes=48, recon_shapes=24),
         # a coffee table, like the thesis' obj_0000; lr from bench/notes/weightspace_steps-gpu.json
         weightspace=dict(anchor_uid="BlendSwap-CC-BY/0022", lr=2e-3),
-        # 8,000 steps of batch 256 (~40 steps/s on one H100/H200, bench/results/weight_dit_train-gpu.json),
+        # 8,000 steps of batch 256 (85 steps/s on one H100 after capture, bench/results/weight_dit_step-gpu.json),
         # so that every phase fits one 10-minute job; the training curves show where the loss stands
         weightdiff=dict(steps=8000),
         autoencoder=dict(eval_train_shapes=24),  # with the held-out 32: notebook 10 fits one 10-minute job
