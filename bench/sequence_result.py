@@ -30,7 +30,8 @@ def jobs_of(summary: dict) -> list[dict]:
                **({"start_s": round(r["start_epoch"] - t0, 1), "end_s": round(r["end_epoch"] - t0, 1)}
                   if "start_epoch" in r else {}),  # a job left unstarted at the deadline has no span
                "seconds": r["seconds"]}
-        row["notebooks"] = {n["notebook"][:2]: {"status": n["status"], "seconds": n["seconds"], "drifted": n["drifted"]}
+        row["notebooks"] = {n["notebook"][:2]: {"status": n["status"], "seconds": n["seconds"], "drifted": n["drifted"],
+                                                **({"slowest_cells": n["slowest_cells"]} if "slowest_cells" in n else {})}
                             for n in r.get("notebooks", [])}
         for k in ("stopped_at_limit", "ahead_of_wave", "stopped_in", "waited_seconds", "not_started"):
             if k in r:

@@ -8,7 +8,7 @@ import jupytext
 import nbformat
 import pytest
 
-from sdfnets import figures, notebooks, paths
+from sdfnets import figures, notebooks, paths, runs
 
 NOTEBOOKS = notebooks.list_notebooks()
 IDS = [p.stem for p in NOTEBOOKS]
@@ -169,6 +169,8 @@ def test_notebook_runs_at_smoke_scale(src):
                                                                            echo=lambda *_: None))
     results = notebooks.run_all("smoke", only=src.stem, force=True, echo=lambda *_: None)
     assert [r.status for r in results] == ["ran"], results[0].error
+    cells = results[0].cells  # its slowest cells, timed from papermill's durations
+    assert 0 < len(cells) <= notebooks.SLOWEST and all(c["seconds"] >= 0 and c["code"] for c in cells)
     rec = figures.load_values(src.stem, "smoke")
     assert rec["scale"] == "smoke" and rec["notebook"] == src.stem
     assert src.stem in EXPECT, f"add smoke expectations for {src.stem}"
@@ -193,7 +195,8 @@ def test_script_engine_runs_without_a_kernel(tmp_path, monkeypatch):
     nb.write_text('# %% [markdown]\n# # 97 script\n\n# %% tags=["parameters"]\nSCALE = "smoke"\nN = 2\n\n'
                   '# %%\nfrom sdfnets import figures\n'
                   'figures.record_values("97_script", {"n": N, "scale_seen": SCALE}, scale=SCALE, corpus="none", '
-                  'num_shapes=0)\n\n# %%\nif N > 5:\n    raise ValueError("late")\n')
+                  'num_shapes=0)\n\n# %%\nif N > 5:\n    raise ValueError("late")\n\n'
+                  '# %%\n# the slow cell\nimport time\ntime.sleep(0.3)\n')
     monkeypatch.setattr(paths, "NOTEBOOKS_DIR", tmp_path)
     for mod in ("papermill", "papermill.exceptions"):  # GPU nodes may have neither kernel nor papermill
         monkeypatch.setitem(sys.modules, mod, None)
@@ -203,6 +206,10 @@ def test_script_engine_runs_without_a_kernel(tmp_path, monkeypatch):
     timed = json.loads(notebooks.timings_path("cpu").read_text())  # what `make figures` took, per notebook
     assert timed["notebooks"]["97_script"]["status"] == "ran" and timed["from_scratch"]
     assert timed["total_seconds"] == pytest.approx(res[0].seconds, abs=0.1) and timed["scale"] == "cpu"
+    slowest = timed["notebooks"]["97_script"]["slowest_cells"]  # where the time went, slowest first
+    assert slowest[0]["cell"] == 4 and slowest[0]["code"] == "import time" and slowest[0]["seconds"] >= 0.3
+    assert [c["cell"] for c in slowest] == [c["cell"] for c in sorted(slowest, key=lambda c: -c["seconds"])]
+    assert {c["cell"] for c in slowest} == {1, 2, 3, 4}
     assert notebooks.run_all("cpu", engine="script", echo=lambda *_: None)[0].status == "fresh"
     timed = json.loads(notebooks.timings_path("cpu").read_text())
     assert timed["notebooks"]["97_script"] == {"status": "fresh", "seconds": 0.0, "drifted": 0}
@@ -212,6 +219,18 @@ def test_script_engine_runs_without_a_kernel(tmp_path, monkeypatch):
     assert timed["only"] == "97" and timed["notebooks"]["97_script"]["status"] == "ran" and not timed["from_scratch"]
     res = notebooks.run_all("cpu", engine="script", force=True, parameters={"N": 9}, echo=lambda *_: None)
     assert res[0].status == "failed" and "cell 3" in res[0].error and "late" in res[0].error
+
+
+def test_a_stopped_notebook_takes_its_timed_cells_with_it(tmp_path, monkeypatch):
+    """A training stopped at a job's time limit ends the notebook; the job records where the time went."""
+    nb = tmp_path / "96_stopped.py"
+    nb.write_text('# %% [markdown]\n# # 96 stopped\n\n# %% tags=["parameters"]\nSCALE = "smoke"\n\n'
+                  '# %%\nfrom sdfnets import runs\nraise runs.Stopped("at the limit")\n')
+    monkeypatch.setattr(paths, "NOTEBOOKS_DIR", tmp_path)
+    with pytest.raises(runs.Stopped) as stop:
+        notebooks.run_all("cpu", engine="script", echo=lambda *_: None)
+    assert [c["cell"] for c in stop.value.slowest_cells] in ([2, 1], [1, 2])
+    assert {c["code"] for c in stop.value.slowest_cells} == {'SCALE = "smoke"', "from sdfnets import runs"}
 
 
 def test_notebook_kernels_talk_over_ipc_not_tcp():

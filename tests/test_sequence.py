@@ -113,11 +113,29 @@ def test_a_resumed_job_runs_only_what_it_had_not_finished(build, monkeypatch):
     assert sequence.finished("weight-space") == {"02", "03", "04", "05"}
     assert "weight-space" in [j.name for j in sequence.left_over(2)] and sequence.left_over(1) == []
     ran = []
+    cells = [{"cell": 4, "seconds": 1.5, "code": "gen = train()"}]
     monkeypatch.setattr(notebooks, "run_all", lambda scale, only, **kw: ran.append(only) or
-                        [notebooks.NotebookResult(f"{only}_x", "ran", 2.0)])
+                        [notebooks.NotebookResult(f"{only}_x", "ran", 2.0, cells=cells)])
     record = sequence.run_job("weight-space", "smoke", sequence.record_path("weight-space", 2))
     assert ran == ["06"] and record["skipped_done"] == ["02", "03", "04", "05"]
+    assert record["notebooks"][0]["slowest_cells"] == cells  # where the notebook's time went
     assert "weight-space" not in [j.name for j in sequence.left_over(3)]  # finished now
+
+
+def test_a_job_stopped_inside_a_notebook_records_the_cells_it_had_timed(build, monkeypatch):
+    from sdfnets import runs
+
+    def stopped(scale, only, **kw):
+        stop = runs.Stopped("weight DiT (phase2): stopped at step 10 of 20")
+        stop.slowest_cells = [{"cell": 6, "seconds": 3.0, "code": "gen = train()"}]  # what run_all attaches
+        raise stop
+
+    monkeypatch.setattr(notebooks, "run_all", stopped)
+    with pytest.raises(SystemExit):
+        sequence.run_job("weight-space", "smoke", sequence.record_path("weight-space", 1))
+    record = json.loads(sequence.record_path("weight-space", 1).read_text())
+    assert record["stopped_in"] == {"notebook": "02", "training": "weight DiT (phase2): stopped at step 10 of 20",
+                                    "slowest_cells": [{"cell": 6, "seconds": 3.0, "code": "gen = train()"}]}
 
 
 def test_a_job_is_moved_to_other_cores_with_every_process_and_thread_of_it():
@@ -335,7 +353,8 @@ def test_a_gathered_run_becomes_a_results_file_with_its_drift(build, tmp_path):
     spec.loader.exec_module(result)
     rec = {"job": "data-foundation", "wave": 1, "gpu": 0, "cores": 8, "start_epoch": 1000.0, "end_epoch": 1030.0,
            "seconds": 30.0, "commit": "abc1234", "device": "test card", "stopped_at_limit": False,
-           "notebooks": [{"notebook": "00_data_foundation", "status": "ran", "seconds": 29.0, "drifted": 1}]}
+           "notebooks": [{"notebook": "00_data_foundation", "status": "ran", "seconds": 29.0, "drifted": 1,
+                          "slowest_cells": [{"cell": 5, "seconds": 20.5, "code": "ds = build()"}]}]}
     sequence.records_dir().mkdir(parents=True)
     (sequence.records_dir() / "data-rebuild.json").write_text(json.dumps(
         {"job": "data rebuild", "wave": 1, "seconds": 5.0, "workers": 4, "start_epoch": 995.0, "end_epoch": 1000.0}))
@@ -363,7 +382,8 @@ def test_a_gathered_run_becomes_a_results_file_with_its_drift(build, tmp_path):
     assert run["commit"] == "abc1234" and run["complete"] and run["commands"] == [{"command": 1, "wall_seconds": 40.5, "wave": 1}]
     assert [(j["job"], j["start_s"], j["end_s"]) for j in run["jobs"]] == [("data rebuild", 0.0, 5.0),
                                                                           ("data-foundation", 5.0, 35.0)]  # from the rebuild's start
-    assert run["jobs"][1]["notebooks"] == {"00": {"status": "ran", "seconds": 29.0, "drifted": 1}}
+    assert run["jobs"][1]["notebooks"] == {"00": {"status": "ran", "seconds": 29.0, "drifted": 1, "slowest_cells": [
+        {"cell": 5, "seconds": 20.5, "code": "ds = build()"}]}}
     assert list(run["drift_against_committed"]) == ["00"]  # 02's file is the committed one, not regenerated here
     drift = run["drift_against_committed"]["00"]
     assert drift["outside_tolerance"] == 1 and drift["outside"][0]["key"] == key

@@ -2,7 +2,8 @@
 
 The ``py:percent`` scripts in ``notebooks/`` are the source. Each is converted with jupytext,
 executed with ``SCALE`` injected into its ``parameters`` cell, and written to
-``build/notebooks/<scale>/``. A stamp (hash of the notebook, the library and the scale) makes
+``build/notebooks/<scale>/``. Each run keeps its slowest cells (seconds and first line of code), so a
+notebook's time can be read where it goes. A stamp (hash of the notebook, the library and the scale) makes
 an unchanged notebook skip; a failing one is reported with its cell and the run exits non-zero.
 """
 
@@ -12,7 +13,7 @@ import hashlib
 import json
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import drift, paths
@@ -26,6 +27,22 @@ class NotebookResult:
     seconds: float = 0.0
     error: str = ""
     drifted: int = 0  # recorded values that left their tolerance against the previous values file
+    cells: list = field(default_factory=list)  # the slowest code cells (:func:`slowest_cells`)
+
+
+SLOWEST = 8  # cells kept per notebook
+
+
+def _first_line(source: str) -> str:
+    lines = [ln.strip() for ln in source.splitlines() if ln.strip() and not ln.strip().startswith("#")]
+    return (lines[0] if lines else "")[:80]
+
+
+def slowest_cells(timed: list[tuple[int, float, str]], n: int = SLOWEST) -> list[dict]:
+    """The ``n`` slowest of ``(cell index, seconds, source)`` as ``{"cell", "seconds", "code"}`` (the
+    first line of code), slowest first."""
+    top = sorted(timed, key=lambda c: -c[1])[:n]
+    return [{"cell": i, "seconds": round(sec, 1), "code": _first_line(src)} for i, sec, src in top]
 
 
 def list_notebooks(only: str | None = None) -> list[Path]:
@@ -93,7 +110,11 @@ def _ipc_kernel_manager():
     return IPCKernelManager
 
 
-def run_notebook(notebook: Path, scale: str, parameters: dict | None = None) -> Path:
+def run_notebook(notebook: Path, scale: str, parameters: dict | None = None,
+                 cell_seconds: list | None = None) -> Path:
+    """Execute with papermill; ``cell_seconds`` (a list) receives ``(cell index, seconds, source)`` of every
+    code cell, from the durations papermill writes into the executed copy."""
+    import nbformat
     import papermill
 
     out = paths.executed_notebook_path(notebook.stem, scale)
@@ -101,6 +122,11 @@ def run_notebook(notebook: Path, scale: str, parameters: dict | None = None) -> 
     papermill.execute_notebook(str(src), str(out), parameters={"SCALE": scale, **(parameters or {})},
                                kernel_name="python3", cwd=str(paths.REPO_ROOT), progress_bar=False,
                                log_output=False, kernel_manager_class=_ipc_kernel_manager())
+    if cell_seconds is not None:
+        for i, cell in enumerate(nbformat.read(out, as_version=4).cells):
+            d = cell.metadata.get("papermill", {}).get("duration")
+            if cell.cell_type == "code" and d is not None:
+                cell_seconds.append((i, float(d), cell.source))
     return out
 
 
@@ -110,10 +136,11 @@ class ScriptCellError(RuntimeError):
         self.cell_index, self.ename, self.evalue = cell_index, type(exc).__name__, str(exc)
 
 
-def run_script(notebook: Path, scale: str, parameters: dict | None = None) -> dict:
+def run_script(notebook: Path, scale: str, parameters: dict | None = None, cell_seconds: list | None = None) -> dict:
     """Execute the notebook's code cells as plain Python in one namespace, the parameters
     injected after the ``parameters`` cell: for machines without a Jupyter kernel (a GPU node).
-    Figures and recorded values are the same; cell outputs are not kept."""
+    Figures and recorded values are the same; cell outputs are not kept. ``cell_seconds`` (a list)
+    receives ``(cell index, seconds, source)`` of every code cell that ran."""
     import jupytext
 
     from . import thesis
@@ -124,10 +151,14 @@ def run_script(notebook: Path, scale: str, parameters: dict | None = None) -> di
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
+        t0 = time.perf_counter()
         try:
             exec(compile(cell.source, f"{notebook.name}[cell {i}]", "exec"), ns)
         except Exception as exc:
             raise ScriptCellError(i, exc) from exc
+        finally:
+            if cell_seconds is not None:
+                cell_seconds.append((i, time.perf_counter() - t0, cell.source))
         if "parameters" in cell.metadata.get("tags", []):
             ns.update({"SCALE": scale, **(parameters or {})})
     return ns
@@ -153,12 +184,12 @@ def run_all(scale: str = "cpu", only: str | None = None, force: bool = False,
             continue
         echo(f"[run]    {nb.stem} ({scale}) ...")
         before = drift.read_values(paths.values_path(nb.stem, scale))
-        t0 = time.perf_counter()
+        t0, timed = time.perf_counter(), []
         try:
             if engine == "papermill":
-                run_notebook(nb, scale, parameters)
+                run_notebook(nb, scale, parameters, timed)
             else:
-                run_script(nb, scale, parameters)
+                run_script(nb, scale, parameters, timed)
         except failures as exc:
             count = getattr(exc, "exec_count", None)
             where = f"cell {exc.cell_index}" + (f" (execution count {count})" if count is not None else "")
@@ -166,6 +197,9 @@ def run_all(scale: str = "cpu", only: str | None = None, force: bool = False,
             echo(f"[FAILED] {msg}\n         executed copy: {paths.executed_notebook_path(nb.stem, scale)}")
             results.append(NotebookResult(nb.stem, "failed", time.perf_counter() - t0, msg))
             continue
+        except BaseException as exc:  # stopped or interrupted: the cells timed so far go with it
+            exc.slowest_cells = slowest_cells(timed)
+            raise
         secs = time.perf_counter() - t0
         _stamp(nb.stem, scale).parent.mkdir(parents=True, exist_ok=True)
         _stamp(nb.stem, scale).write_text(source_hash(nb, scale) + "\n")
@@ -179,7 +213,7 @@ def run_all(scale: str = "cpu", only: str | None = None, force: bool = False,
             out = paths.build_dir() / "drift" / scale / f"{nb.stem}.json"
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(json.dumps([r.__dict__ for r in rows], indent=1, default=str))
-        results.append(NotebookResult(nb.stem, "ran", secs, drifted=drifted))
+        results.append(NotebookResult(nb.stem, "ran", secs, drifted=drifted, cells=slowest_cells(timed)))
     if not parameters:
         write_timings(results, scale, only)
     return results
@@ -202,8 +236,8 @@ def write_timings(results: list[NotebookResult], scale: str, only: str | None = 
     ran = [r for r in results if r.status == "ran"]
     record = {"scale": scale, "only": only, "commit": git_commit(), "device": device_name(),
               "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-              "notebooks": {r.notebook: {"status": r.status, "seconds": round(r.seconds, 1), "drifted": r.drifted}
-                            for r in results},
+              "notebooks": {r.notebook: {"status": r.status, "seconds": round(r.seconds, 1), "drifted": r.drifted,
+                                         **({"slowest_cells": r.cells} if r.cells else {})} for r in results},
               "total_seconds": round(sum(r.seconds for r in results), 1),
               "from_scratch": not only and len(ran) == len(results)}
     out = timings_path(scale)
