@@ -15,8 +15,11 @@ capture, in one process:
 ``first_10_steps_s`` holds capture and compilation; the first compiled variant on a fresh node
 compiles from nothing, a later one in the same process may reuse its kernels.
 
-Usage: python bench/weight_dit_step.py OUT_DIR [--steps 200] [--quick]
-Writes OUT_DIR/weight_dit_step.json and OUT_DIR/weight_dit_step_profile.txt.
+``--model latent`` times phase 12's latent DiT (d_model 384, 4 layers, one latent token) the same way
+(notebooks 08, 10, 12 and 15 train it), to see whether compiling pays there too.
+
+Usage: python bench/weight_dit_step.py OUT_DIR [--steps 200] [--model weight|latent] [--quick]
+Writes OUT_DIR/<weight|latent>_dit_step.json and OUT_DIR/<weight|latent>_dit_step_profile.txt.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from harness import git_commit
 
 from sdfnets import config
 from sdfnets.data.render import camera_poses
-from sdfnets.diffusion.dit import ViewDenoiser, WeightDiT
+from sdfnets.diffusion.dit import LatentDiT, ViewDenoiser, WeightDiT
 from sdfnets.diffusion.train import DenoisingTrainer
 from sdfnets.layers import pose_embedding
 from sdfnets.weightspace.nets import NetSpec
@@ -40,7 +43,10 @@ from sdfnets.weightspace.nets import NetSpec
 def trainer(wd, dim: int, n: int, feats: torch.Tensor, poses: torch.Tensor, device, *, compiled: str = "",
             fused: bool, graph: bool = True) -> DenoisingTrainer:
     torch.manual_seed(0)
-    dit = WeightDiT(dim, wd.tokens, feats.shape[2], wd.d_model, wd.num_layers, wd.num_heads, wd.pose_dim).to(device)
+    if dim == 64:  # phase 12's latent
+        dit = LatentDiT(dim, feats.shape[2], wd.d_model, wd.num_layers, wd.num_heads, wd.pose_dim).to(device)
+    else:
+        dit = WeightDiT(dim, wd.tokens, feats.shape[2], wd.d_model, wd.num_layers, wd.num_heads, wd.pose_dim).to(device)
     g = torch.Generator(device=device).manual_seed(1)
     z = torch.randn(n, dim, generator=g, device=device)
     tr = DenoisingTrainer(ViewDenoiser(dit), dit, z, wd, seed=0, features=feats.to(device),
@@ -69,14 +75,15 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out")
     ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument("--model", default="weight", choices=("weight", "latent"))
     ap.add_argument("--quick", action="store_true", help="smoke-scale sizes (a check of the script)")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     device = torch.device("cuda")
     cfg = config.weight_phase(config.resolve("smoke" if args.quick else "full"), "phase7")
-    wd = cfg.weightdiff
-    dim, n = NetSpec().num_params, 512
+    wd = cfg.weightdiff if args.model == "weight" else cfg.image2latent
+    dim, n = (NetSpec().num_params, 512) if args.model == "weight" else (64, 586)
     feats = torch.randn(n, 64, cfg.image2latent.encoder_dim, generator=torch.Generator().manual_seed(0))
     poses = torch.from_numpy(camera_poses(64)).float()
 
@@ -93,13 +100,14 @@ def main(argv=None) -> None:
     kernels = prof.key_averages()
     cuda_total = sum(e.self_device_time_total for e in kernels  # ms per step, every kernel once (annotations
                      if not e.key.startswith(("Optimizer.", "ProfilerStep"))) / 5 / 1e3  # repeat their kernels)
-    (out / "weight_dit_step_profile.txt").write_text(f"eager step, kernels' self time per step: {cuda_total:.2f} ms\n\n"
+    (out / f"{args.model}_dit_step_profile.txt").write_text(f"eager step, kernels' self time per step: {cuda_total:.2f} ms\n\n"
                                                      + table)
     del tr
 
-    res = {"benchmark": "weight_dit_step", "device": torch.cuda.get_device_name(), "git_commit": git_commit(),
+    res = {"benchmark": f"{args.model}_dit_step", "device": torch.cuda.get_device_name(), "git_commit": git_commit(),
            "torch": torch.__version__, "unit": "steps/s after capture (and compilation)",
-           "sizes": {"batch": wd.batch, "d_model": wd.d_model, "num_layers": wd.num_layers, "tokens": wd.tokens,
+           "sizes": {"batch": wd.batch, "d_model": wd.d_model, "num_layers": wd.num_layers,
+                     "tokens": getattr(wd, "tokens", 1),
                      "max_views": wd.max_views, "dim": dim, "feature_dim": feats.shape[2]},
            "eager_kernel_ms_per_step": cuda_total, "steps": args.steps, "variants": {}}
     for name, kw in {"graph": dict(fused=False), "graph + fused AdamW": dict(fused=True),
@@ -117,7 +125,7 @@ def main(argv=None) -> None:
         v = res["variants"]
         if "steps_per_s" in v.get("graph", {}) and "steps_per_s" in v.get(name, {}):
             v[name]["over_graph"] = v[name]["steps_per_s"] / v["graph"]["steps_per_s"]
-        (out / "weight_dit_step.json").write_text(json.dumps(res, indent=1))
+        (out / f"{args.model}_dit_step.json").write_text(json.dumps(res, indent=1))
 
 
 if __name__ == "__main__":
