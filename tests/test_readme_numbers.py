@@ -32,6 +32,7 @@ X2_GPU = "bench:figures_full_2xh200-gpu"  # the whole sequence at cf16660, four 
 X4_GPU = "bench:figures_full_4xh200_c5d6bda-gpu"  # the whole sequence at c5d6bda, two jobs per GPU (4 H200)
 X4B_GPU = "bench:figures_full_4xh200_c4917eb-gpu"  # at c4917eb: faster weight DiT, three jobs per GPU in wave 2
 WDIT = "bench:weight_dit_step-gpu"  # the weight DiT's step: fused AdamW, compiled blocks (one H100)
+LDIT = "bench:latent_dit_step-gpu"  # the same variants for phase 12's latent DiT
 OLD_GPU = "bench:figures_full_7b7d265-gpu"  # one job per GPU at 7b7d265 (4 H100)
 PAIRED = "bench:figures_full_paired-gpu"  # the run with two jobs per GPU (incomplete)
 WAVE1 = "bench:figures_full_wave1-gpu"  # wave 1 alone at c40acd7 (the node was lost after it)
@@ -293,6 +294,18 @@ CHECKS = [
     (SEQ, N16, "methods/refined, 4 views, default poses/fscore", "refined: F {:.3f}, as committed"),
     (SEQ, X4_GPU, "commit", "(commit {:.7}, one node with 4 NVIDIA H200"),
     (SEQ, X4B_GPU, "gpu_minutes", "| c4917eb | 4 H200 | 2, then 3 | {:.1f} | yes |"),
+    (BENCH, WDIT, "variants/graph + compiled blocks + fused AdamW/steps_per_s", "| H100 | {:.1f} steps/s (fused AdamW"),
+    (BENCH, WDIT, "variants/graph + compiled blocks + fused AdamW/first_10_steps_s", "compilation, {:.1f} s on a fresh"),
+    (BENCH, WDIT, "variants/graph + compiled model + fused AdamW/steps_per_s", "eight; {:.1f} with the whole model compiled"),
+    (BENCH, WDIT, "variants/graph + compiled model + fused AdamW/first_10_steps_s", "model compiled, {:.1f} s) |"),
+    (BENCH, WDIT, "variants/graph/steps_per_s", "| {:.1f} steps/s (the graph above, foreach"),
+    (BENCH, WDIT, "variants/graph + fused AdamW/steps_per_s", "fused AdamW alone {:.1f}) |"),
+    (BENCH, WDIT, "variants/graph + compiled blocks + fused AdamW/over_graph", "| {:.2f}× (loss EMA after 310"),
+    (BENCH, LDIT, "variants/graph + fused AdamW/steps_per_s", "| H100 | {:.1f} steps/s (fused AdamW; with"),
+    (BENCH, LDIT, "variants/graph + compiled blocks + fused AdamW/steps_per_s", "compiled blocks {:.1f}, not used"),
+    (BENCH, LDIT, "variants/graph + compiled blocks + fused AdamW/first_10_steps_s", "not used: {:.1f} s of compilation"),
+    (BENCH, LDIT, "variants/graph/steps_per_s", "| {:.1f} steps/s (foreach AdamW) |"),
+    (BENCH, LDIT, "variants/graph + fused AdamW/over_graph", "(foreach AdamW) | {:.2f}× |"),
     (SEQ, X4B_GPU, "commit", "wave 2 (commit {:.7}, one node with 4"),
     (SEQ, X4B_GPU, "gpu_minutes", "\n{:.1f} GPU-minutes, every notebook finished.** Asked for as 4 H100 again"),
     (SEQ, WDIT, "variants/graph/steps_per_s", "on one H100, {:.1f} → 85"),
