@@ -100,8 +100,8 @@ def main(argv=None) -> None:
     kernels = prof.key_averages()
     cuda_total = sum(e.self_device_time_total for e in kernels  # ms per step, every kernel once (annotations
                      if not e.key.startswith(("Optimizer.", "ProfilerStep"))) / 5 / 1e3  # repeat their kernels)
-    (out / f"{args.model}_dit_step_profile.txt").write_text(f"eager step, kernels' self time per step: {cuda_total:.2f} ms\n\n"
-                                                     + table)
+    (out / f"{args.model}_dit_step_profile.txt").write_text(
+        f"eager step, kernels' self time per step: {cuda_total:.2f} ms\n\n" + table)
     del tr
 
     res = {"benchmark": f"{args.model}_dit_step", "device": torch.cuda.get_device_name(), "git_commit": git_commit(),

@@ -21,7 +21,8 @@ had not finished: every notebook loads the runs it finished (load-or-train, chec
     python -m sdfnets.sequence --job deepsdf       # one job in this process
 
 Each job writes ``build/sequence/records/<job>.wave<N>.json`` as it goes (every notebook's seconds,
-status, drift and slowest cells (a stopped one's too, in ``stopped_in``), its GPU and cores, start and end, the time spent waiting, the device, the commit);
+status, drift and slowest cells (a stopped one's too, in ``stopped_in``), its GPU and cores, start and end,
+the time spent waiting, the device, the commit);
 ``--out`` gathers them into one file: GPU-seconds are each GPU's occupied time (two jobs side by side
 on one GPU count once), plus the data rebuild, with the totals per notebook (the committed
 ``bench/results/figures_full-gpu.json``, the whole sequence at f091519, was assembled from such records). Two notebooks are not GPU
