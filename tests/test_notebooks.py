@@ -231,6 +231,50 @@ def test_a_stopped_notebook_takes_its_timed_cells_with_it(tmp_path, monkeypatch)
         notebooks.run_all("cpu", engine="script", echo=lambda *_: None)
     assert [c["cell"] for c in stop.value.slowest_cells] in ([2, 1], [1, 2])
     assert {c["code"] for c in stop.value.slowest_cells} == {'SCALE = "smoke"', "from sdfnets import runs"}
+    assert stop.value.stopped_cell["cell"] == 2 and stop.value.stopped_cell["code"] == "from sdfnets import runs"
+
+
+_SLEEPER = """import os, sys
+from pathlib import Path
+from sdfnets import notebooks, paths, runs
+paths.NOTEBOOKS_DIR = Path(sys.argv[1])
+runs.save_on_stop()
+try:
+    notebooks.run_all("cpu", engine="script", force=True, echo=lambda *_: None)
+except runs.Stopped as stop:
+    print(stop, "|", stop.stopped_cell["cell"], stop.stopped_cell["code"], "|", round(stop.stopped_cell["seconds"]))
+    sys.exit(3)
+"""
+
+
+def test_a_job_stopped_outside_a_training_loop_says_which_cell_it_was_in(tmp_path):
+    """SIGTERM (a job at its time limit) in a cell that trains nothing: the notebook still ends as a stop
+    and names the cell it was cut short in, so a job's record says where its time went."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    nbs, ready = tmp_path / "nbs", tmp_path / "ready"
+    nbs.mkdir()
+    (nbs / "95_sleeper.py").write_text(
+        '# %% [markdown]\n# # 95 sleeper\n\n# %% tags=["parameters"]\nSCALE = "smoke"\n\n'
+        '# %%\nimport os, pathlib, time\n\n# %%\nm = pathlib.Path(os.environ["READY"]).touch() or time.sleep(60)\n')
+    (tmp_path / "job.py").write_text(_SLEEPER)
+    proc = subprocess.Popen([sys.executable, str(tmp_path / "job.py"), str(nbs)], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "READY": str(ready)})
+    deadline = time.time() + 60
+    while not ready.exists():
+        assert proc.poll() is None and time.time() < deadline
+        time.sleep(0.05)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGTERM)
+    out = proc.communicate(timeout=30)[0]
+    assert proc.returncode == 3, out
+    assert out.split("|")[0].strip() == "stopped outside a training loop"
+    cell, code = out.split("|")[1].split(maxsplit=1)
+    assert cell == "3" and code.strip().startswith("m = pathlib.Path")
+    assert 1 <= int(out.split("|")[2]) <= 30  # the seconds it had spent in that cell
 
 
 def test_notebook_kernels_talk_over_ipc_not_tcp():

@@ -31,6 +31,7 @@ H100_GPU = "bench:figures_full_h100-gpu"  # the whole sequence at d865395 (4 H10
 X2_GPU = "bench:figures_full_2xh200-gpu"  # the whole sequence at cf16660, four jobs per GPU (2 H200)
 X4_GPU = "bench:figures_full_4xh200_c5d6bda-gpu"  # the whole sequence at c5d6bda, two jobs per GPU (4 H200)
 X4B_GPU = "bench:figures_full_4xh200_c4917eb-gpu"  # at c4917eb: faster weight DiT, three jobs per GPU in wave 2
+X4C_GPU = "bench:figures_full_4xh200_9fc1497-gpu"  # at 9fc1497: the same sequence, each notebook's slowest cells
 WDIT = "bench:weight_dit_step-gpu"  # the weight DiT's step: fused AdamW, compiled blocks (one H100)
 LDIT = "bench:latent_dit_step-gpu"  # the same variants for phase 12's latent DiT
 OLD_GPU = "bench:figures_full_7b7d265-gpu"  # one job per GPU at 7b7d265 (4 H100)
@@ -294,6 +295,48 @@ CHECKS = [
     (SEQ, N16, "methods/refined, 4 views, default poses/fscore", "refined: F {:.3f}, as committed"),
     (SEQ, X4_GPU, "commit", "(commit {:.7}, one node with 4 NVIDIA H200"),
     (SEQ, X4B_GPU, "gpu_minutes", "| c4917eb | 4 H200 | 2, then 3 | {:.1f} | yes |"),
+    (SEQ, X4C_GPU, "gpu_minutes", "| 9fc1497 | 4 H200 | 2, then 3 | {:.1f} | yes |"),
+    (SEQ, X4C_GPU, "commit", "slowest cells (commit {:.7}, one node with 4"),
+    (SEQ, X4C_GPU, "gpu_minutes", "\n64 cores): {:.1f} GPU-minutes, every notebook finished.** Asked for as 4 H100"),
+    (SEQ, X4C_GPU, "commands/0/wall_seconds", "the first ({} s) rebuilt the data and ran wave 1"),
+    (SEQ, X4C_GPU, "commands/1/wall_seconds", "the second ({} s)\nran wave 2"),
+    (SEQ, X4C_GPU, "jobs/0/seconds", "The rebuild took {} s with 64 workers"),
+    (SEQ, X4C_GPU, "jobs/1/seconds", "so wave 1 ran {} s."),
+    (SEQ, X4C_GPU, "jobs/4/seconds", "came from wave 1's {} s) |"),
+    (SEQ, X4C_GPU, "gpu_occupied_seconds/0", "GPU occupied\n{:.1f} + 625"),
+    (SEQ, X4C_GPU, "gpu_occupied_seconds/1", "774.9 + {:.1f} + 795"),
+    (SEQ, X4C_GPU, "gpu_occupied_seconds/2", "625.6 + {:.1f} + 595"),
+    (SEQ, X4C_GPU, "gpu_occupied_seconds/3", "795.8 + {:.1f} s on the four GPUs plus the rebuild; the jobs"),
+    (SEQ, X4C_GPU, "job_seconds", "the jobs themselves {:,.0f} s. Where each"),
+    (SEQ, X4C_GPU, "by_notebook/16/seconds", "| 16 | {} | "),
+    (SEQ, X4C_GPU, "jobs/16/notebooks/16/slowest_cells/0/seconds", "| 16 | 443.1 | {}: "),
+    (SEQ, X4C_GPU, "by_notebook/15/seconds", "| 15 | {} | "),
+    (SEQ, X4C_GPU, "jobs/19/notebooks/15/slowest_cells/0/seconds", "| 15 | 425.5 | {}: "),
+    (SEQ, X4C_GPU, "by_notebook/07/seconds", "| 07 | {} | "),
+    (SEQ, X4C_GPU, "jobs/10/notebooks/07/slowest_cells/0/seconds", "| 07 | 421.8 | {}: "),
+    (SEQ, X4C_GPU, "by_notebook/10/seconds", "| 10 | {} | "),
+    (SEQ, X4C_GPU, "jobs/14/notebooks/10/slowest_cells/0/seconds", "| 10 | 339.5 | {}: "),
+    (SEQ, X4C_GPU, "by_notebook/09/seconds", "| 09 | {} | "),
+    (SEQ, X4C_GPU, "jobs/12/notebooks/09/slowest_cells/0/seconds", "| 09 | 273.7 | {}: "),
+    (SEQ, X4C_GPU, "by_notebook/12/seconds", "| 12 | {} | "),
+    (SEQ, X4C_GPU, "jobs/18/notebooks/12/slowest_cells/0/seconds", "| 12 | 248.7 | {}: "),
+    (SEQ, X4C_GPU, "by_notebook/08/seconds", "| 08 | {} | "),
+    (SEQ, X4C_GPU, "jobs/11/notebooks/08/slowest_cells/0/seconds", "| 08 | 248.3 | {}: "),
+    (SEQ, X4C_GPU, "by_notebook/06/seconds", "| 06 | {} | "),
+    (SEQ, X4C_GPU, "jobs/17/notebooks/06/slowest_cells/0/seconds", "| 06 | 236.8 | {}: "),
+    (SEQ, X4C_GPU, "by_notebook/11/seconds", "| 11 | {} | "),
+    (SEQ, X4C_GPU, "jobs/15/notebooks/11/slowest_cells/0/seconds", "| 11 | 204.6 | {}: "),
+    (SEQ, X4C_GPU, "by_notebook/14/seconds", "| 14 | {} | "),
+    (SEQ, X4C_GPU, "jobs/13/notebooks/14/slowest_cells/0/seconds", "| 14 | 193.6 | {}: "),
+    (SEQ, X4C_GPU, "drift_against_committed/06/outside_tolerance", '; 06 ({} of 47), 11'),
+    (SEQ, X4C_GPU, "drift_against_committed/11/outside_tolerance", '), 11 ({} of 44), 12 (10'),
+    (SEQ, X4C_GPU, "drift_against_committed/12/outside_tolerance", '), 12 ({} of 47),\n07'),
+    (SEQ, X4C_GPU, "drift_against_committed/07/outside_tolerance", '\n07 ({} of 147), 08 (32'),
+    (SEQ, X4C_GPU, "drift_against_committed/08/outside_tolerance", '), 08 ({} of 217), 09 (59'),
+    (SEQ, X4C_GPU, "drift_against_committed/09/outside_tolerance", '), 09 ({} of 259), 10 (30'),
+    (SEQ, X4C_GPU, "drift_against_committed/10/outside_tolerance", '), 10 ({} of 280) and 15 (32'),
+    (SEQ, X4C_GPU, "drift_against_committed/15/outside_tolerance", " and 15 ({} of 214), the same kinds of values as"),
+    (SEQ, X4C_GPU, "drift_against_committed/12/values", "12 (10 of {}),"),
     (BENCH, WDIT, "variants/graph + compiled blocks + fused AdamW/steps_per_s", "| H100 | {:.1f} steps/s (fused AdamW"),
     (BENCH, WDIT, "variants/graph + compiled blocks + fused AdamW/first_10_steps_s", "compilation, {:.1f} s on a fresh"),
     (BENCH, WDIT, "variants/graph + compiled model + fused AdamW/steps_per_s", "eight; {:.1f} with the whole model compiled"),
@@ -516,7 +559,7 @@ def test_every_section_named_exists():
         assert re.search("^" + re.escape(heading), README, re.M), heading
 
 
-@pytest.mark.parametrize("source", [FULL_GPU, H100_GPU, X2_GPU, X4_GPU, X4B_GPU])
+@pytest.mark.parametrize("source", [FULL_GPU, H100_GPU, X2_GPU, X4_GPU, X4B_GPU, X4C_GPU])
 def test_the_committed_full_sequence_ran_every_gpu_notebook(source):
     """The runs the README calls complete: every notebook of every job finished in some job, and the GPU time
     is each GPU's occupied time (the union of its jobs' spans) plus the rebuild."""
@@ -537,7 +580,7 @@ def test_the_committed_full_sequence_ran_every_gpu_notebook(source):
 def test_the_table_of_full_runs_names_each_results_files_commit_and_cards():
     """Each row of the overview of full runs: the commit, the cards and the finished flag its results file records."""
     rows = [r for r in _section(README, SEQ).splitlines() if re.match(r"^\| [0-9a-f]{7} \| \d (H100|H200) \|", r)]
-    assert len(rows) == 8
+    assert len(rows) == 9
     for row in rows:
         commit, node, _, _, finished, results = [c.strip() for c in row.strip("|").split("|")]
         run = json.loads((paths.BENCH_DIR / "results" / results.strip("`")).read_text())

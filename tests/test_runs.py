@@ -242,7 +242,7 @@ except runs.Stopped as stop:
 def test_a_stopped_training_keeps_every_step_it_took_and_resumes_from_there(tmp_path):
     """A job stopped at its time limit gets SIGTERM: with save_on_stop its training saves last.pt at the
     next log step (not only every checkpoint_every steps) and ends; the rerun resumes there and reaches the
-    same result. Outside a training loop SIGTERM still ends the process at once."""
+    same result. Outside a training loop SIGTERM stops the process at once, as Stopped where it was."""
     import signal
     import subprocess
     import sys
@@ -266,11 +266,14 @@ def test_a_stopped_training_keeps_every_step_it_took_and_resumes_from_there(tmp_
     assert out == ["finished", str(saved["step"]), "1200.0"]  # resumed at the stop, same result as one run
     assert not (run / "last.pt").exists()
 
-    idle = subprocess.Popen([sys.executable, "-c", "import time; from sdfnets import runs; runs.save_on_stop(); "
-                             "print('ready', flush=True); time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+    idle = subprocess.Popen([sys.executable, "-c", "import sys, time; from sdfnets import runs; runs.save_on_stop()\n"
+                             "try:\n    print('ready', flush=True); time.sleep(60)\n"
+                             "except runs.Stopped as stop:\n    print(stop); sys.exit(3)"],
+                            stdout=subprocess.PIPE, text=True)
     assert idle.stdout.readline() == "ready\n"
     idle.send_signal(signal.SIGTERM)
-    assert idle.wait(timeout=30) == -signal.SIGTERM  # not training: ended as before
+    assert idle.wait(timeout=30) == 3  # not training: stopped at once, where it was
+    assert idle.stdout.read() == "stopped outside a training loop\n"
 
 
 def test_a_stop_request_saves_mid_run_and_lets_a_finishing_run_finish_then_stop(tmp_path):

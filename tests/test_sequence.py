@@ -128,6 +128,7 @@ def test_a_job_stopped_inside_a_notebook_records_the_cells_it_had_timed(build, m
     def stopped(scale, only, **kw):
         stop = runs.Stopped("weight DiT (phase2): stopped at step 10 of 20")
         stop.slowest_cells = [{"cell": 6, "seconds": 3.0, "code": "gen = train()"}]  # what run_all attaches
+        stop.stopped_cell = {"cell": 6, "seconds": 3.0, "code": "gen = train()"}
         raise stop
 
     monkeypatch.setattr(notebooks, "run_all", stopped)
@@ -135,6 +136,7 @@ def test_a_job_stopped_inside_a_notebook_records_the_cells_it_had_timed(build, m
         sequence.run_job("weight-space", "smoke", sequence.record_path("weight-space", 1))
     record = json.loads(sequence.record_path("weight-space", 1).read_text())
     assert record["stopped_in"] == {"notebook": "02", "training": "weight DiT (phase2): stopped at step 10 of 20",
+                                    "cell": {"cell": 6, "seconds": 3.0, "code": "gen = train()"},
                                     "slowest_cells": [{"cell": 6, "seconds": 3.0, "code": "gen = train()"}]}
 
 

@@ -199,6 +199,7 @@ def run_all(scale: str = "cpu", only: str | None = None, force: bool = False,
             continue
         except BaseException as exc:  # stopped or interrupted: the cells timed so far go with it
             exc.slowest_cells = slowest_cells(timed)
+            exc.stopped_cell = slowest_cells(timed[-1:])[0] if timed else None  # the cell it was cut short in
             raise
         secs = time.perf_counter() - t0
         _stamp(nb.stem, scale).parent.mkdir(parents=True, exist_ok=True)

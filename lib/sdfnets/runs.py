@@ -51,17 +51,20 @@ def save_on_stop() -> None:
     """Make SIGTERM a graceful stop for this (one-process) job: a :func:`load_or_train` loop in progress
     writes ``last.pt`` at its next log step and raises :class:`Stopped` (one asked on its last steps
     finishes, saves as usual, then raises), so a job stopped at its time limit keeps every step it took,
-    not only those up to its last periodic checkpoint, and ends within a log step. Outside a
-    training loop, in a worker process, or at a second SIGTERM, the signal ends the process as before."""
+    not only those up to its last periodic checkpoint, and ends within a log step. Outside a training
+    loop :class:`Stopped` is raised where the process is, so the job can still record where it was
+    stopped; in a worker process, or at a second SIGTERM, the signal ends the process as before."""
     if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
         return
     _STOP.clear()
     _STOP_OWNER[0] = os.getpid()
 
     def handler(signum, frame):
-        if os.getpid() == _STOP_OWNER[0] and _TRAINING[0] and not _STOP.is_set():
+        if os.getpid() == _STOP_OWNER[0] and not _STOP.is_set():
             _STOP.set()
-            return
+            if _TRAINING[0]:
+                return  # the loop saves at its next log step, then raises Stopped
+            raise Stopped("stopped outside a training loop")
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGTERM)
 

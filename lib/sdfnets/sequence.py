@@ -21,8 +21,8 @@ had not finished: every notebook loads the runs it finished (load-or-train, chec
     python -m sdfnets.sequence --job deepsdf       # one job in this process
 
 Each job writes ``build/sequence/records/<job>.wave<N>.json`` as it goes (every notebook's seconds,
-status, drift and slowest cells (a stopped one's too, in ``stopped_in``), its GPU and cores, start and end,
-the time spent waiting, the device, the commit);
+status, drift and slowest cells; a stopped one's too, in ``stopped_in``, with the cell it was stopped in,
+inside a training loop or not), its GPU and cores, start and end, the time spent waiting, the device, the commit);
 ``--out`` gathers them into one file: GPU-seconds are each GPU's occupied time (two jobs side by side
 on one GPU count once), plus the data rebuild, with the totals per notebook (the committed
 ``bench/results/figures_full-gpu.json``, the whole sequence at f091519, was assembled from such records). Two notebooks are not GPU
@@ -184,8 +184,9 @@ def run_job(name: str, scale: str = "full", record: Path | None = None) -> dict:
             results = run_all(scale, nb, force=True, echo=lambda s: print(s, flush=True), engine="script")
         except runs.Stopped as stop:
             print(f"stopped: {stop}", flush=True)
-            rec["stopped_in"] = {"notebook": nb, "training": str(stop),
-                                 "slowest_cells": getattr(stop, "slowest_cells", [])}  # the last one was cut short
+            rec["stopped_in"] = {"notebook": nb, "training": str(stop),  # or "stopped outside a training loop"
+                                 **({"cell": stop.stopped_cell} if getattr(stop, "stopped_cell", None) else {}),
+                                 "slowest_cells": getattr(stop, "slowest_cells", [])}
             save()
             raise SystemExit(128 + signal.SIGTERM) from None
         for r in results:
