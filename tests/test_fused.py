@@ -97,3 +97,21 @@ def test_triton_kernels_in_the_interpreter_match_the_reference():
     res = subprocess.run([sys.executable, "-c", INTERPRETED], capture_output=True, text=True, env=env, timeout=600)
     assert res.returncode == 0, res.stderr[-2000:]
     assert float(res.stdout.split("ERR")[1]) < 1e-5
+
+
+def test_a_frozen_decoder_gives_the_latents_their_gradient_and_computes_no_weight_gradients():
+    """Silhouette refinement moves latents through a frozen decoder: the fused backward then skips the
+    weight gradients and the latents' gradient is autograd's, exactly in float64."""
+    torch.manual_seed(3)
+    dec = Decoder(64, 32, 8, 4, 6, 8).double()
+    with torch.no_grad():
+        for p in dec.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    z, pts = torch.randn(3, 64, dtype=torch.float64), torch.rand(3, 16, 3, dtype=torch.float64) * 2 - 1
+    weights = torch.randn(3, 16, dtype=torch.float64)
+    _, g_ref = _grads(dec, z, pts, lambda d, z, p: d(z[:, None], p), weights)
+    for p in dec.parameters():
+        p.requires_grad_(False)
+    out, g = _grads(dec, z, pts, lambda d, z, p: fused.decoder_sdf(d, z, p, fused.TorchOps(), torch.float64), weights)
+    assert torch.allclose(g[0], g_ref[0], rtol=1e-10, atol=1e-12)
+    assert all(p.grad is None for p in dec.parameters())

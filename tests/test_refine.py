@@ -129,3 +129,51 @@ def test_rays_that_miss_the_sphere_are_dropped_with_the_same_loss_gradient_and_i
         grads.append((loss.detach(), g, views.iou(dec, z.detach())))
     for a, b in zip(*grads):
         torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
+
+
+class _Tiled:
+    """The fused step's PyTorch reference with the Triton kernels' row tile, so that points get padded."""
+
+    def __new__(cls):
+        from sdfnets.deepsdf import fused
+
+        ops = fused.TorchOps()
+        ops.tile_m = 128
+        return ops
+
+
+def test_the_fused_decoder_casts_the_same_silhouettes_with_the_same_gradients_and_refinement():
+    """Views through the fused DeepSDF step (what a Hopper GPU runs; here its PyTorch reference, also with
+    points padded to a 128-row tile) give the loss, latent gradient, IoU and refined latents of the
+    decoder run as a module."""
+    from sdfnets.data.render import camera_poses, fov_for_unit_sphere
+    from sdfnets.deepsdf.model import Decoder
+
+    torch.manual_seed(0)
+    dec = Decoder(16, 32, 4, 2, 6, 8)
+    with torch.no_grad():
+        for p in dec.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+        dec.out.bias.fill_(-0.1)  # SDF from -0.1 to 0.2 over the cube: surfaces in the views
+    poses, yfov = camera_poses(3), fov_for_unit_sphere(2.5)
+    images = np.stack([_images(Spheres(), torch.tensor([r, 0.1]), poses, yfov, res=48) for r in (0.4, 0.5)])
+    both = np.stack([poses] * 2)
+    z = torch.randn(2, 16) * 0.3
+    got = {}
+    for name, fused in (("module", False), ("fused", True), ("tiled", _Tiled())):
+        views = refine.Views(images, both, yfov, 12, 20, "cpu", fused=fused if isinstance(fused, bool) else None)
+        if name == "tiled":
+            views.ops = fused
+        zz = z.clone().requires_grad_()
+        loss = views.loss(dec, zz, 0.05)
+        (g,) = torch.autograd.grad(loss.sum(), zz)
+        got[name] = (loss.detach(), g, views.iou(dec, z))
+    assert views.points.shape[-3] * views.points.shape[-2] * 3 % 128  # the tiled run did pad
+    for name in ("fused", "tiled"):
+        for a, b in zip(got[name], got["module"]):
+            torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
+    assert float(got["module"][1].abs().max()) > 1e-4  # a gradient that means something
+    cfg = refine.RefineConfig(steps=5, res=12, samples=20, tau=0.05)
+    runs = [refine.refine(dec, z, images, both, yfov, cfg, fused=f)[0] for f in (False, True)]
+    assert float((runs[0] - z).abs().max()) > 1e-4
+    torch.testing.assert_close(runs[1], runs[0], atol=1e-5, rtol=1e-4)

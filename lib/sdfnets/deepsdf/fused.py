@@ -125,6 +125,7 @@ class FusedDecoderFn(torch.autograd.Function):
         Ws, w_out = params[0:2 * n:2], params[-2]
         gW, gb = [None] * n, [None] * n
         gz = torch.zeros_like(_acc(z))
+        weights = any(ctx.needs_input_grad[5:])  # a frozen decoder (refinement) wants the latents' only
         with torch.autocast(pe.device.type, enabled=False):
             gpred = _acc(gpred).contiguous()
             g, sums, gw_out = ops.head_grad(gpred, _acc(w_out[0]), hs[-1], rows)
@@ -132,18 +133,21 @@ class FusedDecoderFn(torch.autograd.Function):
                 gb[i] = sums.sum(0)
                 if i == 0 or i == skip:
                     off = 0 if i == 0 else hidden
-                    gw = torch.zeros_like(_acc(Ws[i]))
-                    gw[:, off:off + L] = sums.T @ _acc(z)
                     gz += sums @ _acc(Ws[i][:, off:off + L])
-                    seen = _acc(g.T @ (pe if i == 0 else buf))  # [N, PE_WIDTH] or [N, hidden + PE_WIDTH]
-                    if i == skip:
-                        gw[:, :hidden] = seen[:, :hidden]
-                    gw[:, off + L:off + L + P] = seen[:, -PE_WIDTH:][:, :P]
-                    gW[i] = gw
-                else:
+                    if weights:
+                        gw = torch.zeros_like(_acc(Ws[i]))
+                        gw[:, off:off + L] = sums.T @ _acc(z)
+                        seen = _acc(g.T @ (pe if i == 0 else buf))  # [N, PE_WIDTH] or [N, hidden + PE_WIDTH]
+                        if i == skip:
+                            gw[:, :hidden] = seen[:, :hidden]
+                        gw[:, off + L:off + L + P] = seen[:, -PE_WIDTH:][:, :P]
+                        gW[i] = gw
+                elif weights:
                     gW[i] = _acc(g.T @ hs[i - 1])
                 if i > 0:
                     g, sums = ops.grad_relu(g, ws[i][:, :hidden], hs[i - 1], rows)
+        if not weights:
+            return (None, None, gz.to(z.dtype), None, None, *[None] * len(params))
         grads = [gW[i // 2].to(params[i].dtype) if i % 2 == 0 else gb[i // 2].to(params[i].dtype)
                  for i in range(2 * n)]
         return (None, None, gz.to(z.dtype), None, None, *grads, gw_out[None].to(w_out.dtype),

@@ -82,10 +82,40 @@ def ray_points(origins: torch.Tensor, dirs: torch.Tensor, samples: int) -> tuple
     return origins[..., None, :] + t[..., None] * dirs[..., None, :], hit
 
 
-def soft_silhouette(decoder, z: torch.Tensor, points: torch.Tensor, hit: torch.Tensor, tau: float) -> torch.Tensor:
+def fused_ops(device, want: bool | None = None):
+    """The fused DeepSDF kernels' primitives (:mod:`sdfnets.deepsdf.fused`) for the silhouettes: with
+    ``want`` None where they are compiled (Triton on a Hopper GPU), with True on any device (the PyTorch
+    reference elsewhere); None runs the decoder as a module."""
+    from ..deepsdf import fused
+
+    return fused.default_ops(device) if (fused.hopper(device) if want is None else want) else None
+
+
+def ray_sdf(decoder, z: torch.Tensor, points: torch.Tensor, ops=None) -> torch.Tensor:
+    """float32 SDF [..., K, R, S] of latents ``z`` [..., D] at ``points`` [..., K, R, S, 3]. With ``ops``
+    (:func:`fused_ops`) and a DeepSDF :class:`~sdfnets.deepsdf.model.Decoder`, through the fused kernels:
+    each latent's share of the first and the skip layer once per object instead of once per point, one
+    kernel per layer, and no weight gradients for a frozen decoder (points padded to the kernels' tile)."""
+    from ..deepsdf import fused
+    from ..deepsdf.model import Decoder
+
+    if ops is None or not isinstance(decoder, Decoder):
+        return decoder(z[..., None, None, None, :], points).float()
+    lead, body = points.shape[:-4], points.shape[-4:-1]
+    g = math.prod(lead)
+    pts = points.reshape(g, -1, 3)
+    rows = pts.shape[1]
+    pad = -rows % ops.tile_m
+    if pad:
+        pts = torch.cat([pts, pts.new_zeros(g, pad, 3)], 1)
+    return fused.decoder_sdf(decoder, z.reshape(g, -1).float(), pts, ops)[:, :rows].reshape(*lead, *body)
+
+
+def soft_silhouette(decoder, z: torch.Tensor, points: torch.Tensor, hit: torch.Tensor, tau: float,
+                    ops=None) -> torch.Tensor:
     """[..., K, R] in (0, 1): the soft probability that each ray meets the surface of latent ``z``
-    [..., D] (``points`` [..., K, R, S, 3], ``hit`` [..., K, R])."""
-    sdf = decoder(z[..., None, None, None, :], points).float()
+    [..., D] (``points`` [..., K, R, S, 3], ``hit`` [..., K, R]; ``ops``: see :func:`ray_sdf`)."""
+    sdf = ray_sdf(decoder, z, points, ops)
     soft_min = -tau * torch.logsumexp(-sdf / tau, dim=-1)
     return torch.sigmoid(-soft_min / tau) * hit
 
@@ -97,9 +127,12 @@ class Views:
     Rays that miss the unit sphere in every view (the image corners: a third of them for cameras at
     distance 2.5 with the renders' field of view) cast no silhouette whatever the latent, so with
     ``compact`` they are dropped before the decoder runs and their constant share of the loss and of the
-    IoU's union is added back: the same loss, gradients and IoU for two thirds of the decoder's work."""
+    IoU's union is added back: the same loss, gradients and IoU for two thirds of the decoder's work.
+    ``fused``: the decoder's SDF through the fused kernels (:func:`fused_ops`; None: where they are compiled)."""
 
-    def __init__(self, images, poses, yfov: float, res: int, samples: int, device, compact: bool = True):
+    def __init__(self, images, poses, yfov: float, res: int, samples: int, device, compact: bool = True,
+                 fused: bool | None = None):
+        self.ops = fused_ops(device, fused)
         images = np.asarray(images)
         lead, k = images.shape[:-4], images.shape[-4]
         masks = foreground_masks(images.reshape(-1, *images.shape[-3:]), res).to(device)
@@ -119,7 +152,7 @@ class Views:
 
     def loss(self, decoder, z, tau: float) -> torch.Tensor:
         """Binary cross-entropy of the soft silhouettes, per object [...] (mean over views and rays)."""
-        sil = soft_silhouette(decoder, z, self.points, self.hit, tau).clamp(1e-5, 1 - 1e-5)
+        sil = soft_silhouette(decoder, z, self.points, self.hit, tau, self.ops).clamp(1e-5, 1 - 1e-5)
         with torch.autocast(sil.device.type, enabled=False):  # the decoder may run in bf16, the loss in float32
             bce = F.binary_cross_entropy(sil, self.masks.float(), reduction="none").sum((-1, -2))
             return (bce + self.missed_bce) / self.rays
@@ -127,7 +160,7 @@ class Views:
     @torch.no_grad()
     def iou(self, decoder, z) -> torch.Tensor:
         """Silhouette IoU [...] of the hard silhouettes (min SDF along the ray < 0) against masks > 0.5."""
-        sdf = decoder(z[..., None, None, None, :], self.points).float()
+        sdf = ray_sdf(decoder, z, self.points, self.ops)
         pred = (sdf.min(-1).values < 0) & self.hit
         true = self.masks > 0.5
         union = (pred | true).sum((-1, -2)) + self.missed_true
@@ -136,14 +169,15 @@ class Views:
 
 def refine(decoder, z0: torch.Tensor, images, poses, yfov: float, cfg: RefineConfig = RefineConfig(), *,
            latent_scale: float = 1.0, batch: int = 8, progress: bool = False,
-           on_step=None, compact: bool = True) -> tuple[torch.Tensor, list[float]]:
+           on_step=None, compact: bool = True, fused: bool | None = None) -> tuple[torch.Tensor, list[float]]:
     """The latents near ``z0`` ([D] for one object, [M, D] for M) whose shapes best cast the
     silhouettes of ``images`` ([K, H, W, 3] or [M, K, H, W, 3], white background) seen from
     ``poses`` ([K, 4, 4] or [M, K, 4, 4]); ``latent_scale``: the training latents' spread (std), the
     trust region's unit. Objects are refined ``batch`` at a time, each by its own loss (Adam's
     updates are per entry, so a batch gives each object the result it gets alone). On a GPU the
     decoder runs in bf16. ``on_step(done, total)`` after each step (steps over all batches); ``compact``:
-    see :class:`Views` (the same result either way, a third less work with it).
+    see :class:`Views` (the same result either way, a third less work with it); ``fused``: the decoder
+    through the fused DeepSDF kernels (None: on a Hopper GPU with Triton, the same function in bf16).
     Returns (latents like ``z0``, mean loss per step of the last batch)."""
     single = z0.dim() == 1
     if single:
@@ -155,7 +189,7 @@ def refine(decoder, z0: torch.Tensor, images, poses, yfov: float, cfg: RefineCon
     try:
         for s in tqdm(range(0, len(z0), batch), desc="refine", unit="batch", disable=not progress, leave=False):
             views = Views(np.asarray(images)[s:s + batch], np.asarray(poses)[s:s + batch], yfov, cfg.res, cfg.samples, dev,
-                          compact=compact)
+                          compact=compact, fused=fused)
             start = z0[s:s + batch].to(dev).float()
             z = torch.nn.Parameter(start.clone())
             opt = torch.optim.Adam([z], lr=cfg.lr)
