@@ -115,3 +115,34 @@ def test_a_frozen_decoder_gives_the_latents_their_gradient_and_computes_no_weigh
     out, g = _grads(dec, z, pts, lambda d, z, p: fused.decoder_sdf(d, z, p, fused.TorchOps(), torch.float64), weights)
     assert torch.allclose(g[0], g_ref[0], rtol=1e-10, atol=1e-12)
     assert all(p.grad is None for p in dec.parameters())
+
+
+def test_frozen_sdf_pads_to_the_row_tile_and_test_time_reconstruction_fits_the_same_latents():
+    """What refinement and test-time reconstruction run on a Hopper GPU: points padded to the kernels' row
+    tile give the module's SDF and latent gradient; fit_latents through the fused step (here its float32
+    PyTorch reference) reaches the latents the module path reaches."""
+    from sdfnets.deepsdf.reconstruct import fit_latents
+
+    torch.manual_seed(5)
+    dec = Decoder(16, 32, 4, 2, 6, 8)
+    with torch.no_grad():
+        for p in dec.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    z, pts = torch.randn(2, 16, requires_grad=True), torch.rand(2, 100, 3) * 2 - 1  # 100 rows: padded to 128
+    ref = dec(z[:, None], pts)
+    (g_ref,) = torch.autograd.grad(ref.pow(2).sum(), z)
+    out = fused.frozen_sdf(dec, z, pts, _FakeTiled())
+    (g,) = torch.autograd.grad(out.pow(2).sum(), z)
+    assert out.shape == (2, 100)
+    torch.testing.assert_close(out, ref, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(g, g_ref, atol=1e-6, rtol=1e-5)
+    assert fused.ops_for("cpu") is None and isinstance(fused.ops_for("cpu", True), fused.TorchOps)
+
+    truth = torch.randn(3, 16) * 0.5
+    pts = torch.rand(3, 512, 3) * 2 - 1
+    with torch.no_grad():
+        sdf = dec(truth[:, None], pts)
+    fits = [fit_latents(dec, pts, sdf, steps=30, lr=5e-2, points_per_step=256, fused=f) for f in (False, True)]
+    assert float(fits[0].abs().max()) > 1e-2  # it moved from its 0.01-scale start
+    torch.testing.assert_close(fits[1], fits[0], atol=1e-4, rtol=1e-3)
+    assert all(p.requires_grad for p in dec.parameters())  # the decoder is given back trainable

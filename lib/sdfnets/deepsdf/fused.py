@@ -186,6 +186,27 @@ def decoder_sdf(decoder: Decoder, latents: torch.Tensor, points: torch.Tensor, o
     return FusedDecoderFn.apply(ops, layout, latents, pe, S, *params).view(G, S)
 
 
+def ops_for(device, want: bool | None = None):
+    """The primitives a frozen-decoder caller (refinement, test-time reconstruction) runs: with ``want``
+    None the Triton kernels where they are compiled and None elsewhere (the decoder as a module), with
+    True :func:`default_ops` on any device, with False None."""
+    return default_ops(device) if (hopper(device) if want is None else want) else None
+
+
+def frozen_sdf(decoder, latents: torch.Tensor, points: torch.Tensor, ops=None) -> torch.Tensor:
+    """float32 ``decoder(latents[:, None], points)`` for ``latents`` [G, L], ``points`` [G, S, 3]: through
+    the fused step when ``ops`` is given and ``decoder`` is a :class:`Decoder` (points padded to the
+    kernels' row tile; differentiable in the latents, no weight gradients for a frozen decoder), else
+    the decoder as a module."""
+    if ops is None or not isinstance(decoder, Decoder):
+        return decoder(latents[:, None], points).float()
+    rows = points.shape[1]
+    pad = -rows % ops.tile_m
+    if pad:
+        points = torch.cat([points, points.new_zeros(points.shape[0], pad, 3)], 1)
+    return decoder_sdf(decoder, latents.float(), points, ops)[:, :rows]
+
+
 def default_ops(device):
     """Triton kernels on a Hopper (or newer) GPU where Triton is installed, the PyTorch reference otherwise."""
     return TritonOps() if hopper(device) else TorchOps()

@@ -12,11 +12,16 @@ from ..field import clamped_l1
 
 def fit_latents(decoder, points: torch.Tensor, sdf: torch.Tensor, *, steps: int = 800, lr: float = 5e-3,
                 latent_reg: float = 1e-4, clamp: float = 0.1, init_std: float = 0.01, points_per_step: int = 8192,
-                seed: int = 0) -> torch.Tensor:
+                seed: int = 0, fused: bool | None = None) -> torch.Tensor:
     """DeepSDF's test-time reconstruction: the decoder frozen, one latent per shape optimised to
     fit that shape's observed SDF samples. ``points`` [T, P, 3], ``sdf`` [T, P] -> latents [T, D].
-    The T fits are independent; they run as one batch."""
+    The T fits are independent; they run as one batch. ``fused``: the decoder through the fused
+    kernels (:func:`.fused.ops_for`; None: where they are compiled, in bf16 as the decoder was trained),
+    else as a module in float32."""
+    from . import fused as fz
+
     device = next(decoder.parameters()).device
+    ops = fz.ops_for(device, fused)
     g = torch.Generator(device=device)
     g.manual_seed(seed)
     points, sdf = points.to(device), sdf.to(device)
@@ -30,7 +35,7 @@ def fit_latents(decoder, points: torch.Tensor, sdf: torch.Tensor, *, steps: int 
     try:
         for step in range(steps):
             idx = torch.randint(p, (t, min(points_per_step, p)), generator=g, device=device)
-            pred = decoder(z[:, None, :], points[rows, idx]).float()
+            pred = fz.frozen_sdf(decoder, z, points[rows, idx], ops)
             loss = clamped_l1(pred, sdf[rows, idx], clamp).mean(dim=1).sum() + latent_reg * z.pow(2).sum()
             opt.zero_grad(set_to_none=True)
             loss.backward()

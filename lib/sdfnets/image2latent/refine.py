@@ -83,32 +83,27 @@ def ray_points(origins: torch.Tensor, dirs: torch.Tensor, samples: int) -> tuple
 
 
 def fused_ops(device, want: bool | None = None):
-    """The fused DeepSDF kernels' primitives (:mod:`sdfnets.deepsdf.fused`) for the silhouettes: with
-    ``want`` None where they are compiled (Triton on a Hopper GPU), with True on any device (the PyTorch
-    reference elsewhere); None runs the decoder as a module."""
+    """The fused DeepSDF kernels' primitives for the silhouettes (:func:`sdfnets.deepsdf.fused.ops_for`):
+    with ``want`` None where they are compiled (Triton on a Hopper GPU), with True on any device (the
+    PyTorch reference elsewhere); None runs the decoder as a module."""
     from ..deepsdf import fused
 
-    return fused.default_ops(device) if (fused.hopper(device) if want is None else want) else None
+    return fused.ops_for(device, want)
 
 
 def ray_sdf(decoder, z: torch.Tensor, points: torch.Tensor, ops=None) -> torch.Tensor:
     """float32 SDF [..., K, R, S] of latents ``z`` [..., D] at ``points`` [..., K, R, S, 3]. With ``ops``
-    (:func:`fused_ops`) and a DeepSDF :class:`~sdfnets.deepsdf.model.Decoder`, through the fused kernels:
-    each latent's share of the first and the skip layer once per object instead of once per point, one
-    kernel per layer, and no weight gradients for a frozen decoder (points padded to the kernels' tile)."""
+    (:func:`fused_ops`) and a DeepSDF :class:`~sdfnets.deepsdf.model.Decoder`, through the fused kernels
+    (:func:`sdfnets.deepsdf.fused.frozen_sdf`): each latent's share of the first and the skip layer once
+    per object instead of once per point, one kernel per layer, no weight gradients for a frozen decoder."""
     from ..deepsdf import fused
-    from ..deepsdf.model import Decoder
 
-    if ops is None or not isinstance(decoder, Decoder):
+    if ops is None:
         return decoder(z[..., None, None, None, :], points).float()
     lead, body = points.shape[:-4], points.shape[-4:-1]
     g = math.prod(lead)
-    pts = points.reshape(g, -1, 3)
-    rows = pts.shape[1]
-    pad = -rows % ops.tile_m
-    if pad:
-        pts = torch.cat([pts, pts.new_zeros(g, pad, 3)], 1)
-    return fused.decoder_sdf(decoder, z.reshape(g, -1).float(), pts, ops)[:, :rows].reshape(*lead, *body)
+    sdf = fused.frozen_sdf(decoder, z.reshape(g, -1), points.reshape(g, -1, 3), ops)
+    return sdf.reshape(*lead, *body)
 
 
 def soft_silhouette(decoder, z: torch.Tensor, points: torch.Tensor, hit: torch.Tensor, tau: float,
@@ -233,12 +228,13 @@ def estimate_poses(decoder, z: torch.Tensor, images, yfov: float, *, distance: f
     from .pipeline import camera_pose
 
     dev = next(decoder.parameters()).device
+    ops = fused_ops(dev)
     cands = np.stack([camera_pose(a, e, distance) for e in elevations for a in np.arange(azimuths) * 360.0 / azimuths])
     sils = []
     for s in range(0, len(cands), chunk):
         o, d = camera_rays(torch.as_tensor(cands[s:s + chunk]).float().to(dev), float(yfov), res)
         pts, hit = ray_points(o, d, samples)
-        sdf = decoder(z.to(dev).float().reshape(1, 1, 1, -1), pts).float()
+        sdf = ray_sdf(decoder, z.to(dev).float(), pts, ops)
         sils.append((sdf.min(-1).values < 0) & hit)
     sil = torch.cat(sils).float()  # [C, R]
     masks = (foreground_masks(images, res).to(dev).reshape(len(images), -1) > 0.5).float()  # [K, R]
