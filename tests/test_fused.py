@@ -137,6 +137,9 @@ def test_frozen_sdf_pads_to_the_row_tile_and_test_time_reconstruction_fits_the_s
     torch.testing.assert_close(out, ref, atol=1e-6, rtol=1e-5)
     torch.testing.assert_close(g, g_ref, atol=1e-6, rtol=1e-5)
     assert fused.ops_for("cpu") is None and isinstance(fused.ops_for("cpu", True), fused.TorchOps)
+    wide = _FakeTiled()
+    wide.tile_n = 128  # the Triton kernels' column tile: a 32-wide decoder runs as a module instead
+    assert fused.supported(dec, 128, wide) and torch.equal(fused.frozen_sdf(dec, z, pts, wide), ref)
 
     truth = torch.randn(3, 16) * 0.5
     pts = torch.rand(3, 512, 3) * 2 - 1

@@ -195,15 +195,15 @@ def ops_for(device, want: bool | None = None):
 
 def frozen_sdf(decoder, latents: torch.Tensor, points: torch.Tensor, ops=None) -> torch.Tensor:
     """float32 ``decoder(latents[:, None], points)`` for ``latents`` [G, L], ``points`` [G, S, 3]: through
-    the fused step when ``ops`` is given and ``decoder`` is a :class:`Decoder` (points padded to the
-    kernels' row tile; differentiable in the latents, no weight gradients for a frozen decoder), else
-    the decoder as a module."""
-    if ops is None or not isinstance(decoder, Decoder):
-        return decoder(latents[:, None], points).float()
+    the fused step when ``ops`` is given and can run ``decoder`` (a :class:`Decoder` the kernels support;
+    points padded to their row tile; differentiable in the latents, no weight gradients for a frozen
+    decoder), else the decoder as a module."""
     rows = points.shape[1]
-    pad = -rows % ops.tile_m
-    if pad:
-        points = torch.cat([points, points.new_zeros(points.shape[0], pad, 3)], 1)
+    padded = rows + -rows % getattr(ops, "tile_m", 1)
+    if ops is None or not isinstance(decoder, Decoder) or supported(decoder, padded, ops):
+        return decoder(latents[:, None], points).float()
+    if padded > rows:
+        points = torch.cat([points, points.new_zeros(points.shape[0], padded - rows, 3)], 1)
     return decoder_sdf(decoder, latents.float(), points, ops)[:, :rows]
 
 
