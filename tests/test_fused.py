@@ -140,6 +140,9 @@ def test_frozen_sdf_pads_to_the_row_tile_and_test_time_reconstruction_fits_the_s
     wide = _FakeTiled()
     wide.tile_n = 128  # the Triton kernels' column tile: a 32-wide decoder runs as a module instead
     assert fused.supported(dec, 128, wide) and torch.equal(fused.frozen_sdf(dec, z, pts, wide), ref)
+    small = _FakeTiled()
+    small.min_points = 10_000  # a call below the kernels' break-even runs as a module
+    assert torch.equal(fused.frozen_sdf(dec, z, pts, small), ref) and fused.TritonOps.min_points == 1 << 17
 
     truth = torch.randn(3, 16) * 0.5
     pts = torch.rand(3, 512, 3) * 2 - 1

@@ -50,6 +50,7 @@ class TorchOps:
     """The three primitives in PyTorch (float32 arithmetic, float64 kept; outputs in the inputs' dtype)."""
 
     tile_m = 1
+    min_points = 0  # the reference runs any call it is given (tests compare it with the module)
 
     @staticmethod
     def encode(points, pe, dtype):
@@ -197,10 +198,11 @@ def frozen_sdf(decoder, latents: torch.Tensor, points: torch.Tensor, ops=None) -
     """float32 ``decoder(latents[:, None], points)`` for ``latents`` [G, L], ``points`` [G, S, 3]: through
     the fused step when ``ops`` is given and can run ``decoder`` (a :class:`Decoder` the kernels support;
     points padded to their row tile; differentiable in the latents, no weight gradients for a frozen
-    decoder), else the decoder as a module."""
+    decoder) on at least ``ops.min_points`` points, else the decoder as a module."""
     rows = points.shape[1]
     padded = rows + -rows % getattr(ops, "tile_m", 1)
-    if ops is None or not isinstance(decoder, Decoder) or supported(decoder, padded, ops):
+    if (ops is None or not isinstance(decoder, Decoder) or supported(decoder, padded, ops)
+            or points.shape[0] * rows < ops.min_points):
         return decoder(latents[:, None], points).float()
     if padded > rows:
         points = torch.cat([points, points.new_zeros(points.shape[0], padded - rows, 3)], 1)
@@ -227,6 +229,11 @@ DEFAULT_TILES = dict(BM=128, BN=128, BK=64, GROUP_M=8, num_warps=4, num_stages=5
 class TritonOps:
     """The primitives as Triton kernels for Hopper GPUs (tensor-memory copies); ``tiles``
     overrides :data:`DEFAULT_TILES` (the best of bench/deepsdf_fused.py's sweep on an H100)."""
+
+    # Below this many points a call is cheaper through the module: each fused layer costs a fixed host-side
+    # launch (~7 ms a refinement step on an H100), which 72,384 points (one view) do not repay and 289,536
+    # (four views) do (bench/fused_crossover.py, bench/results/fused_crossover-gpu.txt).
+    min_points = 1 << 17
 
     def __init__(self, **tiles):
         if importlib.util.find_spec("triton") is None:
