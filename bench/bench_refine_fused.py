@@ -11,7 +11,7 @@ import torch
 from bench_refine import setup
 from harness import timed, write_result
 
-from sdfnets.image2latent import refine as rf
+from sdfnets.deepsdf import fused
 
 
 def run(quick: bool = False) -> dict:
@@ -23,7 +23,7 @@ def run(quick: bool = False) -> dict:
                         project_label="the fused DeepSDF kernels (Views(fused=True))",
                         baseline_label="the decoder as a module, bf16 autocast on a GPU (fused=False)",
                         higher_is_better=False, sizes=sizes,
-                        extra={"ops": type(rf.fused_ops(dev, True)).__name__,
+                        extra={"ops": type(fused.ops_for(dev, True)).__name__,
                                "max_abs_latent_difference": float((z_fused - z_module).abs().max()),
                                "max_abs_latent_move": float((z_module.cpu() - go.start).abs().max())})
     return {"path": str(path), "ratio": t_module / t_fused}

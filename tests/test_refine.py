@@ -131,22 +131,14 @@ def test_rays_that_miss_the_sphere_are_dropped_with_the_same_loss_gradient_and_i
         torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
 
 
-class _Tiled:
-    """The fused step's PyTorch reference with the Triton kernels' row tile, so that points get padded."""
-
-    def __new__(cls):
-        from sdfnets.deepsdf import fused
-
-        ops = fused.TorchOps()
-        ops.tile_m = 128
-        return ops
-
-
 def test_the_fused_decoder_casts_the_same_silhouettes_with_the_same_gradients_and_refinement():
     """Views through the fused DeepSDF step (what a Hopper GPU runs; here its PyTorch reference, also with
     points padded to a 128-row tile) give the loss, latent gradient, IoU and refined latents of the
     decoder run as a module."""
+    import math
+
     from sdfnets.data.render import camera_poses, fov_for_unit_sphere
+    from sdfnets.deepsdf import fused
     from sdfnets.deepsdf.model import Decoder
 
     torch.manual_seed(0)
@@ -159,16 +151,18 @@ def test_the_fused_decoder_casts_the_same_silhouettes_with_the_same_gradients_an
     images = np.stack([_images(Spheres(), torch.tensor([r, 0.1]), poses, yfov, res=48) for r in (0.4, 0.5)])
     both = np.stack([poses] * 2)
     z = torch.randn(2, 16) * 0.3
+    tiled = fused.TorchOps()
+    tiled.tile_m = 128  # the Triton kernels' row tile: the points get padded
     got = {}
-    for name, fused in (("module", False), ("fused", True), ("tiled", _Tiled())):
-        views = refine.Views(images, both, yfov, 12, 20, "cpu", fused=fused if isinstance(fused, bool) else None)
+    for name, use in (("module", False), ("fused", True), ("tiled", True)):
+        views = refine.Views(images, both, yfov, 12, 20, "cpu", fused=use)
         if name == "tiled":
-            views.ops = fused
+            views.ops = tiled
         zz = z.clone().requires_grad_()
         loss = views.loss(dec, zz, 0.05)
         (g,) = torch.autograd.grad(loss.sum(), zz)
         got[name] = (loss.detach(), g, views.iou(dec, z))
-    assert views.points.shape[-3] * views.points.shape[-2] * 3 % 128  # the tiled run did pad
+    assert math.prod(views.points.shape[-4:-1]) % 128  # each object's points: the tiled run did pad
     for name in ("fused", "tiled"):
         for a, b in zip(got[name], got["module"]):
             torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)

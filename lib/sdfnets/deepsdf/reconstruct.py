@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from ..field import clamped_l1
+from . import fused as fz
 
 
 def fit_latents(decoder, points: torch.Tensor, sdf: torch.Tensor, *, steps: int = 800, lr: float = 5e-3,
@@ -18,8 +19,6 @@ def fit_latents(decoder, points: torch.Tensor, sdf: torch.Tensor, *, steps: int 
     The T fits are independent; they run as one batch. ``fused``: the decoder through the fused
     kernels (:func:`.fused.ops_for`; None: where they are compiled, in bf16 as the decoder was trained),
     else as a module in float32."""
-    from . import fused as fz
-
     device = next(decoder.parameters()).device
     ops = fz.ops_for(device, fused)
     g = torch.Generator(device=device)

@@ -13,7 +13,8 @@ compilation, ``bench/results/weight_dit_step-gpu.json``; phase 12's latent DiT d
 compilation on a 15,000-step run, ``bench/results/latent_dit_step-gpu.json``). Under torchrun
 (``world`` > 1) the model is wrapped in DistributedDataParallel: every rank draws the same global
 batch and computes the loss of its rows ``rank::world``; the averaged gradient is scaled by
-``world`` so that the update equals the single-process one (``tests/test_distributed.py``). The trainer follows :mod:`sdfnets.runs`' protocol.
+``world`` so that the update equals the single-process one (``tests/test_distributed.py``). The
+trainer follows :mod:`sdfnets.runs`' protocol.
 
 Settings are read by name from a config section with ``timesteps``, ``steps``, ``batch``, ``lr``,
 ``min_views``, ``max_views``, ``cond_dropout`` and ``pose_dropout``.

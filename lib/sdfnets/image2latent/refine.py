@@ -27,6 +27,8 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from ..deepsdf import fused as fused_step
+
 
 @dataclass(frozen=True)
 class RefineConfig:
@@ -82,28 +84,14 @@ def ray_points(origins: torch.Tensor, dirs: torch.Tensor, samples: int) -> tuple
     return origins[..., None, :] + t[..., None] * dirs[..., None, :], hit
 
 
-def fused_ops(device, want: bool | None = None):
-    """The fused DeepSDF kernels' primitives for the silhouettes (:func:`sdfnets.deepsdf.fused.ops_for`):
-    with ``want`` None where they are compiled (Triton on a Hopper GPU), with True on any device (the
-    PyTorch reference elsewhere); None runs the decoder as a module."""
-    from ..deepsdf import fused
-
-    return fused.ops_for(device, want)
-
-
 def ray_sdf(decoder, z: torch.Tensor, points: torch.Tensor, ops=None) -> torch.Tensor:
-    """float32 SDF [..., K, R, S] of latents ``z`` [..., D] at ``points`` [..., K, R, S, 3]. With ``ops``
-    (:func:`fused_ops`) and a DeepSDF :class:`~sdfnets.deepsdf.model.Decoder`, through the fused kernels
-    (:func:`sdfnets.deepsdf.fused.frozen_sdf`): each latent's share of the first and the skip layer once
-    per object instead of once per point, one kernel per layer, no weight gradients for a frozen decoder."""
-    from ..deepsdf import fused
-
-    if ops is None:
-        return decoder(z[..., None, None, None, :], points).float()
+    """float32 SDF [..., K, R, S] of latents ``z`` [..., D] at ``points`` [..., K, R, S, 3], one call over
+    every object (:func:`sdfnets.deepsdf.fused.frozen_sdf`: through the fused kernels with ``ops`` from
+    :func:`~sdfnets.deepsdf.fused.ops_for`, each latent's share of the first and the skip layer once per
+    object, no weight gradients for a frozen decoder; else the decoder as a module)."""
     lead, body = points.shape[:-4], points.shape[-4:-1]
     g = math.prod(lead)
-    sdf = fused.frozen_sdf(decoder, z.reshape(g, -1), points.reshape(g, -1, 3), ops)
-    return sdf.reshape(*lead, *body)
+    return fused_step.frozen_sdf(decoder, z.reshape(g, -1), points.reshape(g, -1, 3), ops).reshape(*lead, *body)
 
 
 def soft_silhouette(decoder, z: torch.Tensor, points: torch.Tensor, hit: torch.Tensor, tau: float,
@@ -123,11 +111,11 @@ class Views:
     distance 2.5 with the renders' field of view) cast no silhouette whatever the latent, so with
     ``compact`` they are dropped before the decoder runs and their constant share of the loss and of the
     IoU's union is added back: the same loss, gradients and IoU for two thirds of the decoder's work.
-    ``fused``: the decoder's SDF through the fused kernels (:func:`fused_ops`; None: where they are compiled)."""
+    ``fused``: the decoder's SDF through the fused kernels (:func:`~sdfnets.deepsdf.fused.ops_for`; None: where they are compiled)."""
 
     def __init__(self, images, poses, yfov: float, res: int, samples: int, device, compact: bool = True,
                  fused: bool | None = None):
-        self.ops = fused_ops(device, fused)
+        self.ops = fused_step.ops_for(device, fused)
         images = np.asarray(images)
         lead, k = images.shape[:-4], images.shape[-4]
         masks = foreground_masks(images.reshape(-1, *images.shape[-3:]), res).to(device)
@@ -228,7 +216,7 @@ def estimate_poses(decoder, z: torch.Tensor, images, yfov: float, *, distance: f
     from .pipeline import camera_pose
 
     dev = next(decoder.parameters()).device
-    ops = fused_ops(dev)
+    ops = fused_step.ops_for(dev)
     cands = np.stack([camera_pose(a, e, distance) for e in elevations for a in np.arange(azimuths) * 360.0 / azimuths])
     sils = []
     for s in range(0, len(cands), chunk):
