@@ -230,9 +230,10 @@ class TritonOps:
     """The primitives as Triton kernels for Hopper GPUs (tensor-memory copies); ``tiles``
     overrides :data:`DEFAULT_TILES` (the best of bench/deepsdf_fused.py's sweep on an H100)."""
 
-    # Below this many points a call is cheaper through the module: each fused layer costs a fixed host-side
-    # launch (~7 ms a refinement step on an H100), which 72,384 points (one view) do not repay and 289,536
-    # (four views) do (bench/fused_crossover.py, bench/results/fused_crossover-gpu.txt).
+    # Below this many points a call is cheaper through the module: the fused layers' launches cost a fixed
+    # host-side time per step (on an H100 about 8.5 ms a refinement step of 72,384 points, 6.9 ms a
+    # reconstruction step of 8,192), which one view does not repay and four views (289,536 points) do
+    # (bench/fused_crossover.py, bench/results/fused_crossover-gpu.txt).
     min_points = 1 << 17
 
     def __init__(self, **tiles):
