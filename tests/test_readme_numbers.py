@@ -32,6 +32,7 @@ X2_GPU = "bench:figures_full_2xh200-gpu"  # the whole sequence at cf16660, four 
 X4_GPU = "bench:figures_full_4xh200_c5d6bda-gpu"  # the whole sequence at c5d6bda, two jobs per GPU (4 H200)
 X4B_GPU = "bench:figures_full_4xh200_c4917eb-gpu"  # at c4917eb: faster weight DiT, three jobs per GPU in wave 2
 X4C_GPU = "bench:figures_full_4xh200_9fc1497-gpu"  # at 9fc1497: the same sequence, each notebook's slowest cells
+X4D_GPU = "bench:figures_full_4xh200_da1f4e5-gpu"  # at da1f4e5: frozen-latent work through the fused kernels
 WDIT = "bench:weight_dit_step-gpu"  # the weight DiT's step: fused AdamW, compiled blocks (one H100)
 LDIT = "bench:latent_dit_step-gpu"  # the same variants for phase 12's latent DiT
 OLD_GPU = "bench:figures_full_7b7d265-gpu"  # one job per GPU at 7b7d265 (4 H100)
@@ -337,6 +338,58 @@ CHECKS = [
     (SEQ, X4C_GPU, "drift_against_committed/10/outside_tolerance", '), 10 ({} of 280) and 15 (32'),
     (SEQ, X4C_GPU, "drift_against_committed/15/outside_tolerance", " and 15 ({} of 214), the same kinds of values as"),
     (SEQ, X4C_GPU, "drift_against_committed/12/values", "12 (10 of {}),"),
+    (SEQ, X4D_GPU, "gpu_minutes", "| da1f4e5 | 4 H200 | 2, then 3 | {:.1f} | yes |"),
+    (SEQ, X4D_GPU, "commit", "fused kernels (commit {:.7}, one node with 4 NVIDIA H200"),
+    (SEQ, X4D_GPU, "gpu_minutes", "cores): {:.1f} GPU-minutes, every notebook finished.** Asked for as 4 H100 a sixth"),
+    (SEQ, X4D_GPU, "commands/0/wall_seconds", "the first ({} s) rebuilt the data (87.9"),
+    (SEQ, X4D_GPU, "jobs/0/seconds", "rebuilt the data ({} s with 64\nworkers)"),
+    (SEQ, X4D_GPU, "commands/1/wall_seconds", "the second ({} s) ran wave 2 with `--per-gpu 3`. GPU occupied\n711"),
+    (SEQ, X4D_GPU, "gpu_occupied_seconds/0", "GPU occupied\n{:.1f} + 799"),
+    (SEQ, X4D_GPU, "gpu_occupied_seconds/1", "711.4 + {:.1f} + 779"),
+    (SEQ, X4D_GPU, "gpu_occupied_seconds/2", "799.5 + {:.1f} + 308"),
+    (SEQ, X4D_GPU, "gpu_occupied_seconds/3", "779.4 + {:.1f} s on the four GPUs plus the rebuild; the jobs themselves 4,872"),
+    (SEQ, X4D_GPU, "job_seconds", "the jobs themselves {:,.0f} s. Against 9fc1497's"),
+    (SEQ, X4D_GPU, "by_notebook/11/seconds", "| 11 | {} | 230.8"),
+    (SEQ, X4D_GPU, "jobs/3/notebooks/11/slowest_cells/0/seconds", "| 11 | 354.0 | {}: DeepSDF's training"),
+    (SEQ, X4D_GPU, "jobs/3/notebooks/11/slowest_cells/1/seconds", "wave 1); {} the test-time reconstruction"),
+    (SEQ, X4D_GPU, "by_notebook/10/seconds", "| 10 | {} | 130.1"),
+    (SEQ, X4D_GPU, "jobs/16/notebooks/10/slowest_cells/0/seconds", "| 10 | 281.5 | {}: two latent DiTs"),
+    (SEQ, X4D_GPU, "jobs/16/notebooks/10/slowest_cells/1/seconds", "held-out meshes; {} in the trap's meshes |"),
+    (SEQ, X4D_GPU, "by_notebook/15/seconds", "| 15 | {} | 204.1"),
+    (SEQ, X4D_GPU, "jobs/18/notebooks/15/slowest_cells/0/seconds", "| 15 | 251.9 | {}: DeepSDF, latent DiT"),
+    (SEQ, X4D_GPU, "jobs/2/stopped_in/cell/seconds", "(wave 1 was stopped {} s into this cell, with its finished sizes kept)"),
+    (SEQ, X4D_GPU, "by_notebook/16/seconds", "| 16 | {} | 122.6"),
+    (SEQ, X4D_GPU, "jobs/17/notebooks/16/slowest_cells/0/seconds", "| 16 | 248.8 | {}: refinement at three"),
+    (SEQ, X4D_GPU, "jobs/4/stopped_in/cell/seconds", "(wave 1 was stopped {} s into this cell); 86.2"),
+    (SEQ, X4D_GPU, "jobs/17/notebooks/16/slowest_cells/1/seconds", "into this cell); {} the shapes of unseen"),
+    (SEQ, X4D_GPU, "by_notebook/07/seconds", "| 07 | {} | 137.7"),
+    (SEQ, X4D_GPU, "jobs/10/notebooks/07/slowest_cells/0/seconds", "| 07 | 213.6 | {}: the weight DiTs of phases 5 and 6 |"),
+    (SEQ, X4D_GPU, "by_notebook/09/seconds", "| 09 | {} | 152.8"),
+    (SEQ, X4D_GPU, "jobs/15/notebooks/09/slowest_cells/0/seconds", "| 09 | 198.8 | {}: the held-out predictions"),
+    (SEQ, X4D_GPU, "jobs/15/notebooks/09/slowest_cells/1/seconds", "phases 7-9; {} the weight DiTs"),
+    (SEQ, X4D_GPU, "by_notebook/14/seconds", "| 14 | {} | 58.6"),
+    (SEQ, X4D_GPU, "jobs/11/notebooks/14/slowest_cells/0/seconds", "| 14 | 167.6 | {}: the VAE;"),
+    (SEQ, X4D_GPU, "jobs/11/notebooks/14/slowest_cells/1/seconds", "the VAE; {} the hypernetwork |"),
+    (SEQ, X4D_GPU, "by_notebook/12/seconds", "| 12 | {} | 86.2"),
+    (SEQ, X4D_GPU, "jobs/12/notebooks/12/slowest_cells/0/seconds", "| 12 | 161.2 | {}: the latent DiTs |"),
+    (SEQ, X4D_GPU, "by_notebook/08/seconds", "| 08 | {} | 93.2"),
+    (SEQ, X4D_GPU, "jobs/14/notebooks/08/slowest_cells/0/seconds", "| 08 | 123.7 | {}: the held-out and training"),
+    (SEQ, X4D_GPU, "jobs/14/notebooks/08/slowest_cells/1/seconds", "their meshes; {} the test-time DeepSDF latents"),
+    (SEQ, X4D_GPU, "by_notebook/06/seconds", "| 06 | {} | 32.2"),
+    (SEQ, X4D_GPU, "jobs/13/notebooks/06/slowest_cells/0/seconds", "| 06 | 43.3 | {}: the samples' meshes"),
+    (SEQ, X4D_GPU, "jobs/1/stopped_in/slowest_cells/0/seconds", "its DiT had trained in wave 1, {} s) |"),
+    (SEQ, X4D_GPU, "drift_against_committed/06/outside_tolerance", "within every tolerance; 06 ({} of 47), 11 (6 of 44), 12 (11"),
+    (SEQ, X4D_GPU, "drift_against_committed/11/outside_tolerance", "06 (5 of 47), 11 ({} of 44), 12 (11"),
+    (SEQ, X4D_GPU, "drift_against_committed/12/outside_tolerance", "), 12 ({} of 47),\n07 (38"),
+    (SEQ, X4D_GPU, "drift_against_committed/12/values", "12 (11 of {}),\n07 (38"),
+    (SEQ, X4D_GPU, "drift_against_committed/07/outside_tolerance", "\n07 ({} of 147), 08 (34"),
+    (SEQ, X4D_GPU, "drift_against_committed/08/outside_tolerance", "08 ({} of 217), 09 (61"),
+    (SEQ, X4D_GPU, "drift_against_committed/09/outside_tolerance", "09 ({} of 259), 10 (29 of 280) and 15 (28"),
+    (SEQ, X4D_GPU, "drift_against_committed/10/outside_tolerance", "10 ({} of 280) and 15 (28"),
+    (SEQ, X4D_GPU, "drift_against_committed/15/outside_tolerance", " and 15 ({} of 214), the same kinds of values as\nbefore.\n\n**Earlier"),
+    (SEQ, "bench:cards-gpu", "refine_fused/h100_time_over_h200", "the fused refinement takes {:.2f}× as long on an H100"),
+    (SEQ, "bench:cards-gpu", "reconstruct/h100_time_over_h200", "the fused\nreconstruction {:.2f}×"),
+    (SEQ, "bench:cards-gpu", "deepsdf_train/h100_time_over_h200", "DeepSDF's fused training step {:.2f}× (two versions"),
     (BENCH, WDIT, "variants/graph + compiled blocks + fused AdamW/steps_per_s", "| H100 | {:.1f} steps/s (fused AdamW"),
     (BENCH, WDIT, "variants/graph + compiled blocks + fused AdamW/first_10_steps_s", "compilation, {:.1f} s on a fresh"),
     (BENCH, WDIT, "variants/graph + compiled model + fused AdamW/steps_per_s", "eight; {:.1f} with the whole model compiled"),
@@ -592,7 +645,7 @@ def test_the_committed_full_sequence_ran_every_gpu_notebook(source):
 def test_the_table_of_full_runs_names_each_results_files_commit_and_cards():
     """Each row of the overview of full runs: the commit, the cards and the finished flag its results file records."""
     rows = [r for r in _section(README, SEQ).splitlines() if re.match(r"^\| [0-9a-f]{7} \| \d (H100|H200) \|", r)]
-    assert len(rows) == 9
+    assert len(rows) == 10
     for row in rows:
         commit, node, _, _, finished, results = [c.strip() for c in row.strip("|").split("|")]
         run = json.loads((paths.BENCH_DIR / "results" / results.strip("`")).read_text())
