@@ -72,7 +72,21 @@ class _FakeTiled(fused.TorchOps):
 
 
 INTERPRETED = r"""
+import numpy as np
 import torch
+from triton.runtime import interpreter
+
+# Triton's interpreter (3.6 and before its fix, triton-lang/triton#9171) makes a Python index of a scalar with
+# int() of a one-element array, which numpy 2.4 refuses ("only 0-dimensional arrays can be converted"); the
+# persistent GEMM's tl.range(tl.program_id(0), ...) needs that index. Read the element instead: only the
+# interpreter's scalar-to-index conversion changes, the kernels run as written.
+_patch_tensor = getattr(interpreter, "_patch_lang_tensor", None)
+if _patch_tensor is not None:
+    def _patch_lang_tensor(tensor, scope):
+        _patch_tensor(tensor, scope)
+        scope.set_attr(tensor, "__index__", lambda self: int(np.asarray(self.handle.data).item()))
+    interpreter._patch_lang_tensor = _patch_lang_tensor
+
 from sdfnets.deepsdf import fused
 from sdfnets.deepsdf.model import Decoder
 torch.manual_seed(0)
