@@ -329,15 +329,6 @@ CHECKS = [
     (SEQ, X4C_GPU, "jobs/15/notebooks/11/slowest_cells/0/seconds", "| 11 | 204.6 | {}: "),
     (SEQ, X4C_GPU, "by_notebook/14/seconds", "| 14 | {} | "),
     (SEQ, X4C_GPU, "jobs/13/notebooks/14/slowest_cells/0/seconds", "| 14 | 193.6 | {}: "),
-    (SEQ, X4C_GPU, "drift_against_committed/06/outside_tolerance", '; 06 ({} of 47), 11'),
-    (SEQ, X4C_GPU, "drift_against_committed/11/outside_tolerance", '), 11 ({} of 44), 12 (10'),
-    (SEQ, X4C_GPU, "drift_against_committed/12/outside_tolerance", '), 12 ({} of 47),\n07'),
-    (SEQ, X4C_GPU, "drift_against_committed/07/outside_tolerance", '\n07 ({} of 147), 08 (32'),
-    (SEQ, X4C_GPU, "drift_against_committed/08/outside_tolerance", '), 08 ({} of 217), 09 (59'),
-    (SEQ, X4C_GPU, "drift_against_committed/09/outside_tolerance", '), 09 ({} of 259), 10 (30'),
-    (SEQ, X4C_GPU, "drift_against_committed/10/outside_tolerance", '), 10 ({} of 280) and 15 (32'),
-    (SEQ, X4C_GPU, "drift_against_committed/15/outside_tolerance", " and 15 ({} of 214), the same kinds of values as"),
-    (SEQ, X4C_GPU, "drift_against_committed/12/values", "12 (10 of {}),"),
     (SEQ, X4D_GPU, "gpu_minutes", "| da1f4e5 | 4 H200 | 2, then 3 | {:.1f} | yes |"),
     (SEQ, X4D_GPU, "commit", "fused kernels (commit {:.7}, one node with 4 NVIDIA H200"),
     (SEQ, X4D_GPU, "gpu_minutes", "cores): {:.1f} GPU-minutes, every notebook finished.** Asked for as 4 H100 a sixth"),
@@ -378,15 +369,6 @@ CHECKS = [
     (SEQ, X4D_GPU, "by_notebook/06/seconds", "| 06 | {} | 32.2"),
     (SEQ, X4D_GPU, "jobs/13/notebooks/06/slowest_cells/0/seconds", "| 06 | 43.3 | {}: the samples' meshes"),
     (SEQ, X4D_GPU, "jobs/1/stopped_in/slowest_cells/0/seconds", "its DiT had trained in wave 1, {} s) |"),
-    (SEQ, X4D_GPU, "drift_against_committed/06/outside_tolerance", "within every tolerance; 06 ({} of 47), 11 (6 of 44), 12 (11"),
-    (SEQ, X4D_GPU, "drift_against_committed/11/outside_tolerance", "06 (5 of 47), 11 ({} of 44), 12 (11"),
-    (SEQ, X4D_GPU, "drift_against_committed/12/outside_tolerance", "), 12 ({} of 47),\n07 (38"),
-    (SEQ, X4D_GPU, "drift_against_committed/12/values", "12 (11 of {}),\n07 (38"),
-    (SEQ, X4D_GPU, "drift_against_committed/07/outside_tolerance", "\n07 ({} of 147), 08 (34"),
-    (SEQ, X4D_GPU, "drift_against_committed/08/outside_tolerance", "08 ({} of 217), 09 (61"),
-    (SEQ, X4D_GPU, "drift_against_committed/09/outside_tolerance", "09 ({} of 259), 10 (29 of 280) and 15 (28"),
-    (SEQ, X4D_GPU, "drift_against_committed/10/outside_tolerance", "10 ({} of 280) and 15 (28"),
-    (SEQ, X4D_GPU, "drift_against_committed/15/outside_tolerance", " and 15 ({} of 214), the same kinds of values as\nbefore.\n\n**Earlier"),
     (SEQ, "bench:cards-gpu", "refine_fused/h100_time_over_h200", "the fused refinement takes {:.2f}× as long on an H100"),
     (SEQ, "bench:cards-gpu", "reconstruct/h100_time_over_h200", "the fused\nreconstruction {:.2f}×"),
     (SEQ, "bench:cards-gpu", "deepsdf_train/h100_time_over_h200", "DeepSDF's fused training step {:.2f}× (two versions"),
@@ -610,6 +592,27 @@ def test_readme_quotes_the_recorded_value(check):
     section = _section(README, check[0])
     assert printed(check) in section, (f"README section {check[0]!r} should quote {check[1]} {check[2]} as "
                                        f"{printed(check)!r}")
+
+
+def _drift_counts(run: str) -> tuple[set[str], dict[str, tuple[int, int]]]:
+    """What a full run's paragraph says of its drift: the notebooks "within every tolerance" and, for
+    the others, "NN (outside of values)", read from its "Against the committed values: ..." sentence."""
+    text = _section(README, SEQ)
+    said = text[text.index(f"`bench/results/{run[6:]}.json`"):]
+    said = re.search(r"Against\s+the committed values:(.*?)within every tolerance;(.*?)the same kinds", said, re.S)
+    within = set()
+    for a, b in re.findall(r"\b(\d\d)(?:-(\d\d))?\b", said.group(1)):
+        within |= {f"{n:02d}" for n in range(int(a), int(b or a) + 1)}
+    return within, {nb: (int(o), int(v)) for nb, o, v in re.findall(r"\b(\d\d) \((\d+) of (\d+)\)", said.group(2))}
+
+
+@pytest.mark.parametrize("run", [X4C_GPU, X4D_GPU])
+def test_a_runs_drift_sentence_quotes_every_notebook_as_recorded(run):
+    within, counts = _drift_counts(run)
+    drift = _value(run, "drift_against_committed")
+    assert within.isdisjoint(counts) and within | set(counts) == set(drift)
+    assert all(drift[nb]["outside_tolerance"] == 0 for nb in within), within
+    assert counts == {nb: (drift[nb]["outside_tolerance"], drift[nb]["values"]) for nb in counts}
 
 
 def test_the_check_fails_when_a_quoted_number_drifts():

@@ -201,7 +201,7 @@ def frozen_sdf(decoder, latents: torch.Tensor, points: torch.Tensor, ops=None) -
     decoder) on at least ``ops.min_points`` points, else the decoder as a module."""
     rows = points.shape[1]
     padded = rows + -rows % getattr(ops, "tile_m", 1)
-    if (ops is None or not isinstance(decoder, Decoder) or supported(decoder, padded, ops)
+    if (ops is None or not isinstance(decoder, Decoder) or supported(decoder, padded, ops) is not None
             or points.shape[0] * rows < ops.min_points):
         return decoder(latents[:, None], points).float()
     if padded > rows:
