@@ -280,3 +280,40 @@ def test_a_job_stopped_outside_a_training_loop_says_which_cell_it_was_in(tmp_pat
 def test_notebook_kernels_talk_over_ipc_not_tcp():
     """No TCP port is opened for a headless run (and ipykernel's unencrypted-TCP warning is moot)."""
     assert notebooks._ipc_kernel_manager()(kernel_name="python3").transport == "ipc"
+
+
+def test_kernels_started_at_once_in_one_folder_each_answer_on_their_own_sockets(tmp_path, monkeypatch):
+    """Notebooks run side by side (two test workers, or jobs of a sequence) start kernels at the same moment
+    in the same working directory. Each must get sockets of its own: with jupyter_client's default
+    (``kernel-ipc-1`` ... in the working directory) both took the same ones and one notebook waited forever
+    for a kernel that dropped its requests as signed with another key."""
+    import asyncio
+    import os
+
+    monkeypatch.chdir(tmp_path)
+
+    async def start_both_and_ask_each():
+        kms = [notebooks._ipc_kernel_manager()(kernel_name="python3") for _ in range(2)]
+        await asyncio.gather(*(km.start_kernel() for km in kms))  # neither has bound its sockets yet
+        answers = []
+        try:
+            for km in kms:
+                client = km.client()
+                client.start_channels()
+                try:
+                    await client.wait_for_ready(timeout=60)
+                    said = []
+                    await client.execute_interactive("import os; print(os.getpid())", timeout=60,
+                                                     output_hook=lambda m: said.append(m["content"].get("text", "")))
+                    answers.append((km.provisioner.pid, "".join(said).strip()))
+                finally:
+                    client.stop_channels()
+        finally:
+            await asyncio.gather(*(km.shutdown_kernel(now=True) for km in kms))
+        return [km.ip for km in kms], answers
+
+    ips, answers = asyncio.run(start_both_and_ask_each())
+    assert ips[0] != ips[1] and all(os.path.isabs(ip) for ip in ips)
+    assert [said for _, said in answers] == [str(pid) for pid, _ in answers]  # each kernel answered its own client
+    assert not any(os.path.exists(os.path.dirname(ip)) for ip in ips)  # the socket folders went with the kernels
+    assert not list(tmp_path.iterdir())  # nothing left in the working directory

@@ -98,7 +98,17 @@ def to_ipynb(notebook: Path, dest: Path) -> Path:
 
 def _ipc_kernel_manager():
     """A kernel manager on local IPC sockets: nothing listens on TCP, and the kernel's warning about
-    unencrypted TCP transport (one per notebook) does not apply."""
+    unencrypted TCP transport (one per notebook) does not apply.
+
+    Each kernel's sockets live in a folder of their own. jupyter_client's default names them
+    ``kernel-ipc-1`` ... ``-5`` in the working directory, numbered by which names exist yet, so two
+    kernels started at once in one directory (notebooks run side by side, or two test workers) took the
+    same sockets: the second kernel's bind took them over, and the first client's requests reached a
+    kernel with another key ("Invalid Signature") and were never answered."""
+    import os
+    import shutil
+    import tempfile
+
     from jupyter_client.manager import AsyncKernelManager
     from traitlets import default
 
@@ -106,6 +116,16 @@ def _ipc_kernel_manager():
         @default("transport")
         def _default_transport(self):
             return "ipc"
+
+        @default("ip")
+        def _default_ip(self):
+            return os.path.join(tempfile.mkdtemp(prefix="sdfnets-kernel-"), "ipc")
+
+        def cleanup_ipc_files(self):
+            super().cleanup_ipc_files()
+            folder = os.path.dirname(self.ip)
+            if os.path.basename(folder).startswith("sdfnets-kernel-"):
+                shutil.rmtree(folder, ignore_errors=True)
 
     return IPCKernelManager
 
