@@ -317,3 +317,28 @@ def test_kernels_started_at_once_in_one_folder_each_answer_on_their_own_sockets(
     assert [said for _, said in answers] == [str(pid) for pid, _ in answers]  # each kernel answered its own client
     assert not any(os.path.exists(os.path.dirname(ip)) for ip in ips)  # the socket folders went with the kernels
     assert not list(tmp_path.iterdir())  # nothing left in the working directory
+
+
+def test_a_notebook_another_process_is_running_waits_for_it(tmp_path, monkeypatch):
+    """Two processes asked for the same notebook at the same scale (two `make figures`, or test workers side
+    by side) run it one after the other: the second waits for the first's lock instead of writing over the
+    same executed copy and figures beside it."""
+    import subprocess
+
+    nb, released = tmp_path / "97_waits.py", tmp_path / "released"
+    nb.write_text('# %% [markdown]\n# # 97 waits\n\n# %% tags=["parameters"]\nSCALE = "smoke"\nMARK = ""\n\n'
+                  '# %%\nimport pathlib\nassert pathlib.Path(MARK).exists(), "ran while the other process held it"\n')
+    monkeypatch.setattr(paths, "NOTEBOOKS_DIR", tmp_path)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; from sdfnets import runs\n"
+         "with runs.exclusive(Path(sys.argv[1])):\n    print('held', flush=True); time.sleep(2); Path(sys.argv[2]).touch()",
+         str(paths.executed_notebook_path("97_waits", "smoke")), str(released)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        said = []
+        results = notebooks.run_all("smoke", parameters={"MARK": str(released)}, echo=said.append, engine="script")
+        assert [r.status for r in results] == ["ran"], results[0].error  # it ran after the holder had finished
+        assert said[0].startswith("waiting for another process working on") and "97_waits" in said[0]
+    finally:
+        holder.kill()
+        holder.wait()

@@ -184,6 +184,45 @@ def run_script(notebook: Path, scale: str, parameters: dict | None = None, cell_
     return ns
 
 
+def _run_one(nb: Path, scale: str, force: bool, parameters: dict | None, echo, engine: str,
+             failures: tuple[type[Exception], ...]) -> NotebookResult:
+    if not force and not parameters and is_fresh(nb, scale):
+        echo(f"[fresh]  {nb.stem} ({scale})")
+        return NotebookResult(nb.stem, "fresh")
+    echo(f"[run]    {nb.stem} ({scale}) ...")
+    before = drift.read_values(paths.values_path(nb.stem, scale))
+    t0, timed = time.perf_counter(), []
+    try:
+        if engine == "papermill":
+            run_notebook(nb, scale, parameters, timed)
+        else:
+            run_script(nb, scale, parameters, timed)
+    except failures as exc:
+        count = getattr(exc, "exec_count", None)
+        where = f"cell {exc.cell_index}" + (f" (execution count {count})" if count is not None else "")
+        msg = f"{nb.stem}: {where}: {exc.ename}: {exc.evalue}"
+        echo(f"[FAILED] {msg}\n         executed copy: {paths.executed_notebook_path(nb.stem, scale)}")
+        return NotebookResult(nb.stem, "failed", time.perf_counter() - t0, msg)
+    except BaseException as exc:  # stopped or interrupted: the cells timed so far go with it
+        exc.slowest_cells = slowest_cells(timed)
+        exc.stopped_cell = slowest_cells(timed[-1:])[0] if timed else None  # the cell it was cut short in
+        raise
+    secs = time.perf_counter() - t0
+    _stamp(nb.stem, scale).parent.mkdir(parents=True, exist_ok=True)
+    _stamp(nb.stem, scale).write_text(source_hash(nb, scale) + "\n")
+    echo(f"[done]   {nb.stem} in {secs:.1f} s")
+    drifted = 0
+    after = drift.read_values(paths.values_path(nb.stem, scale))
+    if before is not None and after is not None and not parameters:
+        rows = drift.compare(before, after)
+        drifted = sum(not r.ok for r in rows)
+        echo(drift.report(nb.stem, rows))
+        out = paths.build_dir() / "drift" / scale / f"{nb.stem}.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps([r.__dict__ for r in rows], indent=1, default=str))
+    return NotebookResult(nb.stem, "ran", secs, drifted=drifted, cells=slowest_cells(timed))
+
+
 def run_all(scale: str = "cpu", only: str | None = None, force: bool = False,
             parameters: dict | None = None, echo=print, engine: str = "papermill") -> list[NotebookResult]:
     if scale not in SCALES:
@@ -196,45 +235,14 @@ def run_all(scale: str = "cpu", only: str | None = None, force: bool = False,
 
         failures = (PapermillExecutionError, ScriptCellError)
 
+    from .runs import exclusive
+
     results = []
     for nb in list_notebooks(only):
-        if not force and not parameters and is_fresh(nb, scale):
-            echo(f"[fresh]  {nb.stem} ({scale})")
-            results.append(NotebookResult(nb.stem, "fresh"))
-            continue
-        echo(f"[run]    {nb.stem} ({scale}) ...")
-        before = drift.read_values(paths.values_path(nb.stem, scale))
-        t0, timed = time.perf_counter(), []
-        try:
-            if engine == "papermill":
-                run_notebook(nb, scale, parameters, timed)
-            else:
-                run_script(nb, scale, parameters, timed)
-        except failures as exc:
-            count = getattr(exc, "exec_count", None)
-            where = f"cell {exc.cell_index}" + (f" (execution count {count})" if count is not None else "")
-            msg = f"{nb.stem}: {where}: {exc.ename}: {exc.evalue}"
-            echo(f"[FAILED] {msg}\n         executed copy: {paths.executed_notebook_path(nb.stem, scale)}")
-            results.append(NotebookResult(nb.stem, "failed", time.perf_counter() - t0, msg))
-            continue
-        except BaseException as exc:  # stopped or interrupted: the cells timed so far go with it
-            exc.slowest_cells = slowest_cells(timed)
-            exc.stopped_cell = slowest_cells(timed[-1:])[0] if timed else None  # the cell it was cut short in
-            raise
-        secs = time.perf_counter() - t0
-        _stamp(nb.stem, scale).parent.mkdir(parents=True, exist_ok=True)
-        _stamp(nb.stem, scale).write_text(source_hash(nb, scale) + "\n")
-        echo(f"[done]   {nb.stem} in {secs:.1f} s")
-        drifted = 0
-        after = drift.read_values(paths.values_path(nb.stem, scale))
-        if before is not None and after is not None and not parameters:
-            rows = drift.compare(before, after)
-            drifted = sum(not r.ok for r in rows)
-            echo(drift.report(nb.stem, rows))
-            out = paths.build_dir() / "drift" / scale / f"{nb.stem}.json"
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(json.dumps([r.__dict__ for r in rows], indent=1, default=str))
-        results.append(NotebookResult(nb.stem, "ran", secs, drifted=drifted, cells=slowest_cells(timed)))
+        # one process at a time per notebook and scale (two `make figures`, or test workers side by side):
+        # the second waits, then finds it fresh, instead of writing over the same executed copy and figures
+        with exclusive(paths.executed_notebook_path(nb.stem, scale), echo=echo):
+            results.append(_run_one(nb, scale, force, parameters, echo, engine, failures))
     if not parameters:
         write_timings(results, scale, only)
     return results
