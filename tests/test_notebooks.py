@@ -283,8 +283,8 @@ def test_notebook_kernels_talk_over_ipc_not_tcp():
 
 
 def test_kernels_started_at_once_in_one_folder_each_answer_on_their_own_sockets(tmp_path, monkeypatch):
-    """Notebooks run side by side (two test workers, or jobs of a sequence) start kernels at the same moment
-    in the same working directory. Each must get sockets of its own: with jupyter_client's default
+    """Notebooks run side by side (two test workers, or two `make figures` in one checkout) start kernels at once
+    in one working directory. Each must get sockets of its own: with jupyter_client's default
     (``kernel-ipc-1`` ... in the working directory) both took the same ones and one notebook waited forever
     for a kernel that dropped its requests as signed with another key."""
     import asyncio
@@ -325,18 +325,27 @@ def test_a_notebook_another_process_is_running_waits_for_it(tmp_path, monkeypatc
     same executed copy and figures beside it."""
     import subprocess
 
-    nb, released = tmp_path / "97_waits.py", tmp_path / "released"
+    nb, asked, released = tmp_path / "97_waits.py", tmp_path / "asked", tmp_path / "released"
     nb.write_text('# %% [markdown]\n# # 97 waits\n\n# %% tags=["parameters"]\nSCALE = "smoke"\nMARK = ""\n\n'
                   '# %%\nimport pathlib\nassert pathlib.Path(MARK).exists(), "ran while the other process held it"\n')
     monkeypatch.setattr(paths, "NOTEBOOKS_DIR", tmp_path)
+    # the holder lets go only once this process has said it waits (or after 60 s): no race on timing
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys, time; from pathlib import Path; from sdfnets import runs\n"
-         "with runs.exclusive(Path(sys.argv[1])):\n    print('held', flush=True); time.sleep(2); Path(sys.argv[2]).touch()",
-         str(paths.executed_notebook_path("97_waits", "smoke")), str(released)], stdout=subprocess.PIPE, text=True)
+         "with runs.exclusive(Path(sys.argv[1])):\n    print('held', flush=True); end = time.time() + 60\n"
+         "    while not Path(sys.argv[2]).exists() and time.time() < end: time.sleep(0.02)\n"
+         "    Path(sys.argv[3]).touch()",
+         str(paths.executed_notebook_path("97_waits", "smoke")), str(asked), str(released)],
+        stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline() == "held\n"
         said = []
-        results = notebooks.run_all("smoke", parameters={"MARK": str(released)}, echo=said.append, engine="script")
+
+        def echo(line):
+            said.append(line)
+            asked.touch()
+
+        results = notebooks.run_all("smoke", parameters={"MARK": str(released)}, echo=echo, engine="script")
         assert [r.status for r in results] == ["ran"], results[0].error  # it ran after the holder had finished
         assert said[0].startswith("waiting for another process working on") and "97_waits" in said[0]
     finally:
