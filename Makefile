@@ -21,10 +21,10 @@ $(STAMP): pyproject.toml scripts/setup_env.sh
 setup: $(STAMP)
 
 figures: $(STAMP)
-	$(PY) -m sdfnets.cli figures --scale $(SCALE) $(if $(ONLY),--only $(ONLY)) $(if $(FORCE),--force)
+	$(PY) -m sdfnets figures --scale $(SCALE) $(if $(ONLY),--only $(ONLY)) $(if $(FORCE),--force)
 
 report: $(STAMP)
-	$(PY) -m sdfnets.cli report --scale $(SCALE)
+	$(PY) -m sdfnets report --scale $(SCALE)
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2 --dist loadfile -q

@@ -13,7 +13,7 @@ import torch
 from harness import write_result
 
 from sdfnets import config
-from sdfnets.data.render import camera_poses
+from sdfnets.data.cameras import camera_poses
 from sdfnets.image2latent import train as i2l
 
 

@@ -11,7 +11,7 @@ from harness import timed, write_result
 
 from sdfnets.deepsdf.model import Decoder
 from sdfnets.field import default_chunk, sdf_grid
-from sdfnets.runs import default_device
+from sdfnets.devices import default_device
 from sdfnets.weightspace import analysis
 from sdfnets.weightspace.nets import NetSpec, init_params
 

@@ -15,7 +15,8 @@ from harness import timed, write_result
 
 from sdfnets.data import procedural, render
 from sdfnets.field import grid_to_mesh, sdf_grid
-from sdfnets.image2latent.pipeline import ImageToMesh, default_poses
+from sdfnets.app.image2mesh import ImageToMesh
+from sdfnets.data.cameras import default_poses
 
 
 def run(quick: bool = False) -> dict:

@@ -13,7 +13,7 @@ import torch
 from harness import timed, write_result
 
 from sdfnets import config
-from sdfnets.data.render import camera_poses, fov_for_unit_sphere
+from sdfnets.data.cameras import camera_poses, fov_for_unit_sphere
 from sdfnets.deepsdf.model import make_decoder
 from sdfnets.image2latent import refine as rf
 

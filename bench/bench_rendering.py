@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from harness import timed, write_result
 
-from sdfnets.data import meshes, procedural, render
+from sdfnets.data import cameras, meshes, procedural, render
 
 
 def _naive(mesh, poses, size):
@@ -17,7 +17,7 @@ def _naive(mesh, poses, size):
         scene = pyrender.Scene(bg_color=render.BACKGROUND, ambient_light=(0.25, 0.25, 0.25))
         mat = pyrender.MetallicRoughnessMaterial(baseColorFactor=render.BASE_COLOR)
         scene.add(pyrender.Mesh.from_trimesh(mesh, material=mat, smooth=True))
-        scene.add(pyrender.PerspectiveCamera(yfov=render.fov_for_unit_sphere(2.5)), pose=pose)
+        scene.add(pyrender.PerspectiveCamera(yfov=cameras.fov_for_unit_sphere(2.5)), pose=pose)
         scene.add(pyrender.DirectionalLight(intensity=2.5), pose=pose)
         r = pyrender.OffscreenRenderer(size, size)
         out.append(r.render(scene)[0])
@@ -32,7 +32,7 @@ def _project(renderer, shapes, poses):
 def run(quick: bool = False) -> dict:
     n_shapes, n_views, size, res = (1, 4, 64, 40) if quick else (4, 64, 224, 112)
     shapes = [meshes.normalize_to_unit_sphere(procedural.generate(i, 0, res)[0])[0] for i in range(n_shapes)]
-    poses = render.camera_poses(n_views)
+    poses = cameras.camera_poses(n_views)
     with render.Renderer(size) as r:
         t_proj, _ = timed(_project, r, shapes, poses, repeat=1 if quick else 3)
     t_base = sum(timed(_naive, m, poses, size)[0] for m in shapes)

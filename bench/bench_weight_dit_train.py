@@ -15,7 +15,7 @@ import torch
 from harness import write_result
 
 from sdfnets import config
-from sdfnets.data.render import camera_poses
+from sdfnets.data.cameras import camera_poses
 from sdfnets.weightspace.fit import WeightSet
 from sdfnets.weightspace.generate import train_weight_dit
 from sdfnets.weightspace.nets import NetSpec

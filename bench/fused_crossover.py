@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from sdfnets import paths
-from sdfnets.data.render import camera_poses, fov_for_unit_sphere
+from sdfnets.data.cameras import camera_poses, fov_for_unit_sphere
 from sdfnets.deepsdf import fused, release
 from sdfnets.deepsdf.reconstruct import fit_latents
 from sdfnets.image2latent import refine as rf

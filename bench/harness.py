@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from sdfnets import paths
-from sdfnets.figures import device_name, git_commit
+from sdfnets.repro.provenance import device_name, git_commit
 from sdfnets.io import atomic_write_text
 
 

@@ -28,7 +28,7 @@ from sdfnets import config, metrics
 from sdfnets.data import load_or_build
 from sdfnets.data.splits import with_ood
 from sdfnets.deepsdf.train import train
-from sdfnets.figures import device_name, git_commit
+from sdfnets.repro.provenance import device_name, git_commit
 from sdfnets.image2latent import encoders
 from sdfnets.image2latent import train as i2l
 
@@ -62,9 +62,9 @@ def main(argv: list[str] | None = None) -> int:
         m = i2l.train_dit(dataclasses.replace(cfg, seed=seed), deepsdf.latents, f, poses, encoder=enc.name, tag="pilot")
         trained = time.perf_counter() - t1
         hist = np.asarray(m.history, dtype=float)
-        pred, _ = i2l.predict(m, f, poses, range(len(pilot)), dc.eval_views, seed=0)
+        pred, _ = m.predict(f, poses, range(len(pilot)), dc.eval_views, seed=0)
         r = metrics.recall(pred, lat, range(len(pilot)))
-        prof = {k: m.loss_profile(lat, f, poses, ts, k=k) for k in (1, 4, 8)}
+        prof = {k: m.loss_profile(lat, ts, features=f, poses=poses, k=k) for k in (1, 4, 8)}
         row = {"seed": seed, "train_seconds": round(trained, 1), "loss_ema_last": float(hist[-1, 1]),
                "loss_ema_last10_median": float(np.median(hist[-10:, 1])), "loss_ema_last10_min": float(hist[-10:, 1].min()),
                "loss_ema_last10_max": float(hist[-10:, 1].max()),
@@ -74,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
                "profile_by_views": {str(k): [float(x) for x in v] for k, v in prof.items()},
                "worst_shape_by_views": {}}
         for k in (1, 8):  # which shapes carry the loss: each shape's mean over the timesteps
-            per = np.stack([m.loss_profile(lat[i:i + 1], f[i:i + 1], poses, ts, k=k, seed=i) for i in range(len(pilot))])
+            per = np.stack([m.loss_profile(lat[i:i + 1], ts, features=f[i:i + 1], poses=poses, k=k, seed=i)
+                            for i in range(len(pilot))])
             row["worst_shape_by_views"][str(k)] = {"shape": int(per.mean(1).argmax()), "share": float(per.mean(1).max() / per.mean(1).sum())}
         out["seeds"].append(row)
         print(json.dumps({k: v for k, v in row.items() if k not in ("profile_by_views",)}), flush=True)

@@ -33,7 +33,7 @@ import torch
 from harness import git_commit
 
 from sdfnets import config
-from sdfnets.data.render import camera_poses
+from sdfnets.data.cameras import camera_poses
 from sdfnets.diffusion.dit import LatentDiT, ViewDenoiser, WeightDiT
 from sdfnets.diffusion.train import DenoisingTrainer
 from sdfnets.layers import pose_embedding

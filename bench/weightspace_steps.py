@@ -17,7 +17,7 @@ import torch
 from sdfnets import config, paths
 from sdfnets.data import load_or_build
 from sdfnets.data.bank import SDFBank
-from sdfnets.figures import device_name
+from sdfnets.repro.provenance import device_name
 from sdfnets.weightspace import fit
 from sdfnets.weightspace.nets import NetSpec, repeat
 

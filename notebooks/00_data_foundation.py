@@ -36,7 +36,7 @@ import time
 import numpy as np
 
 from sdfnets import config, figures, plots
-from sdfnets.data import load_or_build, render, sampling
+from sdfnets.data import cameras, load_or_build, sampling
 
 NB = "00_data_foundation"
 cfg = config.resolve(SCALE, seed=SEED, data={"corpus": CORPUS} if CORPUS else None)
@@ -60,7 +60,7 @@ print(f"{len(ds.failed)} failed:", [(f["uid"], f["stage"], f["reason"]) for f in
 
 # %%
 order = sorted(range(len(ds)), key=lambda i: (ds.categories[i], i))[:64]
-view = render.gallery_view(ds.renders(0)["poses"])
+view = cameras.gallery_view(ds.renders(0)["poses"])
 images = [ds.renders(i)["images"][view] for i in order]
 titles = [f"{i:04d} {ds.categories[i]}" for i in order]
 fig = plots.image_grid(images, titles, ncols=8, suptitle=f"{ds.manifest['corpus']} corpus, view {view}")

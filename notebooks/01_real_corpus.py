@@ -38,7 +38,7 @@ from collections import Counter
 import numpy as np
 
 from sdfnets import config, figures, paths, plots
-from sdfnets.data import corpora, meshes, render, splits, sweethome3d, watertight
+from sdfnets.data import cameras, corpora, meshes, render, splits, sweethome3d, watertight
 from sdfnets.data.pack import Pack
 
 NB = "01_real_corpus"
@@ -63,7 +63,7 @@ split_counts
 pick = []
 for cat in counts:
     pick += [s for s in pack.shapes if s["category"] == cat][:per_category]
-poses = render.camera_poses(64)[[render.gallery_view(render.camera_poses(64))]]
+poses = cameras.camera_poses(64)[[cameras.gallery_view(cameras.camera_poses(64))]]
 with render.Renderer(image_size=160 if SCALE != "smoke" else 96) as r:
     images = [r.render_views(pack.mesh(s["uid"]), poses)["images"][0] for s in pick]
 fig = plots.image_grid(images, [f"{s['name'][:18]}\n{s['category']}" for s in pick], ncols=8)

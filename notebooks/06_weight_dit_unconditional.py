@@ -34,7 +34,6 @@ SEED = 0
 
 # %%
 import numpy as np
-import torch
 
 from sdfnets import config, figures, metrics, plots, thesis
 from sdfnets.data import load_or_build, render

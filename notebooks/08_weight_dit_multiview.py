@@ -25,8 +25,7 @@
 # the weight DiT's beside the phase-12 latent DiT's (the model that works), on the same inputs.
 #
 # - **Reads:** the dataset of the scale (with renders); the ReLU+PE weight dataset (notebook 04) and
-#   notebook 12's encoder; the phase-12 model: at full the committed releases in `checkpoints/`, at
-#   smaller scales notebook 12's runs (trained here if missing).
+#   notebook 12's encoder and phase-11/12 runs (load-or-train: trained here if missing).
 # - **Writes:** runs under `checkpoints/runs/weightdit/`, figures under `figures/<scale>/08_weight_dit_multiview/`,
 #   key numbers in `figures/values/08_weight_dit_multiview.<scale>.json`.
 
@@ -36,14 +35,12 @@ SEED = 0
 
 # %%
 import numpy as np
-import torch
 
-from sdfnets import config, figures, metrics, paths, plots, thesis
+from sdfnets import config, figures, metrics, plots, thesis
 from sdfnets.data import load_or_build, render
 from sdfnets.data.splits import with_ood
 from sdfnets.deepsdf.reconstruct import reconstruct
-from sdfnets.deepsdf.train import train
-from sdfnets.image2latent import encoders, release
+from sdfnets.image2latent import encoders
 from sdfnets.image2latent import train as i2l
 from sdfnets.layers import count_parameters
 from sdfnets.weightspace import collapse, fit, generate
@@ -137,17 +134,11 @@ by_k
 # ## The loss profile: weight DiT against the latent DiT that works
 # The training loss with the timestep held fixed, on training examples (4 views each): for the
 # weight DiT in standardised weight units, for the phase-12 latent DiT in normalised latent units
-# (both: predicting the mean target scores about 1). At full scale the latent DiT is the committed
-# release (`checkpoints/`); at smaller scales notebook 12's run of this scale.
+# (both: predicting the mean target scores about 1). The latent DiT is notebook 12's run of this scale.
 
 # %%
-if SCALE == "full":
-    healthy, _, _, decoder, latents, dmeta = release.load_pair(paths.RELEASE_DIR / release.DEFAULT_NAME, gen.device)
-    latent_ids = dmeta["indices"]
-else:
-    deepsdf = train(cfg, ds, train_ids)
-    healthy = i2l.train_dit(cfg, deepsdf.latents, feats[train_ids], poses, encoder=enc.name, tag="full")
-    decoder, latents, latent_ids = deepsdf.decoder, deepsdf.latents, train_ids
+deepsdf, healthy = i2l.phase12(cfg, ds, train_ids, feats, poses, enc.name)  # notebook 12's runs
+decoder, latents, latent_ids = deepsdf.decoder, deepsdf.latents, train_ids
 ts = np.unique(np.linspace(0, wd.timesteps - 1, wd.profile_timesteps).round().astype(int))
 rows = np.random.default_rng(SEED).choice(len(train_ids), min(wd.profile_rows, len(train_ids)), replace=False)
 profile = {"weight DiT (phase 7)": gen.loss_profile(ws.weights[[train_ids[i] for i in rows]], ts,
@@ -170,7 +161,7 @@ figures.save_figure(plots.curves({k: (ts, v) for k, v in profile.items()}, "loss
 
 # %%
 z_target = reconstruct(decoder, ds, test_ids, steps=cfg.deepsdf.recon_steps).cpu()
-z_pred, _ = i2l.predict(healthy, feats, poses, test_ids, wd.eval_views, seed=SEED)
+z_pred, _ = healthy.predict(feats, poses, test_ids, wd.eval_views, seed=SEED)
 la = metrics.attractors(z_pred, z_target, latents.cpu(), wd.attractor_k)
 latent_attractors = {"cos_true_mean": float(la["cos_true"].mean()), "top1_cos_mean": float(la["top_cos"][:, 0].mean()),
                      "closer_share": float(la["closer"].mean()), "distinct_top1": la["distinct_top1"],

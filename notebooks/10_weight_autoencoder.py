@@ -227,7 +227,7 @@ for name in (w_name, f_name):
     a = aes[name]
     z = a.encode(ws.weights[train_ids]).cpu()
     model = i2l.train_dit(cfg, z, feats[train_ids], poses, encoder=enc.name, tag=f"weightae-{a.loss}-{z.shape[1]}")
-    z_pred, views = i2l.predict(model, feats, poses, test_ids, 4, seed=SEED)
+    z_pred, views = model.predict(feats, poses, test_ids, 4, seed=SEED)
     retrieved = [train_ids[int(r)] for r in metrics.retrieve(feats, test_ids, views, train_ids)]
     latent_results[name] = collapse.held_out(a.decode(z_pred).cpu(), ws.weights, anchor, train_ids, test_ids, ds,
                                              ws.obj_idx, spec, k=cfg.weightdiff.attractor_k,
@@ -235,8 +235,8 @@ for name in (w_name, f_name):
     latent_results[name]["latent_pairwise_cosine"] = float(metrics.pairwise_cosine(z).mean())
     latent_results[name]["dit_loss_ema"] = model.history[-1][1]
     some = np.random.default_rng(SEED).choice(len(train_ids), min(cfg.weightdiff.profile_rows, len(train_ids)), replace=False)
-    latent_results[name]["loss_t0"] = float(model.loss_profile(z[some], feats[[train_ids[i] for i in some]], poses, [0],
-                                                               k=4, seed=SEED)[0])
+    latent_results[name]["loss_t0"] = float(model.loss_profile(z[some], [0], features=feats[[train_ids[i] for i in some]],
+                                                               poses=poses, k=4, seed=SEED)[0])
     r = latent_results[name]
     print(name, "latent pairwise cos", round(r["latent_pairwise_cosine"], 3), "| residual cos(pred, target)",
           round(r["residual"]["cos_true_mean"], 3), "| closer", r["residual"]["closer_share"],

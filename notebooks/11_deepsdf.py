@@ -188,7 +188,7 @@ values
 # its model card); the image-to-mesh release of notebook 12 names this file by its SHA-256.
 
 # %%
-if SCALE == "full":
+if cfg.export_release:
     card = release.model_card(cfg, values, corpus=ds.manifest["corpus"], seconds=run.seconds,
                               points_per_second=run.points_per_second)
     release.export(run.run_dir, paths.RELEASE_DIR / release.DEFAULT_NAME, dataset=ds,

@@ -115,13 +115,13 @@ print(thesis.finding("training-loss EMA, whole corpus", loss_ema["full"], thesis
 # %%
 rec = {}
 for k, m in models.items():
-    pred, _ = i2l.predict(m, feats[shape_ids[k]], poses, range(len(shape_ids[k])), dc.eval_views, seed=SEED)
+    pred, _ = m.predict(feats[shape_ids[k]], poses, range(len(shape_ids[k])), dc.eval_views, seed=SEED)
     r = metrics.recall(pred, deepsdf[k].latents.cpu(), range(len(shape_ids[k])))
     rec[k] = {"shapes": len(shape_ids[k]), "cos_mean": float(r["cos"].mean()), "cos_min": float(r["cos"].min()),
               "top1": float((r["rank"] == 1).mean()), "margin_median": float(np.median(r["margin"])),
               "margin_min": float(r["margin"].min())}
     print(k, {a: round(b, 4) for a, b in rec[k].items()})
-fig = plots.histograms({k: metrics.recall(i2l.predict(models[k], feats[shape_ids[k]], poses, range(len(shape_ids[k])),
+fig = plots.histograms({k: metrics.recall(models[k].predict(feats[shape_ids[k]], poses, range(len(shape_ids[k])),
                                                   dc.eval_views, seed=SEED)[0], deepsdf[k].latents.cpu(),
                                       range(len(shape_ids[k])))["margin"] for k in models},
                        "recall: margin of the true latent over the nearest other", "cosine margin")
@@ -141,7 +141,7 @@ print(f"whole corpus: the true latent is the nearest for {rec['full']['top1']:.1
 # %%
 res = dc.mesh_resolution
 dec = deepsdf["full"].decoder
-z_test, views_test = i2l.predict(models["full"], feats, poses, test_ids, dc.eval_views, seed=SEED)
+z_test, views_test = models["full"].predict(feats, poses, test_ids, dc.eval_views, seed=SEED)
 nn_rows = metrics.retrieve(feats, test_ids, views_test, train_ids)
 z_nn = deepsdf["full"].latents.cpu()[nn_rows]
 test = {}
@@ -171,7 +171,7 @@ figures.save_figure(fig, "test_gallery", notebook=NB, scale=SCALE)
 ood = {}
 ood_meshes = {}
 for k, m in models.items():
-    z_ood, views_ood = i2l.predict(m, feats, poses, ood_ids, dc.eval_views, seed=SEED)
+    z_ood, views_ood = m.predict(feats, poses, ood_ids, dc.eval_views, seed=SEED)
     near = metrics.nearest_rows(z_ood, deepsdf[k].latents.cpu())
     cats = [ds.categories[shape_ids[k][int(r)]] for r in near]
     sims = torch.nn.functional.cosine_similarity(z_ood, deepsdf[k].latents.cpu()[near], dim=1)
@@ -196,19 +196,19 @@ figures.save_figure(fig, "ood_gallery", notebook=NB, scale=SCALE)
 
 # %%
 deepsdf_file = paths.RELEASE_DIR / deepsdf_release.DEFAULT_NAME  # what image2mesh decodes with
-if SCALE == "full" and deepsdf_release.restore_from_run(deepsdf_file, deepsdf["full"].run_dir):
+if cfg.export_release and deepsdf_release.restore_from_run(deepsdf_file, deepsdf["full"].run_dir):
     print(f"{deepsdf_file.name}: restored from phase 11's run (the export notebook 11 made of it)")
 rel_path = paths.build_dir() / "release-check" / f"image2mesh-{SCALE}.safetensors"
 release.export(models["full"], enc, rel_path, deepsdf=deepsdf_file)
 rel_model, rel_enc, _ = release.load(rel_path, models["full"].device)
-z_rel, _ = i2l.predict(rel_model, rel_enc.encode(np.stack([ds.renders(i)["images"] for i in test_ids])
+z_rel, _ = rel_model.predict(rel_enc.encode(np.stack([ds.renders(i)["images"] for i in test_ids])
                                                  .reshape(-1, *ds.renders(test_ids[0])["images"].shape[1:]))
                        .reshape(len(test_ids), -1, feats.shape[-1]).cpu(), poses, range(len(test_ids)),
                        dc.eval_views, seed=SEED)
 release_cos = torch.nn.functional.cosine_similarity(z_rel, z_test, dim=1)
 print(f"released vs float32 latents: cosine mean {release_cos.mean():.5f}, min {release_cos.min():.5f}; "
       f"file {rel_path.stat().st_size / 2**20:.1f} MiB")
-if SCALE == "full":
+if cfg.export_release:
     deepsdf_release.check_run(deepsdf_file, deepsdf["full"].latents)
     card = release.model_card(models["full"], enc, dit_parameters=dit_params, encoder_parameters=count_parameters(enc.net),
                               train_shapes=len(train_ids), deepsdf=deepsdf_file,

@@ -40,13 +40,14 @@ import time
 import numpy as np
 import torch
 
-from sdfnets import config, figures, metrics, plots, runs, thesis
+from sdfnets import config, figures, metrics, plots, thesis
 from sdfnets.data import load_or_build, render
 from sdfnets.data.bank import SDFBank
 from sdfnets.data.splits import with_ood
 from sdfnets.deepsdf import evaluate as ev
 from sdfnets.deepsdf.train import train
 from sdfnets.image2latent import encoders
+from sdfnets.image2latent.model import onto_training_latents
 from sdfnets.image2latent import train as i2l
 
 NB = "15_deepsdf_scaling"
@@ -102,14 +103,14 @@ def at_n(n):
     _, mrows = ev.mesh_and_metrics(run.decoder, run.latents[pick], ds, [ids[k] for k in pick], dc.mesh_resolution,
                                    progress=False)
     model = i2l.train_dit(scfg, run.latents, feats[ids], poses, encoder=enc.name, tag=f"scaling-{n}", progress=False)
-    pred, _ = i2l.predict(model, feats[ids], poses, range(n), dc.eval_views, seed=SEED)
+    pred, _ = model.predict(feats[ids], poses, range(n), dc.eval_views, seed=SEED)
     rec = metrics.recall(pred, run.latents.cpu(), range(n))
-    z_test, views = i2l.predict(model, feats, poses, test_ids, dc.eval_views, seed=SEED)
+    z_test, views = model.predict(feats, poses, test_ids, dc.eval_views, seed=SEED)
     nn_rows = metrics.retrieve(feats, test_ids, views, ids)
     test = {name: metrics.summarize(ev.mesh_and_metrics(run.decoder, z, ds, test_ids, dc.mesh_resolution,
                                                         progress=False)[1])
             for name, z in (("diffusion", z_test), ("retrieval", run.latents.cpu()[nn_rows]))}
-    z_ood, ood_views = i2l.predict(model, feats, poses, ood_ids, dc.eval_views, seed=SEED)
+    z_ood, ood_views = model.predict(feats, poses, ood_ids, dc.eval_views, seed=SEED)
     ood_meshes, near, ood = ood_measures(run.decoder, z_ood, run.latents.cpu(), ids)
     row = {"sdf_l1_mean": float(l1.mean()), "sdf_l1_max": float(l1.max()),
            "latent_cosine": float(metrics.pairwise_cosine(run.latents.cpu()).mean()) if n > 1 else float("nan"),
@@ -122,16 +123,9 @@ def at_n(n):
     return row, (run, model, ids, z_test, z_ood, ood_views, ood_meshes)
 
 
-# Each N's numbers are kept under checkpoints/runs/scaling/, so that a job cut short by its time
-# limit resumes at the first N it had not finished; the largest N is always run here (the OOD section
-# below reuses its models).
 rows = {}
-for n in sizes:
-    if n == sizes[-1]:
-        rows[n], (run, model, ids, z_test, z_ood, ood_views, ood_meshes) = at_n(n)
-    else:
-        rows[n] = runs.cached_result("scaling", runs.data_name(ds).replace("/", "_"),
-                                     {"config": scfg.to_dict(), "n": n, "seed": SEED}, lambda: at_n(n)[0])
+for n in sizes:  # the OOD section below reuses the largest N's models
+    rows[n], (run, model, ids, z_test, z_ood, ood_views, ood_meshes) = at_n(n)
     print(n, {k: (round(v, 4) if isinstance(v, float) else v) for k, v in rows[n].items() if k in
               ("sdf_l1_mean", "latent_cosine", "dit_loss_ema", "recall_top1", "ood_nearest_cosine")},
           "test F diffusion / retrieval", round(rows[n]["test"]["diffusion"]["fscore"], 3),
@@ -180,8 +174,8 @@ galleries[0.0] = ood_meshes  # blend 0: the DiT's samples, measured in the loop
 manifold["blend 0"] = {"ood_fscore_truth": rows[n]["ood"]["fscore_truth"], "ood_holds_together": rows[n]["ood"]["holds_together"],
                        "ood_one_part": rows[n]["ood"]["one_part"], "test_fscore": rows[n]["test"]["diffusion"]["fscore"]}
 for blend in (0.5, 1.0):
-    zo = i2l.onto_training_latents(z_ood, bank, dc.ood_neighbours, blend)
-    zt = i2l.onto_training_latents(z_test, bank, dc.ood_neighbours, blend)
+    zo = onto_training_latents(z_ood, bank, dc.ood_neighbours, blend)
+    zt = onto_training_latents(z_test, bank, dc.ood_neighbours, blend)
     galleries[blend], _, o = ood_measures(run.decoder, zo, bank, ids)
     t = metrics.summarize(ev.mesh_and_metrics(run.decoder, zt, ds, test_ids, dc.mesh_resolution, progress=False)[1])
     manifold[f"blend {blend:g}"] = {"ood_fscore_truth": o["fscore_truth"], "ood_holds_together": o["holds_together"],

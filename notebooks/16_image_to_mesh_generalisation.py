@@ -66,23 +66,15 @@ print(f"{ds}\nheld-out test shapes {len(test_ids)}, out-of-distribution {len(ood
 # %% [markdown]
 # ## The references
 # Feature retrieval at each view count, oracle retrieval and test-time fitting do not depend on the
-# poses; the last two not on the views either. Each method's result is kept under
-# `checkpoints/runs/generalisation/` (`gen.kept`), so a run cut short resumes at the next method.
+# poses; the last two not on the views either.
 
 # %%
 t0 = time.perf_counter()
 results = {}
-
-
-def kept(method, compute):
-    results[method] = gen.kept(cfg, ds, parts, method, compute, seed=SEED)
-    return results[method]
-
-
 oracle = gen.oracle_rows(ds, test_ids, train_ids, device=parts.decoder.out.weight.device)
-kept("oracle retrieval", lambda: gen.measure(parts, parts.latents[oracle].cpu(), ds, test_ids, res))
-kept("fitted to SDF samples", lambda: gen.measure(
-    parts, reconstruct.reconstruct(parts.decoder, ds, test_ids, steps=cfg.deepsdf.recon_steps).cpu(), ds, test_ids, res))
+results["oracle retrieval"] = gen.measure(parts, parts.latents[oracle].cpu(), ds, test_ids, res)
+fitted = reconstruct.reconstruct(parts.decoder, ds, test_ids, steps=cfg.deepsdf.recon_steps).cpu()
+results["fitted to SDF samples"] = gen.measure(parts, fitted, ds, test_ids, res)
 for name in results:
     print(f"{name}: F {results[name]['fscore']:.3f}")
 print(f"references in {time.perf_counter() - t0:.0f} s")
@@ -96,10 +88,10 @@ inputs, samples = {}, {}
 for c in conditions:
     f, told, images, vids = inputs[c] = gen.view_inputs(ds, feats, cam_poses, test_ids, c, seed=SEED)
     samples[c] = gen.sample_latents(parts.model, f, told, seed=SEED)
-    kept(f"diffusion, {c.name}", lambda: gen.measure(parts, samples[c], ds, test_ids, res))
+    results[f"diffusion, {c.name}"] = gen.measure(parts, samples[c], ds, test_ids, res)
     if c.poses == "known" and c.views in (1, 4):
         rows = metrics.retrieve(feats, test_ids, vids, train_ids)
-        kept(f"retrieval, {c.name}", lambda: gen.measure(parts, parts.latents[rows].cpu(), ds, test_ids, res))
+        results[f"retrieval, {c.name}"] = gen.measure(parts, parts.latents[rows].cpu(), ds, test_ids, res)
     print(c.name, {k: round(v["fscore"], 3) for k, v in results.items() if c.name in k},
           f"{time.perf_counter() - t0:.0f} s")
 
@@ -112,26 +104,21 @@ for c in conditions:
 # %%
 for c in (gen.Condition(1, "known"), gen.Condition(4, "known"), gen.Condition(4, "default")):
     f, told, images, _ = inputs[c]
-    kept(f"refined, {c.name}", lambda: gen.measure(parts, gen.refine_all(parts, samples[c], images, told, yfov, rcfg),
-                                                   ds, test_ids, res))
+    z = gen.refine_all(parts, samples[c], images, told, yfov, rcfg)
+    results[f"refined, {c.name}"] = gen.measure(parts, z, ds, test_ids, res)
 c4d = gen.Condition(4, "default")
 f, told, images, vids = inputs[c4d]
-
-
-def pose_search():
-    z, found = gen.with_estimated_poses(parts, f, told, images, yfov, rcfg, seed=SEED)
-    return gen.measure(parts, z, ds, test_ids, res) | {
-        "pose_search_median_degrees": float(np.median(gen.view_angle_error(found, cam_poses[vids])))}
-
-
-angles = {"pose search": kept(f"pose search + refined, {c4d.name}", pose_search)["pose_search_median_degrees"],
+z, found = gen.with_estimated_poses(parts, f, told, images, yfov, rcfg, seed=SEED)
+angles = {"pose search": float(np.median(gen.view_angle_error(found, cam_poses[vids]))),
           "default poses": float(np.median(gen.view_angle_error(told, cam_poses[vids])))}
+results[f"pose search + refined, {c4d.name}"] = gen.measure(parts, z, ds, test_ids, res) | {
+    "pose_search_median_degrees": angles["pose search"]}
 print(f"median view-direction error: pose search {angles['pose search']:.0f} degrees, default poses "
       f"{angles['default poses']:.0f}")
 c4 = gen.Condition(4, "known")
 f, told, images, _ = inputs[c4]
-kept(f"best of {dc.best_of}, {c4.name}", lambda: gen.measure(
-    parts, gen.best_of_all(parts, f, told, images, yfov, dc.best_of, seed=SEED), ds, test_ids, res))
+z = gen.best_of_all(parts, f, told, images, yfov, dc.best_of, seed=SEED)
+results[f"best of {dc.best_of}, {c4.name}"] = gen.measure(parts, z, ds, test_ids, res)
 print(f"refinement and best-of in {time.perf_counter() - t0:.0f} s (cumulative)")
 for k, v in results.items():
     print(f"{k:42s} F {v['fscore']:.3f}  CD-L1 {v['chamfer_l1']:.4f}  IoU {v['iou']:.3f}  one part {v['one_part']:.2f}")
@@ -150,13 +137,12 @@ print(thesis.finding(f"best image-conditioned method here ({best})", f"{results[
 # %%
 f, told, images, vids = gen.view_inputs(ds, feats, cam_poses, ood_ids, c4, seed=SEED)
 z_ood = gen.sample_latents(parts.model, f, told, seed=SEED)
-ood = {"diffusion": gen.kept(cfg, ds, parts, "OOD diffusion", lambda: gen.measure(parts, z_ood, ds, ood_ids, res), SEED),
-       "refined": gen.kept(cfg, ds, parts, "OOD refined", lambda: gen.measure(
-           parts, gen.refine_all(parts, z_ood, images, told, yfov, rcfg), ds, ood_ids, res), SEED),
-       "retrieval": gen.kept(cfg, ds, parts, "OOD retrieval", lambda: gen.measure(
-           parts, parts.latents[metrics.retrieve(feats, ood_ids, vids, train_ids)].cpu(), ds, ood_ids, res), SEED),
-       "oracle retrieval": gen.kept(cfg, ds, parts, "OOD oracle retrieval", lambda: gen.measure(
-           parts, parts.latents[gen.oracle_rows(ds, ood_ids, train_ids)].cpu(), ds, ood_ids, res), SEED)}
+ood = {"diffusion": gen.measure(parts, z_ood, ds, ood_ids, res)}
+ood["refined"] = gen.measure(parts, gen.refine_all(parts, z_ood, images, told, yfov, rcfg), ds, ood_ids, res)
+ood["retrieval"] = gen.measure(parts, parts.latents[metrics.retrieve(feats, ood_ids, vids, train_ids)].cpu(), ds,
+                               ood_ids, res)
+ood["oracle retrieval"] = gen.measure(parts, parts.latents[gen.oracle_rows(ds, ood_ids, train_ids)].cpu(), ds, ood_ids,
+                                      res)
 for k, v in ood.items():
     print(f"OOD {k:18s} F {v['fscore']:.3f}  one part {v['one_part']:.2f}  holds together {v['holds_together']:.2f}")
 seconds = time.perf_counter() - t0

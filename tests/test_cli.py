@@ -2,7 +2,7 @@ import json
 
 from typer.testing import CliRunner
 
-from sdfnets.cli import app
+from sdfnets.app.cli import app
 
 runner = CliRunner()
 

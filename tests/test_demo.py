@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from sdfnets import paths
-from sdfnets.image2latent.pipeline import DEFAULT_RELEASE
+from sdfnets.app.image2mesh import DEFAULT_RELEASE
 
 pytestmark = [
     pytest.mark.skipif(not (shutil.which("chromium") and shutil.which("chromedriver")),
@@ -29,7 +29,7 @@ def browser_and_demo():
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
-    from sdfnets.image2latent.demo import build
+    from sdfnets.app.demo import build
 
     demo = build(device="cpu")
     port = _free_port()

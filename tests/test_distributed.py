@@ -97,7 +97,7 @@ def test_a_two_process_run_resumes_in_one_and_back(tmp_path):
 
 
 def _dit_inputs():
-    from sdfnets.data.render import camera_poses
+    from sdfnets.data.cameras import camera_poses
 
     g = torch.Generator().manual_seed(3)
     return torch.randn(6, 64, generator=g), torch.randn(6, 8, 32, generator=g), torch.from_numpy(camera_poses(8)).float()

@@ -2,7 +2,11 @@
 
 import json
 
-from sdfnets import drift, figures, notebooks, paths
+from sdfnets import figures, paths
+
+from sdfnets.repro import drift
+
+from sdfnets.repro import execute as notebooks
 
 
 def test_tolerances_by_kind_of_value():

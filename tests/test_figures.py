@@ -35,7 +35,9 @@ def test_plotly_html_and_values_record():
 def test_committed_values_of_the_same_code_count_as_fresh(tmp_path, monkeypatch):
     import json
 
-    from sdfnets import figures, notebooks, paths
+    from sdfnets import figures, paths
+
+    from sdfnets.repro import execute as notebooks
 
     monkeypatch.setenv("SDFNETS_FIGURES_DIR", str(tmp_path / "figures"))
     monkeypatch.setenv("SDFNETS_BUILD_DIR", str(tmp_path / "build"))  # a fresh clone: no run stamps

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from sdfnets.data import meshes
 from sdfnets.data import pack as pack_mod
-from sdfnets.image2latent.pipeline import InputError, load_image
+from sdfnets.app.image2mesh import InputError, load_image
 
 FAST = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                          HealthCheck.too_slow])

@@ -7,7 +7,7 @@ import trimesh
 from typer.testing import CliRunner
 
 from sdfnets import config
-from sdfnets.cli import app
+from sdfnets.app.cli import app
 from sdfnets.data import build, meshes
 
 
@@ -173,7 +173,8 @@ def test_pack_members_are_checked_before_they_are_read(tmp_path, monkeypatch):
 
 
 def test_demo_uploads_are_limited_like_the_cli(monkeypatch):
-    from sdfnets.image2latent import demo, pipeline
+    from sdfnets.app import demo
+from sdfnets.app import image2mesh as pipeline
 
     seen = {}
 

@@ -11,9 +11,13 @@ import pytest
 import torch
 from PIL import Image
 
+from sdfnets.data import cameras
 from sdfnets import config, paths
-from sdfnets.data.render import camera_poses
-from sdfnets.image2latent import encoders, pipeline, release
+from sdfnets.data.cameras import camera_poses
+from sdfnets.app import image2mesh as pipeline
+from sdfnets.image2latent import encoders, release
+from sdfnets.diffusion.sampler import Standardiser
+from sdfnets.image2latent import model as i2l_model
 from sdfnets.image2latent import train as i2l
 from sdfnets import metrics
 from sdfnets.diffusion.dit import LatentDiT
@@ -54,7 +58,7 @@ def test_dit_training_learns_and_resumes(tmp_path, monkeypatch):
     resumed = i2l.train_dit(cfg, lat, feats, poses, encoder="test", tag="a", progress=False, checkpoint_every=100)
     for k, v in full.dit.state_dict().items():
         torch.testing.assert_close(resumed.dit.state_dict()[k], v)
-    pred, _ = i2l.predict(full, feats, poses, range(6), 2)
+    pred, _ = full.predict(feats, poses, range(6), 2)
     r = metrics.recall(pred, lat, range(6))
     assert r["rank"].shape == (6,) and np.all(r["cos"] <= 1 + 1e-6)
     with pytest.raises(ValueError, match="trained on 'test' features"):
@@ -110,7 +114,8 @@ def test_quantization_and_release_round_trip(tmp_path):
     dit = LatentDiT(64, 32, 48, 2, 4, 64)
     for p in dit.parameters():
         torch.nn.init.normal_(p, std=0.05)
-    model = i2l.ImageToLatent(dit, torch.zeros(64), torch.tensor(0.5), "viewnet", {**vars(cfg.image2latent)})
+    model = i2l_model.ImageToLatent(dit, Standardiser(torch.zeros(64), torch.tensor(0.5)), {**vars(cfg.image2latent)},
+                                    "viewnet")
     enc = encoders.ViewNetEncoder(encoders.ViewNet(8, 32, 64), "k")
     deepsdf = _deepsdf_release(tmp_path, cfg, seed=0)
     path = release.export(model, enc, tmp_path / "r.safetensors", deepsdf=deepsdf)
@@ -191,9 +196,9 @@ def test_image_inputs_are_prepared_like_the_renders(tmp_path, monkeypatch):
             pipeline.check_count(n)
     with pytest.raises(pipeline.InputError, match="AZIMUTH,ELEVATION"):
         pipeline.parse_pose("north")
-    pose = pipeline.camera_pose(90, 0)
+    pose = cameras.camera_pose(90, 0)
     assert np.allclose(pose[:3, 3], [2.5, 0, 0], atol=1e-9)
-    assert pipeline.default_poses(3).shape == (3, 4, 4)
+    assert cameras.default_poses(3).shape == (3, 4, 4)
 
 
 @pytest.mark.skipif(not RELEASE.exists(), reason="no released image-to-mesh checkpoint")
@@ -252,17 +257,17 @@ def test_onto_training_latents_moves_into_the_convex_hull():
     g = torch.Generator().manual_seed(0)
     bank = torch.randn(50, 6, generator=g)
     z = torch.randn(7, 6, generator=g) * 3
-    assert torch.equal(i2l.onto_training_latents(z, bank, 8, 0.0), z)  # blend 0 keeps the sample
+    assert torch.equal(i2l_model.onto_training_latents(z, bank, 8, 0.0), z)  # blend 0 keeps the sample
     near = torch.cdist(z, bank).argmin(1)
-    assert torch.allclose(i2l.onto_training_latents(z, bank, 1, 1.0), bank[near])  # k = 1: retrieval
-    avg = i2l.onto_training_latents(z, bank, 8, 1.0)
+    assert torch.allclose(i2l_model.onto_training_latents(z, bank, 1, 1.0), bank[near])  # k = 1: retrieval
+    avg = i2l_model.onto_training_latents(z, bank, 8, 1.0)
     idx = torch.cdist(z, bank).topk(8, largest=False).indices
     lo, hi = bank[idx].min(1).values, bank[idx].max(1).values
     assert ((avg >= lo - 1e-6) & (avg <= hi + 1e-6)).all()  # inside the neighbours' bounding box
     assert torch.cdist(avg, bank).min(1).values.mean() < torch.cdist(z, bank).min(1).values.mean()
-    half = i2l.onto_training_latents(z, bank, 8, 0.5)
+    half = i2l_model.onto_training_latents(z, bank, 8, 0.5)
     assert torch.allclose(half, (z + avg) / 2, atol=1e-6)
-    on_bank = i2l.onto_training_latents(bank[:3], bank, 8, 1.0)  # a training latent stays near itself
+    on_bank = i2l_model.onto_training_latents(bank[:3], bank, 8, 1.0)  # a training latent stays near itself
     assert (torch.cdist(on_bank, bank).argmin(1) == torch.arange(3)).all()
 
 
@@ -270,11 +275,11 @@ def test_refinement_makes_the_release_agree_with_its_input_view():
     """The released decoder, refined on CPU against one rendered view: its silhouette agrees better
     with the input (a procedural chair the model never saw), and the CLI flag drives the same code."""
     from sdfnets.data import procedural, render
-    from sdfnets.data.render import fov_for_unit_sphere
+    from sdfnets.data.cameras import fov_for_unit_sphere
     from sdfnets.image2latent import refine as rf
 
     mesh, _, _ = procedural.generate(0, resolution=64)
-    pose = pipeline.camera_pose(30, 25)
+    pose = cameras.camera_pose(30, 25)
     with render.Renderer(224) as r:
         r.set_mesh(mesh)
         img, _ = r.render(pose)

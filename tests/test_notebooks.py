@@ -8,7 +8,9 @@ import jupytext
 import nbformat
 import pytest
 
-from sdfnets import figures, notebooks, paths, runs
+from sdfnets import figures, paths, runs
+
+from sdfnets.repro import execute as notebooks
 
 NOTEBOOKS = notebooks.list_notebooks()
 IDS = [p.stem for p in NOTEBOOKS]
@@ -236,7 +238,8 @@ def test_a_stopped_notebook_takes_its_timed_cells_with_it(tmp_path, monkeypatch)
 
 _SLEEPER = """import os, sys
 from pathlib import Path
-from sdfnets import notebooks, paths, runs
+from sdfnets import paths, runs
+from sdfnets.repro import execute as notebooks
 paths.NOTEBOOKS_DIR = Path(sys.argv[1])
 runs.save_on_stop()
 try:

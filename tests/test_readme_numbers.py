@@ -631,7 +631,7 @@ def test_every_section_named_exists():
 def test_the_committed_full_sequence_ran_every_gpu_notebook(source):
     """The runs the README calls complete: every notebook of every job finished in some job, and the GPU time
     is each GPU's occupied time (the union of its jobs' spans) plus the rebuild."""
-    from sdfnets import sequence
+
 
     run = _value(source, "jobs")
     finished = {nb for j in run for nb, r in j.get("notebooks", {}).items() if r["status"] == "ran"}

@@ -49,7 +49,7 @@ def test_camera_rays_match_the_renderer(smoke_dataset):
 
 
 def test_refinement_recovers_a_shape_from_its_silhouettes():
-    from sdfnets.data.render import camera_poses, fov_for_unit_sphere
+    from sdfnets.data.cameras import camera_poses, fov_for_unit_sphere
 
     dec = Spheres()
     poses, yfov = camera_poses(4), fov_for_unit_sphere(2.5)
@@ -67,7 +67,7 @@ def test_refinement_recovers_a_shape_from_its_silhouettes():
 
 
 def test_trust_region_holds_the_latent_where_views_say_nothing():
-    from sdfnets.data.render import camera_poses, fov_for_unit_sphere
+    from sdfnets.data.cameras import camera_poses, fov_for_unit_sphere
 
     dec = Spheres()
     poses, yfov = camera_poses(4), fov_for_unit_sphere(2.5)
@@ -79,7 +79,7 @@ def test_trust_region_holds_the_latent_where_views_say_nothing():
 
 
 def test_a_batch_of_objects_refines_as_each_alone():
-    from sdfnets.data.render import camera_poses, fov_for_unit_sphere
+    from sdfnets.data.cameras import camera_poses, fov_for_unit_sphere
 
     dec = Spheres()
     poses, yfov = camera_poses(3), fov_for_unit_sphere(2.5)
@@ -93,8 +93,8 @@ def test_a_batch_of_objects_refines_as_each_alone():
 
 
 def test_unknown_poses_are_found_by_their_silhouettes():
-    from sdfnets.data.render import fov_for_unit_sphere
-    from sdfnets.image2latent.pipeline import camera_pose
+    from sdfnets.data.cameras import fov_for_unit_sphere
+    from sdfnets.data.cameras import camera_pose
 
     dec = Spheres()
     yfov = fov_for_unit_sphere(2.5)
@@ -110,7 +110,7 @@ def test_unknown_poses_are_found_by_their_silhouettes():
 
 
 def test_rays_that_miss_the_sphere_are_dropped_with_the_same_loss_gradient_and_iou():
-    from sdfnets.data.render import camera_poses, fov_for_unit_sphere
+    from sdfnets.data.cameras import camera_poses, fov_for_unit_sphere
 
     dec = Spheres()
     poses, yfov = camera_poses(3), fov_for_unit_sphere(2.5)
@@ -137,7 +137,7 @@ def test_the_fused_decoder_casts_the_same_silhouettes_with_the_same_gradients_an
     decoder run as a module."""
     import math
 
-    from sdfnets.data.render import camera_poses, fov_for_unit_sphere
+    from sdfnets.data.cameras import camera_poses, fov_for_unit_sphere
     from sdfnets.deepsdf import fused
     from sdfnets.deepsdf.model import Decoder
 

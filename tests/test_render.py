@@ -2,11 +2,11 @@ import numpy as np
 import pytest
 import trimesh
 
-from sdfnets.data import render
+from sdfnets.data import cameras, render
 
 
 def test_fibonacci_sphere_is_unit_and_even():
-    d = render.fibonacci_sphere(64)
+    d = cameras.fibonacci_sphere(64)
     assert d.shape == (64, 3) and np.allclose(np.linalg.norm(d, axis=1), 1.0)
     assert np.abs(d.mean(axis=0)).max() < 0.03  # balanced around the origin
     nearest = np.sort(np.linalg.norm(d[:, None] - d[None], axis=-1), axis=1)[:, 1]
@@ -14,22 +14,22 @@ def test_fibonacci_sphere_is_unit_and_even():
 
 
 def test_look_at_points_the_camera_at_the_origin():
-    for eye in render.fibonacci_sphere(16) * 2.5:
-        pose = render.look_at(eye)
+    for eye in cameras.fibonacci_sphere(16) * 2.5:
+        pose = cameras.look_at(eye)
         assert np.allclose(pose[:3, :3] @ pose[:3, :3].T, np.eye(3), atol=1e-9)
         forward = -pose[:3, 2]  # OpenGL cameras look down -Z
         assert np.allclose(forward, -eye / np.linalg.norm(eye))
-    assert np.isfinite(render.look_at((0, 2.5, 0))).all()  # straight down
+    assert np.isfinite(cameras.look_at((0, 2.5, 0))).all()  # straight down
 
 
 def test_unit_sphere_fits_the_field_of_view():
-    assert np.sin(render.fov_for_unit_sphere(2.5, 0.0) / 2) == pytest.approx(1 / 2.5)
+    assert np.sin(cameras.fov_for_unit_sphere(2.5, 0.0) / 2) == pytest.approx(1 / 2.5)
 
 
 def test_render_sphere_centred_and_lit():
     sphere = trimesh.creation.icosphere(4, radius=1.0)
     with render.Renderer(image_size=64) as r:
-        out = r.render_views(sphere, render.camera_poses(4))
+        out = r.render_views(sphere, cameras.camera_poses(4))
     assert out["images"].shape == (4, 64, 64, 3) and out["images"].dtype == np.uint8
     mask = out["masks"]
     ys, xs = np.nonzero(mask[0])

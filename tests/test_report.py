@@ -7,7 +7,9 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
-from sdfnets import notebooks, report
+from sdfnets.repro import execute as notebooks
+
+from sdfnets.repro import report
 
 
 def test_report_lists_every_notebook_and_its_findings():

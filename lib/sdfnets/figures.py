@@ -10,8 +10,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import platform
-import subprocess
 from pathlib import Path
 
 import matplotlib
@@ -19,8 +17,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from . import paths  # noqa: E402
+from . import paths, thesis  # noqa: E402
 from .io import atomic_write_text, tmp_path  # noqa: E402
+from .repro.provenance import device_name, git_commit, source_hash  # noqa: E402
 
 STYLE = {
     "figure.dpi": 110,
@@ -73,35 +72,9 @@ def save_plotly(fig, name: str, *, notebook: str, scale: str) -> Path:
     return path
 
 
-def device_name() -> str:
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            return torch.cuda.get_device_name(0)
-    except ImportError:  # pragma: no cover - torch is a dependency
-        pass
-    return f"cpu ({platform.machine()}, {os.cpu_count()} cores)"
-
-
-def git_commit() -> str:
-    """The commit the code ran on: ``git rev-parse``, or ``SDFNETS_GIT_COMMIT`` where the copy has no
-    ``.git`` (a repository copied to a GPU node without its history)."""
-    if os.environ.get("SDFNETS_GIT_COMMIT"):
-        return os.environ["SDFNETS_GIT_COMMIT"][:12]
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=paths.REPO_ROOT,
-                             capture_output=True, text=True, timeout=10)
-        return out.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
 def record_values(notebook: str, values: dict, *, scale: str, corpus: str, num_shapes: int) -> Path:
     """Write a notebook's key numbers with the context needed to trust them, and the findings
     (ours beside the thesis') its cells printed."""
-    from . import thesis
-
     record = {
         "findings": list(thesis.FINDINGS),
         "notebook": notebook,
@@ -122,8 +95,6 @@ def record_values(notebook: str, values: dict, *, scale: str, corpus: str, num_s
 def _source_hash(notebook: str, scale: str) -> str | None:
     """The hash of the notebook's source and the library that made these values (what
     :func:`sdfnets.notebooks.is_fresh` compares), or None for a name that is no notebook."""
-    from .notebooks import source_hash
-
     src = paths.NOTEBOOKS_DIR / f"{notebook}.py"
     return source_hash(src, scale) if src.exists() else None
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..runs import default_device
+from ..devices import default_device
 
 
 class SDFBank:

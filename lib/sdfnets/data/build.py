@@ -121,7 +121,7 @@ def _render_init(image_size: int, distance: float) -> None:
 
 def _render_one(job: tuple[str, str, int], renderer=None) -> str:
     """Render one shape; returns an error message or ''."""
-    from .render import camera_poses
+    from .cameras import camera_poses
 
     renderer = renderer or _RENDERER
     work, _, num_views = job

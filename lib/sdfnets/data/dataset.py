@@ -95,7 +95,7 @@ def load_or_build(cfg: DataConfig, renders: bool = True, **build_kwargs) -> Data
     ``renders=False`` accepts (or builds) a dataset without renders. A build uses every core this
     process may use from 4 cores up (``workers=`` overrides), so that a notebook on a bare GPU node does
     not rebuild the corpus one shape at a time."""
-    from ..metrics import default_workers
+    from ..parallel import default_workers
 
     root = dataset_root(cfg)
     if (root / "manifest.json").exists():

@@ -15,41 +15,10 @@ os.environ.setdefault("PYGLET_HEADLESS", "true")  # pyglet 2 otherwise wants X l
 import numpy as np  # noqa: E402
 import trimesh  # noqa: E402
 
+from .cameras import GALLERY_DIRECTION, UP, fov_for_unit_sphere, look_at  # noqa: E402
+
 BASE_COLOR = (0.55, 0.62, 0.75, 1.0)  # gray-blue
 BACKGROUND = (1.0, 1.0, 1.0, 1.0)
-UP = np.array([0.0, 1.0, 0.0])
-
-
-def fibonacci_sphere(n: int) -> np.ndarray:
-    """``n`` nearly evenly spread unit vectors (golden-angle spiral), float64 [n, 3]."""
-    i = np.arange(n) + 0.5
-    y = 1.0 - 2.0 * i / n
-    r = np.sqrt(1.0 - y * y)
-    theta = np.pi * (1.0 + np.sqrt(5.0)) * i
-    return np.stack([r * np.cos(theta), y, r * np.sin(theta)], axis=1)
-
-
-def look_at(eye: np.ndarray, target=(0.0, 0.0, 0.0), up: np.ndarray = UP) -> np.ndarray:
-    """Camera-to-world pose in OpenGL convention (the camera looks down its -Z axis)."""
-    eye = np.asarray(eye, np.float64)
-    z = eye - np.asarray(target, np.float64)
-    z /= np.linalg.norm(z)
-    if abs(z @ up) > 0.999:  # looking straight up or down: any perpendicular up will do
-        up = np.array([0.0, 0.0, 1.0])
-    x = np.cross(up, z)
-    x /= np.linalg.norm(x)
-    pose = np.eye(4)
-    pose[:3, 0], pose[:3, 1], pose[:3, 2], pose[:3, 3] = x, np.cross(z, x), z, eye
-    return pose
-
-
-def camera_poses(num_views: int = 64, distance: float = 2.5) -> np.ndarray:
-    return np.stack([look_at(d * distance) for d in fibonacci_sphere(num_views)])
-
-
-def fov_for_unit_sphere(distance: float, margin_deg: float = 4.0) -> float:
-    """Vertical field of view (radians) whose cone just holds the unit sphere, plus a margin."""
-    return 2.0 * np.arcsin(1.0 / distance) + np.deg2rad(margin_deg)
 
 
 class Renderer:
@@ -111,15 +80,6 @@ class Renderer:
 
     def __exit__(self, *exc):
         self.close()
-
-
-GALLERY_DIRECTION = np.array([0.55, 0.45, 0.70])  # front-right, above: how people photograph furniture
-
-
-def gallery_view(poses: np.ndarray, direction: np.ndarray = GALLERY_DIRECTION) -> int:
-    """Index of the stored camera closest to ``direction`` (seen from the object)."""
-    eyes = poses[:, :3, 3] / np.linalg.norm(poses[:, :3, 3], axis=1, keepdims=True)
-    return int(np.argmax(eyes @ (direction / np.linalg.norm(direction))))
 
 
 def thumbnails(meshes, image_size: int = 128, direction: np.ndarray = GALLERY_DIRECTION) -> list[np.ndarray]:

@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from .. import runs
+from .. import devices
 from ..data.bank import SDFBank
 from ..io import save_checkpoint
 from .train import Trainer
@@ -40,7 +40,7 @@ def train(cfg, data: torch.Tensor, steps: int, *, rank: int = 0, world: int = 1,
     keeps its shard). ``resume``: a state from any world size (the run continues exactly).
     ``warmup`` steps run first, untimed (kernel autotuning, graph capture). Returns (the gathered
     state, with ``world``; seconds of the ``steps``)."""
-    device = runs.default_device(device)
+    device = devices.default_device(device)
     tr = Trainer(cfg, SDFBank(data[rank::world].to(device)), device, rank=rank, world=world, num_shapes=len(data))
     if resume is not None:
         tr.load_state(resume)

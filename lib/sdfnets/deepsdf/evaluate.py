@@ -12,6 +12,7 @@ from tqdm import tqdm
 from .. import metrics
 from ..data.bank import SDFBank
 from ..field import clamped_l1, grid_to_mesh, sdf_grid
+from ..parallel import default_workers, process_pool
 from .model import latent_to_mesh
 
 
@@ -44,8 +45,8 @@ def mesh_and_metrics(decoder, latents: torch.Tensor, dataset, obj_ids, resolutio
     ids = [int(i) for i in obj_ids]
     jobs = ((sdf_grid(decoder.field(z), resolution, device=decoder.device), dataset.sdf(i), i)
             for z, i in zip(latents, ids))
-    workers = metrics.default_workers(len(ids)) if workers is None else min(workers, len(ids))
-    done = (map(_grid_job, jobs) if workers <= 1 else metrics.process_pool(workers).map(_grid_job, jobs))
+    workers = default_workers(len(ids)) if workers is None else min(workers, len(ids))
+    done = (map(_grid_job, jobs) if workers <= 1 else process_pool(workers).map(_grid_job, jobs))
     meshes, rows = [], []
     for i, (v, f, found) in zip(ids, tqdm(done, total=len(ids), desc="mesh", unit="shape", disable=not progress)):
         meshes.append(None if v is None else trimesh.Trimesh(v, f, process=False))

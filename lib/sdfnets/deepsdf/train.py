@@ -8,24 +8,24 @@ points; ``fast`` uses a large batch, bf16 and fused Adam, computed either by ``t
 (``kernels="inductor"``) or by the hand-fused step of :mod:`.fused` (``kernels="triton"``, Hopper
 GPUs; the whole step replayed as one CUDA graph; elsewhere its float32 PyTorch reference).
 
-Load-or-train (:mod:`sdfnets.runs`): a run lives in ``checkpoints/runs/deepsdf/<dataset>-<key>/``;
+Load-or-train (:mod:`sdfnets.train.loop`): a run lives in ``checkpoints/runs/deepsdf/<dataset>-<key>/``;
 a finished run is loaded, an interrupted one resumes to the same result as an uninterrupted run,
 and every checkpoint holds the resolved config.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from .. import runs
-from ..config import Config, DeepSDFConfig
+from .. import cudagraphs, devices
+from ..config import Config, DeepSDFConfig, run_settings
 from ..data.bank import SDFBank
 from ..field import clamped_l1
+from ..train import loop, schedules
 from . import fused
 from .model import Decoder, make_decoder
 
@@ -54,15 +54,10 @@ class TrainResult:
     resumed_from: int = 0
 
 
-EVAL_ONLY = ("mesh_resolution", "eval_shapes", "recon_steps", "recon_shapes")  # evaluation settings
-HOW_COMPUTED = ("kernels", "cuda_graph")  # how the same step is computed, not which step
-
-
 def run_body(cfg: Config, dataset, indices=None) -> dict:
     """What defines a phase-11 run (its key): training settings, seed, shapes, dataset."""
-    train_keys = {k: v for k, v in dataclasses.asdict(cfg.deepsdf).items() if k not in EVAL_ONLY + HOW_COMPUTED}
-    return {"deepsdf": train_keys, "seed": cfg.seed, "indices": list(map(int, indices or [])),
-            "data": runs.data_name(dataset)}
+    return {"deepsdf": run_settings(cfg.deepsdf), "seed": cfg.seed, "indices": list(map(int, indices or [])),
+            "data": loop.data_name(dataset)}
 
 
 def steps_for(cfg: DeepSDFConfig, num_shapes: int) -> tuple[int, int]:
@@ -133,7 +128,7 @@ class Trainer:
                  num_shapes: int | None = None):
         dc = self.dc = cfg.deepsdf
         self.cfg, self.bank, self.rank, self.world = cfg, bank, rank, world
-        self.device = device = runs.default_device(device or bank.data.device)
+        self.device = device = devices.default_device(device or bank.data.device)
         n = self.n = bank.num_shapes if num_shapes is None else num_shapes
         self.owned = torch.arange(rank, n, world)
         if len(self.owned) != bank.num_shapes:
@@ -173,7 +168,7 @@ class Trainer:
         else:
             self.loss_fn = _loss
         self.autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.fast and cuda and not hand_fused)
-        self.running = runs.RunningMean(device)
+        self.running = loop.RunningMean(device)
         self._table_epoch, self._table = -1, None
 
     @property
@@ -208,10 +203,10 @@ class Trainer:
         self.opt.step()
 
     def _capture(self, rows, pts, sdf) -> None:
-        runs.tensor_lrs(self.opt, self.device)  # a resumed run's optimizer state may hold float rates
+        schedules.tensor_lrs(self.opt, self.device)  # a resumed run's optimizer state may hold float rates
         self._static = [rows.clone(), pts.clone(), sdf.clone()]
         body = self._step if self.flat is None else self._forward_backward  # collectives stay outside
-        self.graph, _ = runs.capture_step(lambda: body(*self._static),
+        self.graph, _ = cudagraphs.capture_step(lambda: body(*self._static),
                                           [*self.decoder.parameters(), self.latents], self.opt, keep=(self.running.sum,))
 
     def run(self, steps: int) -> None:
@@ -223,8 +218,8 @@ class Trainer:
             idx = torch.randint(P, (dc.shapes_per_step, dc.points_per_shape), generator=self.gen,
                                 device=self.device)[self.positions]
             if dc.lr_schedule == "cosine":
-                f = runs.cosine(self.step, self.total)
-                runs.set_lr(self.opt, (dc.lr_decoder * f, dc.lr_latent * f))
+                f = schedules.cosine(self.step, self.total)
+                schedules.set_lr(self.opt, (dc.lr_decoder * f, dc.lr_latent * f))
             pts, sdf = self.bank.gather(rows, idx)
             if self.graphed:
                 if self.graph is None:
@@ -288,16 +283,16 @@ def train(cfg: Config, dataset, indices=None, *, device=None, max_steps: int | N
     interruption would.
     """
     dc = cfg.deepsdf
-    device = runs.default_device(device)
+    device = devices.default_device(device)
     indices = list(range(len(dataset))) if indices is None else [int(i) for i in indices]
     body = run_body(cfg, dataset, indices if len(indices) != len(dataset) else None)
-    run_dir = run_dir or runs.run_dir("deepsdf", Path(dataset.root).name, body)
+    run_dir = run_dir or loop.run_dir("deepsdf", Path(dataset.root).name, body)
 
     def make_trainer() -> Trainer:
         bank = SDFBank.from_dataset(dataset, indices[rank::world], device)
         return Trainer(cfg, bank, device, rank=rank, world=world, num_shapes=len(indices))
 
-    r = runs.load_or_train(make_trainer, run_dir, desc=f"deepsdf ({dc.recipe})", log_every=log_every,
+    r = loop.load_or_train(make_trainer, run_dir, desc=f"deepsdf ({dc.recipe})", log_every=log_every,
                            checkpoint_every=dc.checkpoint_every, max_steps=max_steps, progress=progress and rank == 0,
                            device=device, write=rank == 0,
                            extra={"config": cfg.to_dict(), "indices": indices, "dataset": str(dataset.root)})

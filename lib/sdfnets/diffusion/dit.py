@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import runs
+from .. import cudagraphs
 from ..layers import timestep_embedding
 from . import ddim
 
@@ -118,7 +118,7 @@ class LatentDiT(DiT):
     def __init__(self, latent_dim: int = 64, feature_dim: int = 768, d_model: int = 384, num_layers: int = 4,
                  num_heads: int = 6, pose_dim: int = 64):
         super().__init__()
-        self.latent_dim = latent_dim
+        self.latent_dim = self.dim = latent_dim
         self.latent_in = nn.Linear(latent_dim, d_model)
         self.build_views(feature_dim, pose_dim, d_model)
         self.build_trunk(d_model, num_layers, num_heads, latent_dim)
@@ -204,7 +204,7 @@ def sample(dit: DiT, x: torch.Tensor, schedule: ddim.CosineDDIM, steps: int, tok
     cond = () if tokens is None else (tokens,) if pad_mask is None else (tokens, pad_mask)
     if guidance == 1.0:
         if graphs is not None and x.device.type == "cuda":
-            return runs.graphed_call(graphs, loop, x, *cond, key=steps)
+            return cudagraphs.graphed_call(graphs, loop, x, *cond, key=steps)
         return loop(x, *cond)
     null = dit.null_view.expand(x.shape[0], 1, -1)
     return ddim.sample(lambda y, t: dit(y, t, *cond), x, schedule, steps, uncond=lambda y, t: dit(y, t, null),

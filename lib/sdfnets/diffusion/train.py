@@ -14,7 +14,7 @@ compilation on a 15,000-step run, ``bench/results/latent_dit_step-gpu.json``). U
 (``world`` > 1) the model is wrapped in DistributedDataParallel: every rank draws the same global
 batch and computes the loss of its rows ``rank::world``; the averaged gradient is scaled by
 ``world`` so that the update equals the single-process one (``tests/test_distributed.py``). The
-trainer follows :mod:`sdfnets.runs`' protocol.
+trainer follows :mod:`sdfnets.train.loop`' protocol.
 
 Settings are read by name from a config section with ``timesteps``, ``steps``, ``batch``, ``lr``,
 ``min_views``, ``max_views``, ``cond_dropout`` and ``pose_dropout``.
@@ -29,7 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import runs
+from .. import cudagraphs, devices
+from ..train import schedules
 from .ddim import CosineDDIM
 from .dit import Block
 
@@ -46,7 +47,7 @@ class DenoisingTrainer:
                  features: torch.Tensor | None = None, pose_emb: torch.Tensor | None = None, device=None,
                  cuda_graph: bool = True, compile: bool = False, rank: int = 0, world: int = 1):
         s = self.s = settings
-        self.device = device = runs.default_device(device)
+        self.device = device = devices.default_device(device)
         cuda = device.type == "cuda"
         if compile and cuda:
             for m in model.modules():
@@ -118,11 +119,11 @@ class DenoisingTrainer:
 
     def run(self, steps: int) -> None:
         if self.graphed and self.graph is None:
-            runs.tensor_lrs(self.opt, self.device)
-            self.graph, self._graph_loss = runs.capture_step(self._train_step, list(self.params.parameters()),
+            schedules.tensor_lrs(self.opt, self.device)
+            self.graph, self._graph_loss = cudagraphs.capture_step(self._train_step, list(self.params.parameters()),
                                                              self.opt, warmup=3)
         for _ in range(steps):
-            runs.set_lr(self.opt, [self.s.lr * runs.linear_warmup(self.step, self.warmup)])
+            schedules.set_lr(self.opt, [self.s.lr * schedules.linear_warmup(self.step, self.warmup)])
             self._draw()
             if self.graph is not None:
                 self.graph.replay()

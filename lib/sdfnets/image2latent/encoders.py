@@ -26,9 +26,9 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm import tqdm
 
-from .. import paths, runs
+from .. import paths
+from ..devices import default_device
 from ..io import tmp_path
-from ..runs import default_device
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -169,13 +169,12 @@ def train_viewnet(cfg, dataset, indices, *, device=None, progress: bool = True, 
     body.update(seed=cfg.seed, indices=indices, data=str(Path(dataset.root).name))
     key = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:10]
     path = paths.runs_dir() / "encoders" / f"viewnet-{key}.safetensors"
-    with runs.exclusive(path):  # processes sharing the run folder train it once
-        if not path.exists():
-            released = released_encoder(key, device)
-            if released is not None:
-                return released
-            _fit_viewnet(cfg, dataset, indices, key, path, device, progress, bank)
-        return load_encoder(path, device)
+    if not path.exists():
+        released = released_encoder(key, device)
+        if released is not None:
+            return released
+        _fit_viewnet(cfg, dataset, indices, key, path, device, progress, bank)
+    return load_encoder(path, device)
 
 
 def _fit_viewnet(cfg, dataset, indices, key: str, path: Path, device, progress: bool, bank) -> None:
@@ -308,23 +307,22 @@ def feature_cache(encoder, dataset, *, progress: bool = True, bank=None) -> tupl
     encoder under ``checkpoints/runs/features/`` (the encoder's name and key in the file).
     ``bank``: every shape's renders from :func:`render_bank` (read from disk otherwise)."""
     path = paths.runs_dir() / "features" / f"{encoder.name}-{encoder.key[-10:].replace('/', '_')}-{Path(dataset.root).name}.safetensors"
-    with runs.exclusive(path):  # processes sharing the run folder compute them once
-        if path.exists():
-            from safetensors import safe_open
+    if path.exists():
+        from safetensors import safe_open
 
-            with safe_open(str(path), framework="pt") as f:
-                meta = f.metadata()
-            if meta["encoder"] != encoder.name or meta["encoder_key"] != encoder.key:
-                raise ValueError(f"{path} holds features of {meta['encoder']} ({meta['encoder_key']}), not {encoder.name}")
-            t = load_file(str(path))
-            return t["features"], t["poses"]
-        feats = []
-        for i in tqdm(range(len(dataset)), desc=f"features ({encoder.name})", unit="shape", disable=not progress):
-            feats.append(encoder.encode(bank[i] if bank is not None else dataset.renders(i)["images"]).cpu())
-        poses = torch.from_numpy(dataset.renders(0)["poses"])  # every shape is rendered from the same cameras
-        out = {"features": torch.stack(feats).contiguous(), "poses": poses.float().contiguous()}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = tmp_path(path)
-        save_file(out, str(tmp), metadata={"encoder": encoder.name, "encoder_key": encoder.key})
-        tmp.replace(path)
-        return out["features"], out["poses"]
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata()
+        if meta["encoder"] != encoder.name or meta["encoder_key"] != encoder.key:
+            raise ValueError(f"{path} holds features of {meta['encoder']} ({meta['encoder_key']}), not {encoder.name}")
+        t = load_file(str(path))
+        return t["features"], t["poses"]
+    feats = []
+    for i in tqdm(range(len(dataset)), desc=f"features ({encoder.name})", unit="shape", disable=not progress):
+        feats.append(encoder.encode(bank[i] if bank is not None else dataset.renders(i)["images"]).cpu())
+    poses = torch.from_numpy(dataset.renders(0)["poses"])  # every shape is rendered from the same cameras
+    out = {"features": torch.stack(feats).contiguous(), "poses": poses.float().contiguous()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = tmp_path(path)
+    save_file(out, str(tmp), metadata={"encoder": encoder.name, "encoder_key": encoder.key})
+    tmp.replace(path)
+    return out["features"], out["poses"]

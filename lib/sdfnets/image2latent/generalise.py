@@ -23,11 +23,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .. import metrics, paths, runs
+from .. import devices, metrics, paths
+from ..data.cameras import default_poses
 from ..data.splits import random_views
 from ..deepsdf import evaluate as ev
 from . import refine as rf
-from .pipeline import default_poses
 
 
 @dataclass
@@ -49,7 +49,7 @@ def parts_for(cfg, dataset, train_ids, device=None) -> Parts:
     12's runs of the scale (load-or-train)."""
     from . import release
 
-    device = runs.default_device(device)
+    device = devices.default_device(device)
     path = paths.RELEASE_DIR / release.DEFAULT_NAME
     if path.is_file():
         model, enc, meta, decoder, latents, dmeta = release.load_pair(path, device)
@@ -57,13 +57,11 @@ def parts_for(cfg, dataset, train_ids, device=None) -> Parts:
             decoder.eval()
             return Parts(decoder, latents, model, enc, f"release {path.name}",
                          hashlib.sha256(path.read_bytes()).hexdigest()[:16])
-    from ..deepsdf.train import train
     from . import encoders
-    from . import train as i2l
+    from .train import phase12
 
-    run = train(cfg, dataset, train_ids, device=device)
     enc, feats, poses = encoders.encoder_and_features(cfg, dataset, train_ids)
-    model = i2l.train_dit(cfg, run.latents, feats[train_ids], poses, encoder=enc.name, tag="full")
+    run, model = phase12(cfg, dataset, train_ids, feats, poses, enc.name)
     return Parts(run.decoder.eval(), run.latents, model, enc, "runs of this scale")
 
 
@@ -73,7 +71,7 @@ def oracle_rows(dataset, query_ids, train_ids, points: int = 2048, seed: int = 0
     by default the GPU where there is one: on a GPU node's CPU cores the 36 out-of-distribution shapes
     of notebook 16 against every training shape took minutes, and the notebook missed its job's limit."""
     rng = np.random.default_rng(seed)
-    device = runs.default_device(device)
+    device = devices.default_device(device)
 
     def cloud(i):
         s = dataset.sdf(int(i))["surface_points"]
@@ -131,16 +129,6 @@ def measure(parts: Parts, z: torch.Tensor, dataset, ids, resolution: int) -> dic
     """Mesh metrics and parts of each latent's mesh against its shape: the summary and the rows."""
     _, rows = ev.mesh_and_metrics(parts.decoder, z, dataset, ids, resolution, progress=False)
     return summary(rows) | {"rows": rows}
-
-
-def kept(cfg, dataset, parts: Parts, method: str, compute, seed: int = 0) -> dict:
-    """``compute()``'s result for ``method`` (a :func:`measure` plus anything JSON-able), kept under
-    ``checkpoints/runs/generalisation/`` by config, method, seed and pipeline, so that a run cut short by
-    a job's time limit resumes at the first method it had not finished."""
-    from .. import runs
-
-    body = {"config": cfg.to_dict(), "method": method, "seed": seed, "pipeline": [parts.source, parts.key]}
-    return runs.cached_result("generalisation", runs.data_name(dataset).replace("/", "_"), body, compute)
 
 
 def summary(rows: list[dict]) -> dict:

@@ -213,7 +213,7 @@ def estimate_poses(decoder, z: torch.Tensor, images, yfov: float, *, distance: f
     on a grid of ``azimuths`` x ``elevations`` (looking at the origin from ``distance``) from which the
     shape of ``z`` casts the silhouette closest to the image's (IoU). Returns (poses [K, 4, 4], the
     best IoU of each view [K])."""
-    from .pipeline import camera_pose
+    from ..data.cameras import camera_pose
 
     dev = next(decoder.parameters()).device
     ops = fused_step.ops_for(dev)

@@ -22,9 +22,10 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from ..diffusion.dit import LatentDiT
+from ..diffusion.sampler import Standardiser
 from ..io import sha256_file
 from .encoders import ViewNetEncoder
-from .train import ImageToLatent
+from .model import ImageToLatent
 
 FORMAT = "sdfnets-image2mesh-v1"
 DEFAULT_NAME = "image2mesh-sweethome3d.safetensors"
@@ -121,7 +122,7 @@ def load(path: Path | str, device="cpu") -> tuple[ImageToLatent, ViewNetEncoder,
         elif k.startswith("dit.") and not k.endswith(".scale"):
             state[k[4:]] = v.float()
     dit = LatentDiT.from_state(state, cfg)
-    model = ImageToLatent(dit.to(device).eval(), t["mean"], t["std"][0], raw["dit_encoder_name"], cfg)
+    model = ImageToLatent(dit.to(device).eval(), Standardiser(t["mean"], t["std"][0]), cfg, raw["dit_encoder_name"])
     encoder = ViewNetEncoder.from_state({k[8:]: v for k, v in t.items() if k.startswith("encoder.")}, enc_meta, device)
     if encoder.name != model.encoder:
         raise ValueError(f"{path}: the DiT was trained on {model.encoder!r} features but the file holds {encoder.name!r}")

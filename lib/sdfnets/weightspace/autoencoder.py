@@ -12,7 +12,7 @@ divided by one global scale. Two losses:
 
 :func:`layer_error_share` and :func:`layer_sensitivity` explain the trap: where in the network the
 reconstruction error lands, and how much the field moves per unit of error landing there.
-Load-or-train (:mod:`sdfnets.runs`): ``checkpoints/runs/weightae/<name>-<key>/final.pt``.
+Load-or-train (:mod:`sdfnets.train.loop`): ``checkpoints/runs/weightae/<name>-<key>/final.pt``.
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import runs
+from .. import devices
 from ..data.bank import SDFBank
+from ..train import loop, schedules
 from .fit import sdf_loss
 from .nets import NetSpec, forward, unflatten
 
@@ -78,7 +79,7 @@ class WeightAutoencoder:
 
 class AETrainer:
     """Adam on the AE, ``batch`` random training vectors per step (and, for the function loss,
-    ``points`` random SDF samples of each of their shapes); runs protocol of :mod:`sdfnets.runs`."""
+    ``points`` random SDF samples of each of their shapes); runs protocol of :mod:`sdfnets.train.loop`."""
 
     def __init__(self, ae: WeightAE, spec: NetSpec, residuals: torch.Tensor, anchor: torch.Tensor, scale, *,
                  loss: str, steps: int, batch: int, lr: float, bank: SDFBank | None = None, points: int = 4096,
@@ -93,7 +94,7 @@ class AETrainer:
         self.total, self.batch, self.lr, self.step = steps, min(batch, len(residuals)), lr, 0
         self.opt = torch.optim.Adam(ae.parameters(), lr=lr, fused=self.device.type == "cuda")
         self.gen = torch.Generator(device=self.device).manual_seed(seed)
-        self.running = runs.RunningMean(self.device)
+        self.running = loop.RunningMean(self.device)
 
     def _loss(self, ids: torch.Tensor) -> torch.Tensor:
         r = self.r[ids]
@@ -107,7 +108,7 @@ class AETrainer:
 
     def run(self, steps: int) -> None:
         for _ in range(steps):
-            runs.set_lr(self.opt, [self.lr * runs.cosine(self.step, self.total)])
+            schedules.set_lr(self.opt, [self.lr * schedules.cosine(self.step, self.total)])
             ids = torch.randperm(len(self.r), generator=self.gen, device=self.device)[: self.batch]
             loss = self._loss(ids)
             self.opt.zero_grad(set_to_none=True)
@@ -139,7 +140,7 @@ def train_autoencoder(cfg, ws, rows, *, latent: int, loss: str = "weight", datas
     ac = cfg.autoencoder
     hidden, steps, batch, points, clamp, seed = ac.hidden, ac.steps, ac.batch, ac.points, ac.clamp, cfg.seed
     lr = ac.lr if loss == "weight" else ac.function_lr
-    device = runs.default_device(device)
+    device = devices.default_device(device)
     rows = [int(i) for i in rows]
     w = ws.weights[rows].to(device).float()
     anchor = ws.init[rows[0]].to(device).float()
@@ -155,7 +156,7 @@ def train_autoencoder(cfg, ws, rows, *, latent: int, loss: str = "weight", datas
         return AETrainer(ae, ws.spec, (w - anchor) / scale, anchor, scale, loss=loss, steps=steps, batch=batch, lr=lr,
                          bank=bank, points=points, clamp=clamp, seed=seed)
 
-    r = runs.load_or_train(make_trainer, runs.run_dir("weightae", f"{loss}-{latent}", body),
+    r = loop.load_or_train(make_trainer, loop.run_dir("weightae", f"{loss}-{latent}", body),
                            desc=f"weight AE ({loss} loss, {latent} dims)", log_every=50,
                            checkpoint_every=ac.checkpoint_every, progress=progress, device=device,
                            extra={"anchor": anchor, "scale": scale, "config": body, "dim": ws.spec.num_params})

@@ -16,14 +16,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .. import metrics, runs
+from .. import devices, metrics
 from .analysis import meshes
 from .nets import NetSpec, unflatten
 
 
 def decode(spec: NetSpec, weights: torch.Tensor, resolution: int, device=None) -> list:
     """Marching-cubes mesh of every weight vector [M, D] (None where the field has no surface)."""
-    device = runs.default_device(device)
+    device = devices.default_device(device)
     return meshes(spec, unflatten(spec, weights.to(device).float()), resolution)
 
 
@@ -107,7 +107,7 @@ def generated(samples: torch.Tensor, reference: torch.Tensor, train: torch.Tenso
     [T, P, 3]: memorisation (:func:`sdfnets.metrics.memorisation`) and each set's median distance to
     its nearest training shape (samples far closer to the training set than held-out shapes are
     copies)."""
-    device = runs.default_device(device)
+    device = devices.default_device(device)
     g, r, t = (x.to(device) for x in (samples, reference, train))
     cd = metrics.chamfer_pointflow
     d_gr, d_gg, d_rr, d_gt, d_rt = cd(g, r), cd(g, g), cd(r, r), cd(g, t), cd(r, t)

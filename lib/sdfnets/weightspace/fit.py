@@ -6,7 +6,7 @@ every network gets exactly the gradient it would get alone (and Adam's per-eleme
 them independent): training N networks batched equals training them one by one, which
 ``tests/test_weightspace.py`` checks and ``bench/`` times.
 
-Load-or-train (:mod:`sdfnets.runs`): a run lives in ``checkpoints/runs/weightspace/<name>-<key>/``,
+Load-or-train (:mod:`sdfnets.train.loop`): a run lives in ``checkpoints/runs/weightspace/<name>-<key>/``,
 an interrupted run resumes from ``last.pt`` to the same result, and the finished run is a
 weight dataset (:class:`WeightSet`, one safetensors file).
 """
@@ -22,10 +22,11 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from .. import runs
+from .. import devices
 from ..data.bank import SDFBank
 from ..field import clamped_l1
 from ..io import tmp_path
+from ..train import loop, schedules
 from .nets import NetSpec, Params, flatten, forward, init_params, repeat, unflatten
 
 
@@ -96,7 +97,7 @@ class BatchedFit:
         self.gen = torch.Generator(device=self.device)
         self.gen.manual_seed(seed)
         self.step = 0
-        self.running = runs.RunningMean(self.device)
+        self.running = loop.RunningMean(self.device)
 
     def run(self, steps: int) -> None:
         """``steps`` Adam steps of every network. On a GPU the float32 matrix products use TF32
@@ -118,7 +119,7 @@ class BatchedFit:
         n, p_all = self.bank.data.shape[:2]
         ids = torch.arange(n, device=self.device)
         for _ in range(steps):
-            runs.set_lr(self.opt, [self.lr * runs.cosine(self.step, self.total)])
+            schedules.set_lr(self.opt, [self.lr * schedules.cosine(self.step, self.total)])
             idx = torch.randint(p_all, (n, self.points), generator=self.gen, device=self.device)
             pts, sdf = self.bank.gather(ids, idx)
             per_net = sdf_loss(self.spec, self.params, pts, sdf, self.clamp)
@@ -161,7 +162,7 @@ def fit(spec: NetSpec, init: Params, bank: SDFBank, *, lr: float, steps: int, po
     history of (step, mean loss), seconds). With ``run_dir``, ``last.pt`` is written every
     ``checkpoint_every`` steps and a rerun resumes from it; ``max_steps`` stops early and leaves
     ``last.pt`` behind, as an interruption would."""
-    r = runs.load_or_train(lambda: BatchedFit(spec, init, bank, lr=lr, steps=steps, points_per_shape=points_per_shape,
+    r = loop.load_or_train(lambda: BatchedFit(spec, init, bank, lr=lr, steps=steps, points_per_shape=points_per_shape,
                                               clamp=clamp, seed=seed),
                            run_dir, desc=desc, log_every=log_every, checkpoint_every=checkpoint_every,
                            max_steps=max_steps, progress=progress, keep_final=False)
@@ -193,7 +194,7 @@ def train_anchor(cfg, dataset, family: str = "relu_pe", *, device=None, progress
     i = anchor_index(wc, dataset)
     lr = wc.anchor_lr if family == "relu_pe" else wc.siren_lr
     body = {"what": "anchor", "family": family, **_spec_key(wc), "steps": wc.anchor_steps, "lr": lr,
-            "seed": cfg.seed, "obj_idx": i, "data": runs.data_name(dataset)}
+            "seed": cfg.seed, "obj_idx": i, "data": loop.data_name(dataset)}
     return _load_or_fit(spec, dataset, [i], init_params(spec, 1, seed=cfg.seed), body, lr=lr, steps=wc.anchor_steps,
                         wc=wc, seed=cfg.seed, device=device, progress=progress, desc=f"anchor ({family})",
                         meta={"init_kind": "random", "role": "anchor"})
@@ -219,7 +220,7 @@ def train_weight_set(cfg, dataset, indices, family: str = "relu_pe", init: str =
         raise ValueError(f"init must be 'anchor' or 'random', not {init!r}")
     body = {"what": "weights", "family": family, "init": init, **_spec_key(wc), "steps": wc.steps, "lr": lr,
             "anchor_steps": wc.anchor_steps if init == "anchor" else None, "anchor_lr": wc.anchor_lr,
-            "seed": cfg.seed, "indices": indices, "data": runs.data_name(dataset), **extra}
+            "seed": cfg.seed, "indices": indices, "data": loop.data_name(dataset), **extra}
     return _load_or_fit(spec, dataset, indices, start, body, lr=lr, steps=wc.steps, wc=wc, seed=cfg.seed,
                         device=device, progress=progress, desc=f"{family} x {len(indices)} ({init} init)",
                         meta={"init_kind": init, "role": "per-shape", **extra})
@@ -227,20 +228,19 @@ def train_weight_set(cfg, dataset, indices, family: str = "relu_pe", init: str =
 
 def _load_or_fit(spec, dataset, indices, start: Params, body: dict, *, lr, steps, wc, seed, device, progress, desc,
                  meta) -> WeightSet:
-    device = runs.default_device(device)
-    run_dir = runs.run_dir("weightspace", f"{Path(dataset.root).name}-{body['what']}", body)
-    with runs.exclusive(run_dir):  # one process trains it, others sharing the run folder wait and load
-        final = run_dir / "weights.safetensors"
-        if final.exists():
-            return WeightSet.load(final, device)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        bank = SDFBank.from_dataset(dataset, indices, device)
-        params, history, seconds = fit(spec, start, bank, lr=lr, steps=steps, points_per_shape=wc.points_per_shape,
-                                       clamp=wc.clamp, seed=seed, run_dir=run_dir, checkpoint_every=wc.checkpoint_every,
-                                       progress=progress, desc=desc)
-        loss = per_shape_loss(spec, params, bank, clamp=wc.clamp)
-        ws = WeightSet(spec, flatten(spec, params), flatten(spec, {k: v.to(device) for k, v in start.items()}),
-                       indices, [dataset.uid_of(i) for i in indices], loss,
-                       {**meta, "config": body, "seconds": seconds, "history": history, "steps": steps})
-        ws.save(final)
-        return ws
+    device = devices.default_device(device)
+    run_dir = loop.run_dir("weightspace", f"{Path(dataset.root).name}-{body['what']}", body)
+    final = run_dir / "weights.safetensors"
+    if final.exists():
+        return WeightSet.load(final, device)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    bank = SDFBank.from_dataset(dataset, indices, device)
+    params, history, seconds = fit(spec, start, bank, lr=lr, steps=steps, points_per_shape=wc.points_per_shape,
+                                   clamp=wc.clamp, seed=seed, run_dir=run_dir, checkpoint_every=wc.checkpoint_every,
+                                   progress=progress, desc=desc)
+    loss = per_shape_loss(spec, params, bank, clamp=wc.clamp)
+    ws = WeightSet(spec, flatten(spec, params), flatten(spec, {k: v.to(device) for k, v in start.items()}),
+                   indices, [dataset.uid_of(i) for i in indices], loss,
+                   {**meta, "config": body, "seconds": seconds, "history": history, "steps": steps})
+    ws.save(final)
+    return ws

@@ -13,7 +13,7 @@ Phase 4. A VAE compresses the codes (z -> mu, log sigma^2 of a smaller latent ->
 model (the shared denoising trainer, unconditional) learns the VAE's latent means; samples go
 latent -> code -> weights -> mesh, and are measured with the same set metrics as phase 2.
 
-Load-or-train (:mod:`sdfnets.runs`): ``checkpoints/runs/hypernet/<name>-<key>/final.pt``.
+Load-or-train (:mod:`sdfnets.train.loop`): ``checkpoints/runs/hypernet/<name>-<key>/final.pt``.
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import runs
+from .. import devices
 from ..data.bank import SDFBank
+from ..train import loop, schedules
 from .fit import sdf_loss
 from .nets import NetSpec, unflatten
 
@@ -65,13 +66,13 @@ class HyperTrainer:
         self.total, self.batch, self.points, self.reg, self.clamp = steps, min(batch, n), points, code_reg, clamp
         self.gen = torch.Generator(device=self.device).manual_seed(seed)
         self.step = 0
-        self.running = runs.RunningMean(self.device)
+        self.running = loop.RunningMean(self.device)
 
     def run(self, steps: int) -> None:
         spec, n, p_all = self.net.spec, self.bank.num_shapes, self.bank.data.shape[1]
         for _ in range(steps):
-            f = runs.cosine(self.step, self.total)
-            runs.set_lr(self.opt, [lr * f for lr in self.lrs])
+            f = schedules.cosine(self.step, self.total)
+            schedules.set_lr(self.opt, [lr * f for lr in self.lrs])
             ids = torch.randperm(n, generator=self.gen, device=self.device)[: self.batch]
             idx = torch.randint(p_all, (len(ids), self.points), generator=self.gen, device=self.device)
             pts, sdf = self.bank.gather(ids, idx)
@@ -125,10 +126,10 @@ def train_hypernet(cfg, dataset, ids, anchor: torch.Tensor, *, device=None, prog
     """Load-or-train the phase-3 hypernetwork on shapes ``ids`` (settings ``cfg.hypernet``), writing
     ReLU+PE decoders (``cfg.weightspace`` sizes) as residuals from ``anchor`` [D]."""
     hc, wc = cfg.hypernet, cfg.weightspace
-    device = runs.default_device(device)
+    device = devices.default_device(device)
     ids = [int(i) for i in ids]
     spec = NetSpec.from_config(wc, "relu_pe")
-    body = {"hypernet": dataclasses.asdict(hc), "seed": cfg.seed, "ids": ids, "data": runs.data_name(dataset),
+    body = {"hypernet": dataclasses.asdict(hc), "seed": cfg.seed, "ids": ids, "data": loop.data_name(dataset),
             "spec": dataclasses.asdict(spec), "anchor": _hash(anchor.cpu().numpy().tobytes()), "clamp": wc.clamp}
     bank = SDFBank.from_dataset(dataset, ids, device)
 
@@ -138,7 +139,7 @@ def train_hypernet(cfg, dataset, ids, anchor: torch.Tensor, *, device=None, prog
         return HyperTrainer(net, bank, steps=hc.steps, batch=hc.batch, points=hc.points, lr=hc.lr, code_lr=hc.code_lr,
                             code_reg=hc.code_reg, clamp=wc.clamp, seed=cfg.seed)
 
-    r = runs.load_or_train(make_trainer, runs.run_dir("hypernet", "phase3", body), desc="hypernetwork (phase 3)",
+    r = loop.load_or_train(make_trainer, loop.run_dir("hypernet", "phase3", body), desc="hypernetwork (phase 3)",
                            log_every=50, checkpoint_every=hc.checkpoint_every, progress=progress, device=device)
     net = HyperNet(spec, anchor.to(device), hc.code_dim, hc.hidden).to(device)
     net.load_state_dict(r.state["net"])
@@ -170,7 +171,7 @@ def train_vae(cfg, codes: torch.Tensor, *, device=None) -> tuple[CodeVAE, list, 
     """The phase-4 VAE over ``codes`` [N, C], standardised per dimension first (cached by content):
     (vae, history of (step, loss), the codes' mean, std)."""
     hc = cfg.hypernet
-    device = runs.default_device(device)
+    device = devices.default_device(device)
     x = codes.to(device).float()
     mean, std = x.mean(0), x.std(0).clamp_min(1e-6)
     x = (x - mean) / std
@@ -199,7 +200,7 @@ def train_code_diffusion(cfg, latents: torch.Tensor, *, tag: str = "phase4", dev
     from ..diffusion.train import DenoisingTrainer
 
     hc = cfg.hypernet
-    device = runs.default_device(device)
+    device = devices.default_device(device)
     x = latents.to(device).float()
     mean, std = x.mean(0), (x - x.mean(0)).std().clamp_min(1e-8)
     s = dataclasses.replace(cfg.weightdiff, conditioned=False, steps=hc.dit_steps, batch=min(256, 8 * len(x)),
@@ -212,7 +213,7 @@ def train_code_diffusion(cfg, latents: torch.Tensor, *, tag: str = "phase4", dev
         dit = WeightDiT(x.shape[1], 1, 0, hc.dit_d_model, hc.dit_layers, hc.dit_heads).to(device)
         return DenoisingTrainer(dit, dit, (x - mean) / std, s, seed=cfg.seed, device=device)
 
-    r = runs.load_or_train(make_trainer, runs.run_dir("hypernet", tag, body), desc=f"code diffusion ({tag})",
+    r = loop.load_or_train(make_trainer, loop.run_dir("hypernet", tag, body), desc=f"code diffusion ({tag})",
                            log_every=100, checkpoint_every=10**9, progress=progress, device=device,
                            extra={"mean": mean, "std": std})
     dit = WeightDiT(x.shape[1], 1, 0, hc.dit_d_model, hc.dit_layers, hc.dit_heads).to(device)

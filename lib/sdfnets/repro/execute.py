@@ -9,15 +9,18 @@ an unchanged notebook skip; a failing one is reported with its cell and the run 
 
 from __future__ import annotations
 
-import hashlib
 import json
+import os
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import drift, paths
-from .config import SCALES
+from .. import paths
+from ..config import SCALES
+from . import drift
+from .provenance import device_name, git_commit, is_fresh, source_hash, stamp_path
 
 
 @dataclass
@@ -56,36 +59,6 @@ def list_notebooks(only: str | None = None) -> list[Path]:
     return nbs
 
 
-def source_hash(notebook: Path, scale: str) -> str:
-    from .runs import library_hash
-
-    h = hashlib.sha256(f"{scale}\n".encode())
-    h.update(notebook.read_bytes())
-    h.update(library_hash().encode())
-    return h.hexdigest()
-
-
-def _stamp(notebook: str, scale: str) -> Path:
-    return paths.build_dir() / "notebooks" / scale / f"{notebook}.stamp"
-
-
-def is_fresh(notebook: Path, scale: str) -> bool:
-    """Whether the notebook's recorded values (and figures) come from exactly this notebook and
-    library: this machine's run stamp says so, or the committed values file records the same source
-    hash (so a fresh clone whose committed figures match its code calls them fresh)."""
-    values = paths.values_path(notebook.stem, scale)
-    if not values.exists():
-        return False
-    want = source_hash(notebook, scale)
-    stamp = _stamp(notebook.stem, scale)
-    if stamp.exists() and stamp.read_text().strip() == want:
-        return True
-    try:
-        return json.loads(values.read_text()).get("source_hash") == want
-    except ValueError:
-        return False
-
-
 def to_ipynb(notebook: Path, dest: Path) -> Path:
     import jupytext
 
@@ -94,6 +67,46 @@ def to_ipynb(notebook: Path, dest: Path) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
     jupytext.write(nb, dest)
     return dest
+
+
+_HELD: dict[str, list] = {}  # lock file -> [file descriptor, depth]: the locks this process holds
+
+
+@contextmanager
+def exclusive(path: Path, *, echo=print):
+    """Hold the advisory lock ``<path>.lock``: two processes asked for the same notebook at the same scale
+    (two ``make figures``, or test workers) run it one after the other, and the second finds it fresh,
+    instead of writing over the same executed copy and figures. Re-entrant within a process; a no-op
+    where ``fcntl`` is missing (Windows)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover
+        yield
+        return
+    lock = str(path) + ".lock"
+    if lock in _HELD:
+        _HELD[lock][1] += 1
+        try:
+            yield
+        finally:
+            _HELD[lock][1] -= 1
+        return
+    Path(lock).parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            echo(f"waiting for another process working on {path} ...")
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        _HELD[lock] = [fd, 1]
+        try:
+            yield
+        finally:
+            del _HELD[lock]
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def _ipc_kernel_manager():
@@ -163,7 +176,7 @@ def run_script(notebook: Path, scale: str, parameters: dict | None = None, cell_
     receives ``(cell index, seconds, source)`` of every code cell that ran."""
     import jupytext
 
-    from . import thesis
+    from .. import thesis
 
     thesis.FINDINGS.clear()  # a notebook that failed before recording its values leaves none behind
     nb = jupytext.read(notebook)
@@ -208,8 +221,8 @@ def _run_one(nb: Path, scale: str, force: bool, parameters: dict | None, echo, e
         exc.stopped_cell = slowest_cells(timed[-1:])[0] if timed else None  # the cell it was cut short in
         raise
     secs = time.perf_counter() - t0
-    _stamp(nb.stem, scale).parent.mkdir(parents=True, exist_ok=True)
-    _stamp(nb.stem, scale).write_text(source_hash(nb, scale) + "\n")
+    stamp_path(nb.stem, scale).parent.mkdir(parents=True, exist_ok=True)
+    stamp_path(nb.stem, scale).write_text(source_hash(nb, scale) + "\n")
     echo(f"[done]   {nb.stem} in {secs:.1f} s")
     drifted = 0
     after = drift.read_values(paths.values_path(nb.stem, scale))
@@ -235,8 +248,6 @@ def run_all(scale: str = "cpu", only: str | None = None, force: bool = False,
 
         failures = (PapermillExecutionError, ScriptCellError)
 
-    from .runs import exclusive
-
     results = []
     for nb in list_notebooks(only):
         # one process at a time per notebook and scale (two `make figures`, or test workers side by side):
@@ -259,8 +270,6 @@ def write_timings(results: list[NotebookResult], scale: str, only: str | None = 
     import os
 
     import torch
-
-    from .figures import device_name, git_commit
 
     ran = [r for r in results if r.status == "ran"]
     record = {"scale": scale, "only": only, "commit": git_commit(), "device": device_name(),

@@ -11,7 +11,6 @@ models saw; cut the object out first (an RGBA image with a transparent backgroun
 from __future__ import annotations
 
 import io
-import math
 import time
 from pathlib import Path
 
@@ -20,16 +19,15 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from .. import paths
-from ..data.render import GALLERY_DIRECTION, look_at
-from ..runs import default_device
-from . import release
-from .release import DEFAULT_NAME as DEFAULT_RELEASE
+from ..data.cameras import CAMERA_DISTANCE, default_poses
+from ..devices import default_device
+from ..image2latent import release
+from ..image2latent.release import DEFAULT_NAME as DEFAULT_RELEASE
 
 MAX_IMAGES = 8
 MAX_FILE_MB = 25.0
 MAX_PIXELS = 40_000_000  # larger images are refused (decompression bombs included)
 IMAGE_SIZE = 224  # the renders' size
-CAMERA_DISTANCE = 2.5
 
 
 class InputError(ValueError):
@@ -70,22 +68,6 @@ def load_image(source, name: str | None = None, size: int = IMAGE_SIZE) -> np.nd
     square = Image.new("RGB", (side, side), (255, 255, 255))
     square.paste(img, ((side - img.width) // 2, (side - img.height) // 2))
     return np.asarray(square.resize((size, size), Image.Resampling.LANCZOS), dtype=np.uint8)
-
-
-def camera_pose(azimuth_deg: float, elevation_deg: float, distance: float = CAMERA_DISTANCE) -> np.ndarray:
-    """Camera-to-world pose looking at the origin from (azimuth, elevation), +Y up; azimuth 0 looks
-    along -Z (the camera sits on +Z), 90 degrees puts it on +X."""
-    az, el = math.radians(azimuth_deg), math.radians(elevation_deg)
-    eye = np.array([math.cos(el) * math.sin(az), math.sin(el), math.cos(el) * math.cos(az)]) * distance
-    return look_at(eye)
-
-
-def default_poses(k: int) -> np.ndarray:
-    """Without given poses, image j is taken to look from the gallery direction (front-right,
-    above) turned by j * 360/k degrees of azimuth."""
-    d = GALLERY_DIRECTION / np.linalg.norm(GALLERY_DIRECTION)
-    az, el = math.degrees(math.atan2(d[0], d[2])), math.degrees(math.asin(d[1]))
-    return np.stack([camera_pose(az + j * 360.0 / k, el) for j in range(k)])
 
 
 def parse_pose(text: str) -> tuple[float, float]:
@@ -149,8 +131,8 @@ class ImageToMesh:
                progress=None) -> torch.Tensor:
         """``z`` moved until its shape's silhouettes match the images' at the poses (:mod:`.refine`);
         ``progress(step, steps)`` after each step."""
-        from ..data.render import fov_for_unit_sphere
-        from . import refine as rf
+        from ..data.cameras import fov_for_unit_sphere
+        from ..image2latent import refine as rf
 
         poses = default_poses(len(images)) if poses is None else np.asarray(poses)
         cfg = rf.RefineConfig() if self.device.type == "cuda" else rf.CPU_CONFIG

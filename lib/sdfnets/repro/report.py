@@ -20,8 +20,8 @@ import json
 import shutil
 from pathlib import Path
 
-from . import paths
-from .notebooks import is_fresh, list_notebooks
+from .. import paths
+from .execute import is_fresh, list_notebooks
 
 
 def _flat(v, prefix=""):

@@ -8,8 +8,8 @@ from typing import Optional
 
 import typer
 
-from . import config as config_mod
-from . import paths
+from .. import config as config_mod
+from .. import paths
 
 app = typer.Typer(help="From weight-space diffusion to latent-space DeepSDF: data, figures, models.",
                   no_args_is_help=True, add_completion=False)
@@ -17,7 +17,7 @@ app = typer.Typer(help="From weight-space diffusion to latent-space DeepSDF: dat
 
 def _version(value: bool) -> None:
     if value:
-        from . import __version__
+        from .. import __version__
 
         typer.echo(f"sdfnets {__version__}")
         raise typer.Exit()
@@ -39,7 +39,7 @@ ScaleOpt = typer.Option("cpu", "--scale", help="Preset the defaults come from: s
 
 def _data_config(scale: str, corpus: Optional[str], num_shapes: Optional[int], seed: int):
     if num_shapes is None and corpus and corpus.startswith("folder:"):  # a user's folder: every file in it
-        from .data.corpora import get_corpus
+        from ..data.corpora import get_corpus
 
         try:
             num_shapes = len(get_corpus(corpus).sources(10**9))
@@ -69,7 +69,7 @@ def data_build(
     """Build (or resume) a dataset: canonical meshes, SDF samples, renders, manifest."""
     import time
 
-    from .data import Dataset, build_dataset
+    from ..data import Dataset, build_dataset
 
     if from_pack and corpus and not corpus.startswith(("pack:", "sweethome3d")):
         raise typer.BadParameter("--from-pack reads a pack; drop --corpus or give --corpus pack:PATH")
@@ -95,7 +95,7 @@ def data_info(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ):
     """Summarise built datasets: shapes, categories, failures, size on disk."""
-    from .data import Dataset, dataset_root
+    from ..data import Dataset, dataset_root
 
     if corpus is None and num_shapes is None:
         roots = sorted(p.parent for p in paths.data_dir().glob("*/*/manifest.json"))
@@ -114,7 +114,7 @@ def data_info(
                           "num_failed": len(ds.failed), "categories": cats, "bytes": size})
     packs = []
     if corpus is None and num_shapes is None:
-        from .data.pack import Pack
+        from ..data.pack import Pack
 
         packs = [Pack(p, verify=False).info() for p in sorted(paths.packs_dir().glob("*.zip"))]
     if as_json:
@@ -144,8 +144,8 @@ def data_pack(
     """Convert the Sweet Home 3D libraries into the corpus pack (resumable)."""
     from pathlib import Path
 
-    from .data.make_pack import build_pack
-    from .data.pack import Pack
+    from ..data.make_pack import build_pack
+    from ..data.pack import Pack
 
     try:
         path = build_pack(source, Path(out) if out else None, workers=workers, num_shapes=num_shapes,
@@ -163,7 +163,7 @@ def data_verify(corpus: Optional[str] = typer.Option(None, help="Corpus (default
                 num_shapes: Optional[int] = typer.Option(None, "--num-shapes", "-n", help="Dataset size (default: the scale's)."),
                 scale: str = ScaleOpt, seed: int = typer.Option(0, help="Dataset seed.")):
     """Check every artifact of a dataset against the hashes in its manifest."""
-    from .data import Dataset, dataset_root
+    from ..data import Dataset, dataset_root
 
     try:
         ds = Dataset(dataset_root(_data_config(scale, corpus, num_shapes, seed)))
@@ -188,12 +188,12 @@ def deepsdf_train(
     import shutil
     from pathlib import Path
 
-    from .data import load_or_build
-    from .data.bank import SDFBank
-    from .data.splits import with_ood
-    from .deepsdf import evaluate as ev
-    from .deepsdf.train import train
-    from .metrics import pairwise_cosine
+    from ..data import load_or_build
+    from ..data.bank import SDFBank
+    from ..data.splits import with_ood
+    from ..deepsdf import evaluate as ev
+    from ..deepsdf.train import train
+    from ..metrics import pairwise_cosine
 
     cfg = config_mod.resolve(scale, seed=seed)
     ds = load_or_build(cfg.data, renders=False, workers=workers)  # training reads SDF samples only
@@ -216,7 +216,7 @@ def _check_output(out, overwrite: bool) -> None:
     a place that cannot be written."""
     import os
 
-    from .image2latent.pipeline import InputError
+    from .image2mesh import InputError
 
     if out.is_dir():
         raise InputError(f"{out} is a folder; give a file name ending in .glb, .obj or .ply")
@@ -249,8 +249,8 @@ def image2mesh(
 
     from tqdm import tqdm
 
-    from .image2latent.pipeline import ImageToMesh, InputError, check_count, load_image, parse_pose
-    from .image2latent.release import ReleaseMismatch
+    from ..image2latent.release import ReleaseMismatch
+    from .image2mesh import ImageToMesh, InputError, check_count, load_image, parse_pose
 
     try:
         suffix = Path(output).suffix.lower()
@@ -262,8 +262,9 @@ def image2mesh(
         if pose:
             if len(pose) != len(images):
                 raise InputError(f"{len(pose)} --pose values for {len(images)} images")
-            from .image2latent.pipeline import camera_pose
             import numpy as np
+
+            from ..data.cameras import camera_pose
 
             poses = np.stack([camera_pose(*parse_pose(p)) for p in pose])
         loaded = [load_image(p) for p in images]
@@ -293,8 +294,8 @@ def demo(
     device: Optional[str] = typer.Option(None, help="cpu or cuda."),
 ):
     """Phase 12 web demo (gradio): upload 1-8 images, get the mesh in a 3-D viewer and as a file."""
-    from .image2latent.demo import build
-    from .image2latent.pipeline import MAX_FILE_MB
+    from .demo import build
+    from .image2mesh import MAX_FILE_MB
 
     # uploads larger than image2mesh accepts are refused by the server, before they are stored
     build(checkpoint, device).launch(server_name=host, server_port=port, show_error=True,
@@ -311,7 +312,7 @@ def figures(
 ):
     """Execute the notebooks headlessly (papermill) and regenerate their figures; each regenerated value is
     compared with the one it replaces (exit 3 when one leaves its tolerance, sdfnets.drift)."""
-    from .notebooks import run_all, timings_path
+    from ..repro.execute import run_all, timings_path
 
     try:
         results = run_all(scale, only, force, echo=typer.echo, engine=engine)
@@ -331,7 +332,7 @@ def figures(
 @app.command("report")
 def report(scale: str = ScaleOpt):
     """Build the write-up as one HTML page from the notebooks, figures and recorded values (build/report/<scale>/)."""
-    from .report import build
+    from ..repro.report import build
 
     page = build(scale)
     typer.echo(f"{page} (open it in a browser)")
@@ -340,7 +341,7 @@ def report(scale: str = ScaleOpt):
 @app.command("notebooks")
 def notebooks(scale: str = ScaleOpt):
     """List the notebooks in thesis order and whether their figures are up to date."""
-    from .notebooks import is_fresh, list_notebooks
+    from ..repro.execute import is_fresh, list_notebooks
 
     for nb in list_notebooks():
         typer.echo(f"{'fresh' if is_fresh(nb, scale) else 'stale':6s} {nb.stem}")

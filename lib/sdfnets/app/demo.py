@@ -8,7 +8,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from .pipeline import MAX_FILE_MB, MAX_IMAGES, ImageToMesh, InputError, check_count, load_image
+from .image2mesh import MAX_IMAGES, ImageToMesh, InputError, check_count, load_image
 
 KEEP_RESULTS = 16  # meshes kept in the demo's result folder (older ones are deleted); the folder goes at exit
 
