@@ -1,5 +1,6 @@
 # One-command entry points. Each sets up .venv (and the EGL system libraries) on first use.
-#   make figures [SCALE=smoke|cpu|full] [ONLY=00,11] [FORCE=1]   regenerate figures via papermill
+#   make figures [SCALE=smoke|cpu|full] [ONLY=00,11] [FORCE=1]   regenerate figures: the workflow (workflow/Snakefile)
+#                [CORES=all] [GPUS=n]                           on this machine's cores and GPUs
 #   make test                                                      the whole test suite (CI runs this)
 #   make bench [BENCH=name]                                        benchmarks -> bench/results/
 #   make lab [LAB_ARGS=--allow-root]                               JupyterLab on notebooks/ (edits reach the .py sources)
@@ -9,6 +10,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SCALE ?= cpu
 ONLY ?=
+CORES ?= all
+GPUS ?= $(shell nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
 BENCH ?=
 STAMP := $(VENV)/.setup-stamp
 
@@ -21,7 +24,9 @@ $(STAMP): pyproject.toml scripts/setup_env.sh
 setup: $(STAMP)
 
 figures: $(STAMP)
-	$(PY) -m sdfnets figures --scale $(SCALE) $(if $(ONLY),--only $(ONLY)) $(if $(FORCE),--force)
+	$(VENV)/bin/snakemake -s workflow/Snakefile --cores $(CORES) --resources gpu=$(or $(GPUS),0) \
+	  --config scale=$(SCALE) gpus=$(or $(GPUS),0) $(if $(ONLY),only=$(ONLY)) $(if $(FORCE),force=1) $(SNAKEMAKE_ARGS)
+	$(PY) -m sdfnets.repro.workflow drift --scale $(SCALE)
 
 report: $(STAMP)
 	$(PY) -m sdfnets report --scale $(SCALE)

@@ -145,8 +145,8 @@ profile = {"weight DiT (phase 7)": gen.loss_profile(ws.weights[[train_ids[i] for
                                                     features=feats[[train_ids[i] for i in rows]], poses=poses, k=4,
                                                     seed=SEED)}
 lrows = rows[rows < len(latent_ids)]
-profile["latent DiT (phase 12)"] = healthy.loss_profile(latents.cpu()[lrows], feats[[latent_ids[i] for i in lrows]], poses,
-                                                        ts, k=4, seed=SEED)
+profile["latent DiT (phase 12)"] = healthy.loss_profile(latents.cpu()[lrows], ts, features=feats[[latent_ids[i] for i in lrows]],
+                                                        poses=poses, k=4, seed=SEED)
 figures.save_figure(plots.curves({k: (ts, v) for k, v in profile.items()}, "loss by diffusion timestep", "timestep t",
                                  "x0-MSE (normalised targets)", logy=True,
                                  hlines={"thesis, weight DiT at t ≈ 0": thesis.LOSS_AT_T0}),

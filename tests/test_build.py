@@ -156,3 +156,39 @@ def test_a_build_from_a_notebook_uses_the_cores_it_may(tmp_path, monkeypatch):
     with pytest.raises(ZeroDivisionError):
         load_or_build(cfg, progress=False, workers=3)
     assert seen == [6, 1, 3]
+
+
+def test_a_build_on_a_dask_cluster_writes_the_manifest_of_a_local_build(tmp_path, monkeypatch):
+    """`sdfnets data build --dask ADDRESS`: every shape's work as tasks on a Dask cluster (a LocalCluster
+    of two worker processes here), the same manifest, byte for byte, as the build's own processes."""
+    import dask
+    from dask.distributed import LocalCluster
+    from typer.testing import CliRunner
+
+    from sdfnets.app.cli import app
+
+    args = ["data", "build", "--scale", "smoke", "--num-shapes", "4"]
+    monkeypatch.setenv("SDFNETS_DATA_DIR", str(tmp_path / "local"))
+    local = CliRunner().invoke(app, args)
+    assert local.exit_code == 0, local.output
+    with dask.config.set({"distributed.worker.daemon": False}), \
+            LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        monkeypatch.setenv("SDFNETS_DATA_DIR", str(tmp_path / "dask"))
+        on_dask = CliRunner().invoke(app, [*args, "--dask", cluster.scheduler_address])
+    assert on_dask.exit_code == 0, on_dask.output
+    assert "on the Dask cluster at tcp://" in on_dask.output and "2 workers" in on_dask.output
+    [a] = (tmp_path / "local").rglob("manifest.json")
+    [b] = (tmp_path / "dask").rglob("manifest.json")
+    assert a.relative_to(tmp_path / "local") == b.relative_to(tmp_path / "dask")
+    assert a.read_bytes() == b.read_bytes()
+    assert len(json.loads(a.read_text())["shapes"]) == 4
+
+
+def test_the_build_takes_a_process_pool_as_its_executor():
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    cfg = config.resolve("smoke", data={"num_shapes": 2}).data
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        root = build_dataset(cfg, executor=pool, progress=False)
+    assert len(Dataset(root)) == 2 and not Dataset(root).failed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
@@ -63,6 +64,9 @@ def data_build(
     scale: str = ScaleOpt,
     seed: int = typer.Option(0, help="Corpus and sampling seed."),
     workers: int = typer.Option(1, min=1, help="Processes for meshing, SDF sampling and rendering."),
+    dask: Optional[str] = typer.Option(None, "--dask", metavar="ADDRESS",
+                                       help="Run every shape's work on the Dask cluster at ADDRESS (its scheduler, "
+                                            "e.g. tcp://host:8786); the data folder must be shared with its workers."),
     renders: bool = typer.Option(True, "--renders/--no-renders",
                                  help="--no-renders: meshes and SDF samples only (enough for DeepSDF training)."),
 ):
@@ -76,14 +80,30 @@ def data_build(
     cfg = _data_config(scale, corpus or ("sweethome3d" if from_pack else None), num_shapes, seed)
     t0 = time.perf_counter()
     try:
-        root = build_dataset(cfg, workers=workers, renders=renders)
-    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+        with _executor(dask) as executor:
+            root = build_dataset(cfg, workers=workers, executor=executor, renders=renders)
+    except (ValueError, FileNotFoundError, RuntimeError, OSError) as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
         raise typer.Exit(2) from exc
     ds = Dataset(root)
     typer.echo(f"{ds}\n  {len(ds)} shapes built, {len(ds.failed)} failed, {time.perf_counter() - t0:.1f} s")
     for f in ds.failed:
         typer.echo(f"  failed [{f['stage']}] {f['uid']}: {f['reason']}")
+
+
+@contextmanager
+def _executor(address: str | None):
+    """None (the build's own processes), or a Dask cluster's executor."""
+    if not address:
+        yield None
+        return
+    try:
+        from dask.distributed import Client
+    except ImportError as exc:
+        raise RuntimeError("--dask needs dask and distributed (pip install 'dask[distributed]')") from exc
+    with Client(address, timeout="30s") as client:
+        typer.echo(f"on the Dask cluster at {address}: {len(client.scheduler_info()['workers'])} workers")
+        yield client.get_executor()
 
 
 @data_app.command("info")

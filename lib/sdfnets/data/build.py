@@ -17,9 +17,9 @@ import multiprocessing as mp
 import os
 import shutil
 import traceback
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import trimesh
@@ -30,7 +30,7 @@ from ..config import DataConfig
 from ..io import atomic_save_npz, atomic_write_bytes, atomic_write_json, sha256_file, tmp_path
 from . import meshes, splits
 from .corpora import ShapeSource, get_corpus
-from .isolate import map_isolated
+from .isolate import Outcome, map_isolated
 from .sampling import VERSION as SAMPLING_VERSION
 from .sampling import sample_sdf
 
@@ -134,13 +134,31 @@ def _render_one(job: tuple[str, str, int], renderer=None) -> str:
         return f"{type(exc).__name__}: {exc}"
 
 
-def _render_missing(todo: list[tuple[ShapeSource, Path]], cfg: DataConfig, progress: bool, workers: int) -> None:
-    """Render in ``workers`` processes, each with its own GL context (spawned: no GL state is forked)."""
+def _render_task(job: tuple[str, str, int], image_size: int, distance: float) -> str:
+    """Render one shape in a context of its own: what an executor's worker runs."""
+    from .render import Renderer
+
+    with Renderer(image_size, distance) as renderer:
+        return _render_one(job, renderer)
+
+
+def _render_missing(todo: list[tuple[ShapeSource, Path]], cfg: DataConfig, progress: bool, workers: int,
+                    executor: Executor | None = None) -> None:
+    """Render in ``workers`` processes, each with its own GL context (spawned: no GL state is forked), or
+    shape by shape on ``executor``."""
     if not todo:
         return
     jobs = [(str(work), src.uid, cfg.num_views) for src, work in todo]
     bar = tqdm(total=len(jobs), desc="render", unit="shape", disable=not progress)
-    if workers <= 1:
+    if executor is not None:
+        futures = {executor.submit(_render_task, job, cfg.image_size, cfg.camera_distance): i
+                   for i, job in enumerate(jobs)}
+        for f in as_completed(futures):
+            src, work = todo[futures[f]]
+            if f.result():
+                _fail(work, src, "renders", f.result())
+            bar.update()
+    elif workers <= 1:
         from .render import Renderer
 
         # scoped: Mesa shares one EGL display per process, so no context may outlive its build
@@ -160,15 +178,38 @@ def _render_missing(todo: list[tuple[ShapeSource, Path]], cfg: DataConfig, progr
     bar.close()
 
 
-def build_dataset(cfg: DataConfig, *, workers: int = 1, progress: bool = True,
+def geometry_task(src: ShapeSource, cfg: DataConfig, work: Path) -> Outcome:
+    """One shape's mesh and SDF stages in a child process with the config's time and memory limits:
+    what an executor's worker runs for each shape. The worker must be allowed children: Dask workers are
+    daemonic unless started with ``DASK_DISTRIBUTED__WORKER__DAEMON=False``."""
+    import multiprocessing
+
+    if multiprocessing.current_process().daemon:
+        raise BuildError("this executor's workers are daemonic processes, which may not start the child process "
+                         "each shape runs in: start Dask workers with DASK_DISTRIBUTED__WORKER__DAEMON=False")
+    return next(map_isolated(lambda s: process_geometry(s, cfg, work), [src], workers=1,
+                             timeout_s=cfg.shape_timeout_s, memory_mb=cfg.shape_memory_mb))
+
+
+def _on_executor(executor: Executor, pending: list[ShapeSource], cfg: DataConfig, work_of: dict) -> Iterator[Outcome]:
+    futures = [executor.submit(geometry_task, s, cfg, work_of[s.uid]) for s in pending]
+    for f in as_completed(futures):
+        yield f.result()
+
+
+def build_dataset(cfg: DataConfig, *, workers: int = 1, executor: Executor | None = None, progress: bool = True,
                   on_shape: Callable[[str], None] | None = None, renders: bool = True) -> Path:
     """Build (or finish building) the dataset of ``cfg``; returns its root folder.
     ``renders=False`` stops after meshes and SDF samples (all DeepSDF training needs); a later
     build with renders adds them to the same folder.
 
     Geometry (mesh and SDF stages) runs in ``workers`` child processes with the config's per-shape
-time and memory limits; renders in ``workers`` processes with a GL context each.
-``on_shape(uid)`` is called after each shape's geometry stages (tests use it to interrupt).
+    time and memory limits; renders in ``workers`` processes with a GL context each. With an
+    ``executor`` (a :class:`concurrent.futures.Executor` whose workers are processes, as a GL context
+    wants: a spawned process pool, or a Dask cluster's ``Client.get_executor()``) every shape's geometry
+    and renders are tasks on it instead, each still
+    in a child process with the same limits; the data folder must be one the executor's workers share.
+    ``on_shape(uid)`` is called after each shape's geometry stages (tests use it to interrupt).
     """
     root = dataset_root(cfg)
     corpus = get_corpus(cfg.corpus, seed=cfg.seed, mesh_resolution=cfg.mesh_resolution)
@@ -181,8 +222,11 @@ time and memory limits; renders in ``workers`` processes with a GL context each.
 
     pending = [s for s in sources if not _geometry_done(work_of[s.uid])]
     bar = tqdm(total=len(pending), desc=f"mesh+sdf ({cfg.corpus})", unit="shape", disable=not progress)
-    jobs = map_isolated(lambda s: process_geometry(s, cfg, work_of[s.uid]), pending, workers=workers,
-                        timeout_s=cfg.shape_timeout_s, memory_mb=cfg.shape_memory_mb)
+    if executor is not None:
+        jobs = _on_executor(executor, pending, cfg, work_of)
+    else:
+        jobs = map_isolated(lambda s: process_geometry(s, cfg, work_of[s.uid]), pending, workers=workers,
+                            timeout_s=cfg.shape_timeout_s, memory_mb=cfg.shape_memory_mb)
     for outcome in jobs:
         if not outcome.ok:  # the child died or timed out: record why, carry on
             kind = "timeout" if "timed out" in outcome.error else "crash"
@@ -200,7 +244,7 @@ time and memory limits; renders in ``workers`` processes with a GL context each.
                  if (work_of[s.uid] / "sdf.npz").exists() and not (work_of[s.uid] / "renders.npz").exists()
                  and not (work_of[s.uid] / "failed.json").exists()]
     if renders:
-        _render_missing(to_render, cfg, progress, workers)
+        _render_missing(to_render, cfg, progress, workers, executor)
     write_manifest(root, cfg, sources, work_of, corpus.ood_categories, renders=renders)
     if sources and not any((w / "sdf.npz").exists() for w in work_of.values()):
         first = json.loads(next(iter(work_of.values())).joinpath("failed.json").read_text())

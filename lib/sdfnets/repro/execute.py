@@ -236,8 +236,11 @@ def _run_one(nb: Path, scale: str, force: bool, parameters: dict | None, echo, e
     return NotebookResult(nb.stem, "ran", secs, drifted=drifted, cells=slowest_cells(timed))
 
 
-def run_all(scale: str = "cpu", only: str | None = None, force: bool = False,
-            parameters: dict | None = None, echo=print, engine: str = "papermill") -> list[NotebookResult]:
+def run_all(scale: str = "cpu", only: str | None = None, force: bool = False, parameters: dict | None = None,
+            echo=print, engine: str = "papermill", timings: bool = True) -> list[NotebookResult]:
+    """Run the notebooks ``only`` picks (every one by default) at ``scale``, skipping fresh ones unless
+    ``force``; ``timings`` writes what the run took (:func:`write_timings`). A workflow rule runs one
+    notebook and leaves the timings to the workflow's benchmark records."""
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
     if engine not in ("papermill", "script"):
@@ -254,7 +257,7 @@ def run_all(scale: str = "cpu", only: str | None = None, force: bool = False,
         # the second waits, then finds it fresh, instead of writing over the same executed copy and figures
         with exclusive(paths.executed_notebook_path(nb.stem, scale), echo=echo):
             results.append(_run_one(nb, scale, force, parameters, echo, engine, failures))
-    if not parameters:
+    if timings and not parameters:
         write_timings(results, scale, only)
     return results
 
