@@ -174,7 +174,7 @@ def test_pack_members_are_checked_before_they_are_read(tmp_path, monkeypatch):
 
 def test_demo_uploads_are_limited_like_the_cli(monkeypatch):
     from sdfnets.app import demo
-from sdfnets.app import image2mesh as pipeline
+    from sdfnets.app import image2mesh as pipeline
 
     seen = {}
 

@@ -8,7 +8,7 @@ import jupytext
 import nbformat
 import pytest
 
-from sdfnets import figures, paths, runs
+from sdfnets import figures, paths
 
 from sdfnets.repro import execute as notebooks
 
@@ -223,63 +223,6 @@ def test_script_engine_runs_without_a_kernel(tmp_path, monkeypatch):
     assert res[0].status == "failed" and "cell 3" in res[0].error and "late" in res[0].error
 
 
-def test_a_stopped_notebook_takes_its_timed_cells_with_it(tmp_path, monkeypatch):
-    """A training stopped at a job's time limit ends the notebook; the job records where the time went."""
-    nb = tmp_path / "96_stopped.py"
-    nb.write_text('# %% [markdown]\n# # 96 stopped\n\n# %% tags=["parameters"]\nSCALE = "smoke"\n\n'
-                  '# %%\nfrom sdfnets import runs\nraise runs.Stopped("at the limit")\n')
-    monkeypatch.setattr(paths, "NOTEBOOKS_DIR", tmp_path)
-    with pytest.raises(runs.Stopped) as stop:
-        notebooks.run_all("cpu", engine="script", echo=lambda *_: None)
-    assert [c["cell"] for c in stop.value.slowest_cells] in ([2, 1], [1, 2])
-    assert {c["code"] for c in stop.value.slowest_cells} == {'SCALE = "smoke"', "from sdfnets import runs"}
-    assert stop.value.stopped_cell["cell"] == 2 and stop.value.stopped_cell["code"] == "from sdfnets import runs"
-
-
-_SLEEPER = """import os, sys
-from pathlib import Path
-from sdfnets import paths, runs
-from sdfnets.repro import execute as notebooks
-paths.NOTEBOOKS_DIR = Path(sys.argv[1])
-runs.save_on_stop()
-try:
-    notebooks.run_all("cpu", engine="script", force=True, echo=lambda *_: None)
-except runs.Stopped as stop:
-    print(stop, "|", stop.stopped_cell["cell"], stop.stopped_cell["code"], "|", round(stop.stopped_cell["seconds"]))
-    sys.exit(3)
-"""
-
-
-def test_a_job_stopped_outside_a_training_loop_says_which_cell_it_was_in(tmp_path):
-    """SIGTERM (a job at its time limit) in a cell that trains nothing: the notebook still ends as a stop
-    and names the cell it was cut short in, so a job's record says where its time went."""
-    import os
-    import signal
-    import subprocess
-    import time
-
-    nbs, ready = tmp_path / "nbs", tmp_path / "ready"
-    nbs.mkdir()
-    (nbs / "95_sleeper.py").write_text(
-        '# %% [markdown]\n# # 95 sleeper\n\n# %% tags=["parameters"]\nSCALE = "smoke"\n\n'
-        '# %%\nimport os, pathlib, time\n\n# %%\nm = pathlib.Path(os.environ["READY"]).touch() or time.sleep(60)\n')
-    (tmp_path / "job.py").write_text(_SLEEPER)
-    proc = subprocess.Popen([sys.executable, str(tmp_path / "job.py"), str(nbs)], stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "READY": str(ready)})
-    deadline = time.time() + 60
-    while not ready.exists():
-        assert proc.poll() is None and time.time() < deadline
-        time.sleep(0.05)
-    time.sleep(1.0)
-    proc.send_signal(signal.SIGTERM)
-    out = proc.communicate(timeout=30)[0]
-    assert proc.returncode == 3, out
-    assert out.split("|")[0].strip() == "stopped outside a training loop"
-    cell, code = out.split("|")[1].split(maxsplit=1)
-    assert cell == "3" and code.strip().startswith("m = pathlib.Path")
-    assert 1 <= int(out.split("|")[2]) <= 30  # the seconds it had spent in that cell
-
-
 def test_notebook_kernels_talk_over_ipc_not_tcp():
     """No TCP port is opened for a headless run (and ipykernel's unencrypted-TCP warning is moot)."""
     assert notebooks._ipc_kernel_manager()(kernel_name="python3").transport == "ipc"
@@ -322,6 +265,14 @@ def test_kernels_started_at_once_in_one_folder_each_answer_on_their_own_sockets(
     assert not list(tmp_path.iterdir())  # nothing left in the working directory
 
 
+def test_the_notebook_lock_is_reentrant(tmp_path):
+    with notebooks.exclusive(tmp_path / "r"):
+        with notebooks.exclusive(tmp_path / "r"):  # the same process asking again does not deadlock
+            pass
+        assert str(tmp_path / "r") + ".lock" in notebooks._HELD
+    assert not notebooks._HELD
+
+
 def test_a_notebook_another_process_is_running_waits_for_it(tmp_path, monkeypatch):
     """Two processes asked for the same notebook at the same scale (two `make figures`, or test workers side
     by side) run it one after the other: the second waits for the first's lock instead of writing over the
@@ -334,8 +285,8 @@ def test_a_notebook_another_process_is_running_waits_for_it(tmp_path, monkeypatc
     monkeypatch.setattr(paths, "NOTEBOOKS_DIR", tmp_path)
     # the holder lets go only once this process has said it waits (or after 60 s): no race on timing
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from pathlib import Path; from sdfnets import runs\n"
-         "with runs.exclusive(Path(sys.argv[1])):\n    print('held', flush=True); end = time.time() + 60\n"
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; from sdfnets.repro.execute import exclusive\n"
+         "with exclusive(Path(sys.argv[1])):\n    print('held', flush=True); end = time.time() + 60\n"
          "    while not Path(sys.argv[2]).exists() and time.time() < end: time.sleep(0.02)\n"
          "    Path(sys.argv[3]).touch()",
          str(paths.executed_notebook_path("97_waits", "smoke")), str(asked), str(released)],

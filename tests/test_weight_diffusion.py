@@ -10,7 +10,7 @@ import torch
 from sdfnets import config, metrics, paths
 from sdfnets.diffusion import ddim
 from sdfnets.diffusion.dit import WeightDiT
-from sdfnets.diffusion.train import loss_by_timestep
+from sdfnets.diffusion.sampler import loss_by_timestep
 from sdfnets.layers import count_parameters
 from sdfnets.weightspace import collapse, generate
 from sdfnets.weightspace.fit import WeightSet

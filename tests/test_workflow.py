@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 from sdfnets import paths
 from sdfnets.repro import workflow as wf

@@ -6,7 +6,7 @@ of given shapes, and measured by its loss at fixed timesteps."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Callable, ClassVar
 
 import numpy as np
 import torch
@@ -16,7 +16,6 @@ from ..layers import pose_embedding
 from . import ddim
 from .dit import DiT
 from .dit import sample as dit_sample
-from .train import view_loss_profile
 
 STANDARDISE = ("per_dim", "global")
 
@@ -119,3 +118,44 @@ class DiffusionModel:
         pose_emb = None if poses is None else pose_embedding(poses.to(self.device).float(), self.dit.pose_dim)
         return view_loss_profile(self.dit, self.norm(targets.to(self.device).float()), self.schedule, timesteps,
                                  features=features, pose_emb=pose_emb, k=k, seed=seed)
+
+
+@torch.no_grad()
+def loss_by_timestep(denoise: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor], x0: torch.Tensor,
+                     schedule: ddim.CosineDDIM, timesteps, *, seed: int = 0, batch: int = 256) -> np.ndarray:
+    """The training loss with the timestep held fixed: for every t in ``timesteps``, the mean
+    x0-MSE over the rows of ``x0`` [N, ...] (normalised targets), each row noised with the same
+    seeded noise at every t. ``denoise(x_t, t, rows)`` predicts x0 of rows ``rows`` (so a
+    conditioned model can look up their views). A healthy model's curve rises from ~0 at t = 0;
+    one that has learnt only the marginal mean is flat."""
+    dev = x0.device
+    noise = torch.randn(x0.shape, generator=torch.Generator(device=dev).manual_seed(seed), device=dev)
+    out = []
+    for t in timesteps:
+        total = 0.0
+        for s in range(0, len(x0), batch):
+            rows = torch.arange(s, min(s + batch, len(x0)), device=dev)
+            tt = torch.full((len(rows),), int(t), dtype=torch.long, device=dev)
+            pred = denoise(schedule.add_noise(x0[rows], noise[rows], tt), tt, rows)
+            total += float((pred.float() - x0[rows]).pow(2).sum())
+        out.append(total / x0.numel())
+    return np.asarray(out)
+
+
+@torch.no_grad()
+def view_loss_profile(dit, x0: torch.Tensor, schedule: ddim.CosineDDIM, timesteps, *, features: torch.Tensor | None = None,
+                      pose_emb: torch.Tensor | None = None, k: int = 1, seed: int = 0, batch: int = 64) -> np.ndarray:
+    """:func:`loss_by_timestep` of a DiT on normalised targets ``x0`` [N, D], row i conditioned on
+    ``k`` seeded random views of its shape (``features`` [N, V, F], ``pose_emb`` [V, P]; None:
+    unconditional), bf16 autocast on a GPU as in training."""
+    dev = next(dit.parameters()).device
+    x0 = x0.to(dev).float()
+    tokens = None
+    if features is not None:
+        vids = random_views(len(x0), k, features.shape[1], seed)
+        tokens = dit.view_tokens(features[torch.arange(len(x0))[:, None], vids].to(dev).float(),
+                                 pose_emb.to(dev)[vids.to(dev)])
+    dit.eval()
+    with torch.autocast("cuda", torch.bfloat16, enabled=dev.type == "cuda"):
+        return loss_by_timestep(lambda x, t, rows: dit(x, t, *(() if tokens is None else (tokens[rows],))),
+                                x0, schedule, timesteps, seed=seed, batch=batch)

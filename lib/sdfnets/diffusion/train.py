@@ -22,9 +22,6 @@ Settings are read by name from a config section with ``timesteps``, ``steps``, `
 
 from __future__ import annotations
 
-from typing import Callable
-
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -147,46 +144,3 @@ class DenoisingTrainer:
         self.gen.set_state(ck["generator"].cpu())
         self.kgen.set_state(ck["kgenerator"].cpu())
         self.step, self.ema = ck["step"], ck["ema"].to(self.device)
-
-
-@torch.no_grad()
-def loss_by_timestep(denoise: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor], x0: torch.Tensor,
-                     schedule: CosineDDIM, timesteps, *, seed: int = 0, batch: int = 256) -> np.ndarray:
-    """The training loss with the timestep held fixed: for every t in ``timesteps``, the mean
-    x0-MSE over the rows of ``x0`` [N, ...] (normalised targets), each row noised with the same
-    seeded noise at every t. ``denoise(x_t, t, rows)`` predicts x0 of rows ``rows`` (so a
-    conditioned model can look up their views). A healthy model's curve rises from ~0 at t = 0;
-    one that has learnt only the marginal mean is flat."""
-    dev = x0.device
-    noise = torch.randn(x0.shape, generator=torch.Generator(device=dev).manual_seed(seed), device=dev)
-    out = []
-    for t in timesteps:
-        total = 0.0
-        for s in range(0, len(x0), batch):
-            rows = torch.arange(s, min(s + batch, len(x0)), device=dev)
-            tt = torch.full((len(rows),), int(t), dtype=torch.long, device=dev)
-            pred = denoise(schedule.add_noise(x0[rows], noise[rows], tt), tt, rows)
-            total += float((pred.float() - x0[rows]).pow(2).sum())
-        out.append(total / x0.numel())
-    return np.asarray(out)
-
-
-@torch.no_grad()
-def view_loss_profile(dit, x0: torch.Tensor, schedule: CosineDDIM, timesteps, *, features: torch.Tensor | None = None,
-                      pose_emb: torch.Tensor | None = None, k: int = 1, seed: int = 0, batch: int = 64) -> np.ndarray:
-    """:func:`loss_by_timestep` of a DiT on normalised targets ``x0`` [N, D], row i conditioned on
-    ``k`` seeded random views of its shape (``features`` [N, V, F], ``pose_emb`` [V, P]; None:
-    unconditional), bf16 autocast on a GPU as in training."""
-    from ..data.splits import random_views
-
-    dev = next(dit.parameters()).device
-    x0 = x0.to(dev).float()
-    tokens = None
-    if features is not None:
-        vids = random_views(len(x0), k, features.shape[1], seed)
-        tokens = dit.view_tokens(features[torch.arange(len(x0))[:, None], vids].to(dev).float(),
-                                 pose_emb.to(dev)[vids.to(dev)])
-    dit.eval()
-    with torch.autocast("cuda", torch.bfloat16, enabled=dev.type == "cuda"):
-        return loss_by_timestep(lambda x, t, rows: dit(x, t, *(() if tokens is None else (tokens[rows],))),
-                                x0, schedule, timesteps, seed=seed, batch=batch)

@@ -216,10 +216,6 @@ def _run_one(nb: Path, scale: str, force: bool, parameters: dict | None, echo, e
         msg = f"{nb.stem}: {where}: {exc.ename}: {exc.evalue}"
         echo(f"[FAILED] {msg}\n         executed copy: {paths.executed_notebook_path(nb.stem, scale)}")
         return NotebookResult(nb.stem, "failed", time.perf_counter() - t0, msg)
-    except BaseException as exc:  # stopped or interrupted: the cells timed so far go with it
-        exc.slowest_cells = slowest_cells(timed)
-        exc.stopped_cell = slowest_cells(timed[-1:])[0] if timed else None  # the cell it was cut short in
-        raise
     secs = time.perf_counter() - t0
     stamp_path(nb.stem, scale).parent.mkdir(parents=True, exist_ok=True)
     stamp_path(nb.stem, scale).write_text(source_hash(nb, scale) + "\n")
