@@ -35,18 +35,16 @@ SEED = 0
 # %%
 import numpy as np
 
-from sdfnets import config, figures, metrics, plots, thesis
-from sdfnets.data import load_or_build, render
-from sdfnets.data.splits import with_ood
+from sdfnets import config, figures, inputs, metrics, plots, thesis
+from sdfnets.data import render
 from sdfnets.layers import count_parameters
-from sdfnets.weightspace import collapse, fit, generate
+from sdfnets.weightspace import collapse, generate
 
 NB = "06_weight_dit_unconditional"
 cfg = config.weight_phase(config.resolve(SCALE, seed=SEED), "phase2")
 wd = cfg.weightdiff
-ds = load_or_build(cfg.data)
-train_ids, test_ids, _ = with_ood(ds, cfg.image2latent.ood_category)  # the splits every phase shares
-ws = fit.train_weight_set(cfg, ds, range(len(ds)), "relu_pe", "anchor")  # notebook 04's run: row i = shape i
+inp = inputs.phase_inputs(cfg, weights=True)  # the shared splits; notebook 04's weight dataset (row i = shape i)
+ds, train_ids, test_ids, ws = inp.dataset, inp.train_ids, inp.test_ids, inp.weights
 print(f"{ds}\ntrain {len(train_ids)}, held out {len(test_ids)}; weight vectors {tuple(ws.weights.shape)}")
 
 # %% [markdown]

@@ -39,20 +39,16 @@ SEED = 0
 # %%
 import numpy as np
 
-from sdfnets import config, figures, metrics, plots, thesis
-from sdfnets.data import load_or_build, render
-from sdfnets.data.splits import with_ood
-from sdfnets.image2latent import encoders
+from sdfnets import config, figures, inputs, metrics, plots, thesis
+from sdfnets.data import render
 from sdfnets.layers import count_parameters
 from sdfnets.weightspace import collapse, fit, generate
 
 NB = "07_weight_dit_single_view"
 cfg = config.resolve(SCALE, seed=SEED)
-ds = load_or_build(cfg.data)
-train_ids, test_ids, _ = with_ood(ds, cfg.image2latent.ood_category)  # the splits every phase shares
-test_ids = test_ids[: cfg.weightdiff.test_shapes]
-enc = encoders.get_encoder(cfg, ds, train_ids)  # notebook 12's encoder (same key)
-feats, poses = encoders.feature_cache(enc, ds)
+inp = inputs.phase_inputs(cfg, test_shapes=cfg.weightdiff.test_shapes, views=True)  # notebook 12's image features
+ds, train_ids, test_ids = inp.dataset, inp.train_ids, inp.test_ids
+enc, feats, poses = inp.encoder, inp.features, inp.poses
 print(f"{ds}\ntrain {len(train_ids)}, held-out inputs {len(test_ids)}; {enc.name} features {tuple(feats.shape)}")
 
 # %% [markdown]

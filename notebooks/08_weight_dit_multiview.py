@@ -36,24 +36,19 @@ SEED = 0
 # %%
 import numpy as np
 
-from sdfnets import config, figures, metrics, plots, thesis
-from sdfnets.data import load_or_build, render
-from sdfnets.data.splits import with_ood
+from sdfnets import config, figures, inputs, metrics, plots, thesis
+from sdfnets.data import render
 from sdfnets.deepsdf.reconstruct import reconstruct
-from sdfnets.image2latent import encoders
 from sdfnets.image2latent import train as i2l
 from sdfnets.layers import count_parameters
-from sdfnets.weightspace import collapse, fit, generate
+from sdfnets.weightspace import collapse, generate
 
 NB = "08_weight_dit_multiview"
 cfg = config.weight_phase(config.resolve(SCALE, seed=SEED), "phase7")
 wd = cfg.weightdiff
-ds = load_or_build(cfg.data)
-train_ids, test_ids, _ = with_ood(ds, cfg.image2latent.ood_category)  # the splits every phase shares
-test_ids = test_ids[: wd.test_shapes]
-enc = encoders.get_encoder(cfg, ds, train_ids)  # notebook 12's encoder (same key)
-feats, poses = encoders.feature_cache(enc, ds)
-ws = fit.train_weight_set(cfg, ds, range(len(ds)), "relu_pe", "anchor")  # notebook 04's run: row i = shape i
+inp = inputs.phase_inputs(cfg, test_shapes=wd.test_shapes, views=True, weights=True)  # notebooks 12's features, 04's weights
+ds, train_ids, test_ids, ws = inp.dataset, inp.train_ids, inp.test_ids, inp.weights
+enc, feats, poses = inp.encoder, inp.features, inp.poses
 print(f"{ds}\ntrain {len(train_ids)}, held-out inputs {len(test_ids)}; {enc.name} features {tuple(feats.shape)}")
 
 # %% [markdown]

@@ -42,20 +42,14 @@ SEED = 0
 # %%
 import numpy as np
 
-from sdfnets import config, figures, metrics, plots, thesis
-from sdfnets.data import load_or_build
-from sdfnets.data.splits import with_ood
-from sdfnets.image2latent import encoders
-from sdfnets.weightspace import collapse, fit, generate
+from sdfnets import config, figures, inputs, metrics, plots, thesis
+from sdfnets.weightspace import collapse, generate
 
 NB = "09_weight_dit_ablations"
 cfg = config.resolve(SCALE, seed=SEED)
-ds = load_or_build(cfg.data)
-train_ids, test_ids, _ = with_ood(ds, cfg.image2latent.ood_category)  # the splits every phase shares
-test_ids = test_ids[: cfg.weightdiff.test_shapes]
-enc = encoders.get_encoder(cfg, ds, train_ids)  # notebook 12's encoder (same key)
-feats, poses = encoders.feature_cache(enc, ds)
-ws = fit.train_weight_set(cfg, ds, range(len(ds)), "relu_pe", "anchor")  # notebook 04's run: row i = shape i
+inp = inputs.phase_inputs(cfg, test_shapes=cfg.weightdiff.test_shapes, views=True, weights=True)
+ds, train_ids, test_ids, ws = inp.dataset, inp.train_ids, inp.test_ids, inp.weights
+enc, feats, poses = inp.encoder, inp.features, inp.poses
 std = ws.weights[train_ids].std(0)
 low_std = int((std < 1e-4).sum())
 print(f"{ds}\ntrain {len(train_ids)}, held-out inputs {len(test_ids)}; {low_std} of {std.numel():,} weight dimensions "

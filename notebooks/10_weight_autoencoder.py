@@ -38,24 +38,21 @@ SEED = 0
 import numpy as np
 import torch
 
-from sdfnets import config, figures, metrics, plots, thesis
-from sdfnets.data import load_or_build, render
+from sdfnets import config, figures, inputs, metrics, plots, thesis
+from sdfnets.data import render
 from sdfnets.data.bank import SDFBank
-from sdfnets.data.splits import with_ood
 from sdfnets.image2latent import encoders
 from sdfnets.image2latent import train as i2l
 from sdfnets.weightspace import autoencoder as wae
-from sdfnets.weightspace import collapse, fit
+from sdfnets.weightspace import collapse
 from sdfnets.weightspace.fit import per_shape_loss
 from sdfnets.weightspace.nets import unflatten
 
 NB = "10_weight_autoencoder"
 cfg = config.resolve(SCALE, seed=SEED)
 ac = cfg.autoencoder
-ds = load_or_build(cfg.data)
-train_ids, test_ids, _ = with_ood(ds, cfg.image2latent.ood_category)  # the splits every phase shares
-test_ids = test_ids[: cfg.weightdiff.test_shapes]
-ws = fit.train_weight_set(cfg, ds, range(len(ds)), "relu_pe", "anchor")  # notebook 04's run: row i = shape i
+inp = inputs.phase_inputs(cfg, test_shapes=cfg.weightdiff.test_shapes, weights=True)  # notebook 04's weight dataset
+ds, train_ids, test_ids, ws = inp.dataset, inp.train_ids, inp.test_ids, inp.weights
 spec, anchor = ws.spec, ws.init[0]
 print(f"{ds}\ntrain {len(train_ids)}, held-out {len(test_ids)}; residuals of {spec.num_params:,} dims")
 
@@ -89,7 +86,7 @@ rows, trap = {}, {}
 for sname, ids in sets.items():
     w = ws.weights[ids].float()
     truth = [ds.sdf(i) for i in ids]
-    ref = metrics.mesh_metrics_many(true_meshes[sname], truth, range(len(ids)))  # over the job's cores
+    ref = metrics.mesh_metrics_many(true_meshes[sname], truth, range(len(ids)))  # over every core
     trap[("true decoders", sname)] = {"sdf_l1": float(per_shape_loss(spec, unflatten(spec, w), banks[sname]).mean()),
                                       **metrics.summarize(ref)}
     for name, a in aes.items():

@@ -39,21 +39,19 @@ SEED = 0
 import numpy as np
 import torch
 
-from sdfnets import config, figures, metrics, plots, thesis
-from sdfnets.data import load_or_build, render
+from sdfnets import config, figures, inputs, metrics, plots, thesis
+from sdfnets.data import render
 from sdfnets.data.bank import SDFBank
-from sdfnets.data.splits import with_ood
 from sdfnets.layers import count_parameters
-from sdfnets.weightspace import analysis, collapse, fit, hypernet
+from sdfnets.weightspace import analysis, collapse, hypernet
 from sdfnets.weightspace.fit import per_shape_loss
 from sdfnets.weightspace.nets import unflatten
 
 NB = "14_hypernetwork_vae"
 cfg = config.resolve(SCALE, seed=SEED)
 hc = cfg.hypernet
-ds = load_or_build(cfg.data)
-train_ids, test_ids, _ = with_ood(ds, cfg.image2latent.ood_category)  # the splits every phase shares
-ws = fit.train_weight_set(cfg, ds, range(len(ds)), "relu_pe", "anchor")  # notebook 04's run: row i = shape i
+inp = inputs.phase_inputs(cfg, weights=True)  # the shared splits; notebook 04's weight dataset (row i = shape i)
+ds, train_ids, test_ids, ws = inp.dataset, inp.train_ids, inp.test_ids, inp.weights
 anchor = ws.init[0]
 print(f"{ds}\ntrain {len(train_ids)}, held out {len(test_ids)}")
 

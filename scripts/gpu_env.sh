@@ -1,13 +1,13 @@
 # Source from the repository root on a GPU node without network: `source scripts/gpu_env.sh`.
-# Unpacks the GL loaders from .gl/, installs the wheels from .whl/ (see scripts/gpu_deps.sh) into
+# Unpacks the GL loaders from .gl/ and the packages of .site.tar.xz (see scripts/gpu_deps.sh) into
 # /tmp/site, and sets the variables headless rendering and the library need.
 if compgen -G ".gl/*.deb" >/dev/null; then
   for f in .gl/*.deb; do dpkg -x "$f" /; done
   ldconfig
 fi
 export PYTHONPATH=$PWD/lib
-if compgen -G ".whl/*.whl" >/dev/null; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+if [ -f .site.tar.xz ]; then
+  [ -d /tmp/site ] || tar -xJf .site.tar.xz -C /tmp
   export PYTHONPATH=/tmp/site:$PWD/lib
 fi
 _nv=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json

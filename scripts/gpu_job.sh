@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Run a full-scale job on a GPU node without network access, from the repository root:
-#   bash scripts/gpu_job.sh [COMMAND ...]
-# sets up the environment (scripts/gpu_env.sh), rebuilds the full-scale dataset from the
-# committed corpus pack with every core, then runs COMMAND if given, e.g.
-#   bash scripts/gpu_job.sh python3 -m sdfnets.cli figures --scale full --only 11
-# BUILD_ARGS=--no-renders skips the renders (phase 11 training needs the SDF samples only).
+# Every figure at full scale on a GPU node without network access, from the repository root:
+#   [ONLY=11] bash scripts/gpu_job.sh [SNAKEMAKE ARGS ...]     e.g.  ONLY=11 bash scripts/gpu_job.sh -n
+# sets up the environment (scripts/gpu_env.sh) and runs the figure workflow (workflow/Snakefile) on every
+# GPU and core of the node, with the script engine (no Jupyter kernel there) and Snakemake's greedy
+# scheduler (its ILP solver does not travel). Run it again after a stop: it continues where it stopped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/gpu_env.sh
-python3 -m sdfnets.cli data build --from-pack --scale full --workers "${WORKERS:-$(nproc)}" ${BUILD_ARGS:-}
-if [ $# -gt 0 ]; then "$@"; fi
+GPUS=${GPUS:-$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)}
+python3 -m snakemake -s workflow/Snakefile --cores all --scheduler greedy --resources gpu="${GPUS:-0}" \
+  --config scale=full gpus="${GPUS:-0}" engine=script ${ONLY:+only=$ONLY} "$@"
+python3 -m sdfnets.repro.workflow drift --scale full || true

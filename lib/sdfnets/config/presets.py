@@ -5,16 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from .sections import (
-    Config,
-    DataConfig,
-    DeepSDFConfig,
-    HypernetConfig,
-    ImageToLatentConfig,
-    WeightAutoencoderConfig,
-    WeightDiffusionConfig,
-    WeightSpaceConfig,
-)
+from .sections import Config
 
 SCALES = ("smoke", "cpu", "full")
 RELEASE_SCALES = ("full",)  # the scales whose phase-11 and phase-12 models are released under checkpoints/
@@ -66,7 +57,7 @@ _PRESETS: dict[str, dict] = {
         # the thesis' learning rates (3x larger ones killed every ReLU within 100 steps), decayed
         deepsdf=dict(recipe="fast", kernels="triton", shapes_per_step=32, input_align=8, lr_schedule="cosine",
                      eval_shapes=48, recon_shapes=24),
-        # a coffee table, like the thesis' obj_0000; lr from bench/notes/weightspace_steps-gpu.json
+        # a coffee table, like the thesis' obj_0000; the learning rate of the step sweep in bench/weightspace_steps.py
         weightspace=dict(anchor_uid="BlendSwap-CC-BY/0022", lr=2e-3),
         # 8,000 steps of batch 256, about half the thesis' 15,000: the training curves show where the loss stands
         weightdiff=dict(steps=8000),
@@ -135,9 +126,10 @@ def resolve(scale: str = "smoke", seed: int = 0, **sections: dict) -> Config:
         raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
     preset = _PRESETS[scale]
     built = {}
-    for name, cls in (("data", DataConfig), ("deepsdf", DeepSDFConfig), ("weightspace", WeightSpaceConfig),
-                      ("weightdiff", WeightDiffusionConfig), ("autoencoder", WeightAutoencoderConfig),
-                      ("hypernet", HypernetConfig), ("image2latent", ImageToLatentConfig)):
+    for section in dataclasses.fields(Config):  # each section is a field whose default is its dataclass
+        if section.default_factory is dataclasses.MISSING:
+            continue
+        name, cls = section.name, section.default_factory
         values = {**preset.get(name, {}), **(sections.pop(name, None) or {})}
         if name == "data":
             values.setdefault("seed", seed)

@@ -10,6 +10,9 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
+__all__ = ["Config", "DataConfig", "DeepSDFConfig", "DiffusionTransformer", "HypernetConfig", "ImageToLatentConfig",
+           "WeightAutoencoderConfig", "WeightDiffusionConfig", "WeightSpaceConfig", "run_settings"]
+
 
 def evaluation(default):
     """A setting of what is measured after training (mesh resolution, shapes evaluated, sampling)."""
@@ -133,19 +136,12 @@ class WeightSpaceConfig:
 
 
 @dataclass(frozen=True)
-class WeightDiffusionConfig:
-    """Phases 2-10: a diffusion transformer over the weight vectors of the per-shape networks.
+class DiffusionTransformer:
+    """What every diffusion transformer of the project shares, the weight DiTs of phases 2-10 and the latent
+    DiT of phase 12: the trunk's size, views with their camera poses (sinusoidal embeddings) cross-attended
+    as tokens, the cosine schedule with x0-prediction and DDIM sampling, and the optimiser. Defaults: the
+    write-up's weight DiT."""
 
-    The write-up's phase-6/7 model (~132 M parameters): the standardised weight vector cut into 8
-    tokens, self-attention among them, cross-attention to view tokens (image feature + 64-dim
-    sinusoidal pose embedding), AdaLN on the timestep, cosine T = 500, x0-prediction, DDIM 50,
-    condition and pose dropout during training. The phases are variants of this section
-    (:data:`WEIGHT_PHASES`)."""
-
-    family: str = "relu_pe"  # relu_pe | siren: which weight dataset (phase 1 / 1.5)
-    conditioned: bool = True  # False: unconditional (phase 2)
-    standardise: str = "per_dim"  # per_dim (phases 6, 7) | global (one scalar, phase 8)
-    tokens: int = 8
     d_model: int = 768
     num_layers: int = 8
     num_heads: int = 12
@@ -160,6 +156,22 @@ class WeightDiffusionConfig:
     cond_dropout: float = 0.1  # classifier-free guidance training: drop every view token
     pose_dropout: float = 0.1  # drop the pose embeddings
     guidance: float = evaluation(1.0)  # classifier-free guidance scale at sampling (1 = off)
+
+
+@dataclass(frozen=True)
+class WeightDiffusionConfig(DiffusionTransformer):
+    """Phases 2-10: a diffusion transformer over the weight vectors of the per-shape networks.
+
+    The write-up's phase-6/7 model (~132 M parameters): the standardised weight vector cut into 8
+    tokens, self-attention among them, cross-attention to view tokens (image feature + 64-dim
+    sinusoidal pose embedding), AdaLN on the timestep, cosine T = 500, x0-prediction, DDIM 50,
+    condition and pose dropout during training. The phases are variants of this section
+    (:data:`WEIGHT_PHASES`)."""
+
+    family: str = "relu_pe"  # relu_pe | siren: which weight dataset (phase 1 / 1.5)
+    conditioned: bool = True  # False: unconditional (phase 2)
+    standardise: str = "per_dim"  # per_dim (phases 6, 7) | global (one scalar, phase 8)
+    tokens: int = 8
     checkpoint_every: int = 2500
     # evaluation
     eval_views: int = evaluation(1)  # views per held-out input (phase 7: 4)
@@ -224,7 +236,7 @@ class HypernetConfig:
 
 
 @dataclass(frozen=True)
-class ImageToLatentConfig:
+class ImageToLatentConfig(DiffusionTransformer):
     """Phase 12: frozen image features -> latent diffusion transformer -> 64-dim DeepSDF latent.
 
     The write-up's model: d_model 384, 4 layers, 6 heads (~10 M parameters), the latent a single
@@ -241,21 +253,13 @@ class ImageToLatentConfig:
     encoder_batch: int = 256  # shapes per step (two views each)
     encoder_lr: float = 1e-3
     encoder_temperature: float = 0.1
-    # the latent diffusion transformer
+    # the latent diffusion transformer (the rest as every DiT's)
     d_model: int = 384
     num_layers: int = 4
     num_heads: int = 6
-    pose_dim: int = 64
-    timesteps: int = 500
-    sample_steps: int = evaluation(50)
-    steps: int = 15_000
-    batch: int = 256
-    lr: float = 1e-4
-    min_views: int = 1
     max_views: int = 8
-    cond_dropout: float = 0.0  # classifier-free guidance training: drop every view token
-    pose_dropout: float = 0.0  # drop the pose embeddings
-    guidance: float = evaluation(1.0)  # classifier-free guidance scale at sampling (1 = off)
+    cond_dropout: float = 0.0
+    pose_dropout: float = 0.0
     # evaluation
     pilot_shapes: int = evaluation(20)
     eval_views: int = evaluation(4)

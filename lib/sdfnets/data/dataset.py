@@ -12,9 +12,10 @@ import trimesh
 from ..config import DataConfig
 from ..io import sha256_file
 from .build import MANIFEST_VERSION, build_dataset, dataset_root
+from .pack import Listing
 
 
-class Dataset:
+class Dataset(Listing):
     def __init__(self, root: Path | str):
         self.root = Path(root)
         path = self.root / "manifest.json"
@@ -38,14 +39,6 @@ class Dataset:
     @property
     def with_renders(self) -> bool:
         return self.manifest.get("with_renders", True)
-
-    @property
-    def shapes(self) -> list[dict]:
-        return self.manifest["shapes"]
-
-    @property
-    def failed(self) -> list[dict]:
-        return self.manifest["failed"]
 
     @cached_property
     def categories(self) -> list[str]:

@@ -76,7 +76,21 @@ def write_pack(path: Path, *, corpus: str, shapes: list[dict], mesh_bytes: list[
     return path
 
 
-class Pack:
+class Listing:
+    """What a manifest lists, for a built dataset and a corpus pack alike: its shapes and its failures."""
+
+    manifest: dict
+
+    @property
+    def shapes(self) -> list[dict]:
+        return self.manifest["shapes"]
+
+    @property
+    def failed(self) -> list[dict]:
+        return self.manifest["failed"]
+
+
+class Pack(Listing):
     """Read a pack, checking its checksum first."""
 
     def __init__(self, path: Path | str, verify: bool = True):
@@ -115,14 +129,6 @@ class Pack:
     @cached_property
     def manifest(self) -> dict:
         return json.loads(self._read("pack.json"))
-
-    @property
-    def shapes(self) -> list[dict]:
-        return self.manifest["shapes"]
-
-    @property
-    def failed(self) -> list[dict]:
-        return self.manifest["failed"]
 
     @cached_property
     def _by_uid(self) -> dict[str, dict]:

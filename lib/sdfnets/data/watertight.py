@@ -119,7 +119,7 @@ def canonicalize(source: trimesh.Trimesh, *, resolution: int = 20_000, target_fa
     """Wrap, decimate, drop specks; gate the result. Raises :class:`MeshError` if the gate fails.
 
     Dense wrappers of foliage (200k+ faces of leaves) open up under decimation; those are wrapped
-    again at a coarser resolution, which lands nearer the target (measured: 5 of 6 trees rescued).
+    again at a coarser resolution, which lands nearer the target.
     """
     try:
         canonical = decimate_watertight(*wrap(source, resolution), target_faces)

@@ -4,7 +4,7 @@ Why hand-written: at 524,288 points per step the 8 x 512 decoder's step is bound
 pointwise passes between its GEMMs (bias + ReLU after every forward GEMM, the ReLU mask before
 every backward one), not by the GEMMs. cuBLAS cannot take them as epilogues from PyTorch, and
 inductor fuses them only into its own Triton GEMM templates under max-autotune, which it turns
-down here as slower GEMMs (bench/notes/deepsdf_speed.md). Three rewrites, each exact in real
+down here as slower GEMMs. Three rewrites, each exact in real
 arithmetic, remove those passes:
 
 1. The latent is constant over a shape's points, so its share of layer 0 and of the skip layer
@@ -228,12 +228,11 @@ DEFAULT_TILES = dict(BM=128, BN=128, BK=64, GROUP_M=8, num_warps=4, num_stages=5
 
 class TritonOps:
     """The primitives as Triton kernels for Hopper GPUs (tensor-memory copies); ``tiles``
-    overrides :data:`DEFAULT_TILES` (the best of bench/deepsdf_fused.py's sweep on an H100)."""
+    overrides :data:`DEFAULT_TILES` (the best of the tile sweep in bench/deepsdf_fused.py)."""
 
     # Below this many points a call is cheaper through the module: the fused layers' launches cost a fixed
-    # host-side time per step (on an H100 about 8.5 ms a refinement step of 72,384 points, 6.9 ms a
-    # reconstruction step of 8,192), which one view does not repay and four views (289,536 points) do
-    # (bench/fused_crossover.py, bench/results/fused_crossover-gpu.txt).
+    # host-side time per step, which one view's refinement does not repay and four views' do
+    # (bench/fused_crossover.py measures the crossover).
     min_points = 1 << 17
 
     def __init__(self, **tiles):

@@ -8,9 +8,8 @@ with only the batch's random draws outside it (a small model's eager step is bou
 ~1,500 kernels); AdamW is PyTorch's fused kernel on a GPU, and ``compile=True`` passes each
 transformer block through ``torch.compile`` before capture (regional compilation: the layers share
 one compiled block, so it is compiled once), which fuses the normalisations, modulations, gates and
-activations between the matrix products (the weight DiT: 54 -> 85 steps/s on an H100 for 12 s of
-compilation, ``bench/results/weight_dit_step-gpu.json``; phase 12's latent DiT does not earn back its
-compilation on a 15,000-step run, ``bench/results/latent_dit_step-gpu.json``). Under torchrun
+activations between the matrix products (worth it for the weight DiT's large blocks; the benchmarks in
+``bench/`` say where the compilation pays). Under torchrun
 (``world`` > 1) the model is wrapped in DistributedDataParallel: every rank draws the same global
 batch and computes the loss of its rows ``rank::world``; the averaged gradient is scaled by
 ``world`` so that the update equals the single-process one (``tests/test_distributed.py``). The

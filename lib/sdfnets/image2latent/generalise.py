@@ -68,8 +68,8 @@ def parts_for(cfg, dataset, train_ids, device=None) -> Parts:
 def oracle_rows(dataset, query_ids, train_ids, points: int = 2048, seed: int = 0, device=None) -> np.ndarray:
     """For each query shape, the row of ``train_ids`` whose true surface is nearest (PointFlow's
     Chamfer of ``points`` surface samples each): the best any retrieval could return. On ``device``,
-    by default the GPU where there is one: on a GPU node's CPU cores the 36 out-of-distribution shapes
-    of notebook 16 against every training shape took minutes, and the notebook missed its job's limit."""
+    by default the GPU where there is one (every query against every training shape is a large
+    batch of point-cloud distances)."""
     rng = np.random.default_rng(seed)
     device = devices.default_device(device)
 

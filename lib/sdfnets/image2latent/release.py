@@ -73,8 +73,7 @@ def load_pair(path: Path | str, device="cpu"):
     """The image-to-mesh release ``path`` and the DeepSDF release it names, checked to belong together
     (:func:`check_deepsdf`): ``(model, encoder, meta, decoder, latents, deepsdf_meta)``. Where notebook 11 has
     re-exported the DeepSDF release and 12 not yet the image-to-mesh one, the pair is refused: the DiT's latents
-    would be decoded by another decoder (on a node with 2 H200, notebook 16's 4-view samples measured
-    F 0.18 instead of 0.30 that way)."""
+    would be decoded by another decoder, which gives other shapes."""
     from ..deepsdf import release as deepsdf_release
 
     path = Path(path)

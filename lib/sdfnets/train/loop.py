@@ -123,6 +123,18 @@ def load_or_train(make_trainer: Callable[[], object], run_dir: Path | None, *, d
     return Run(run_dir, {**state, **(extra or {})}, history, seconds + elapsed, tr.step, resumed_from, sps, done)
 
 
+def update(opt: torch.optim.Optimizer, loss: torch.Tensor, running: "RunningMean | None" = None,
+           logged: torch.Tensor | None = None) -> None:
+    """One optimiser step on ``loss``; the value to log (``logged``, by default the loss itself) is added
+    to ``running`` on the device."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    if running is not None:
+        running.sum += (loss if logged is None else logged).detach()
+        running.count += 1
+
+
 class RunningMean:
     """The loss summed on the device step by step (``sum += loss``, no host sync; a captured CUDA
     graph adds in place), read and reset once per log interval."""

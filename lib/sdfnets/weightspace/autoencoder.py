@@ -110,12 +110,7 @@ class AETrainer:
         for _ in range(steps):
             schedules.set_lr(self.opt, [self.lr * schedules.cosine(self.step, self.total)])
             ids = torch.randperm(len(self.r), generator=self.gen, device=self.device)[: self.batch]
-            loss = self._loss(ids)
-            self.opt.zero_grad(set_to_none=True)
-            loss.backward()
-            self.opt.step()
-            self.running.sum += loss.detach()
-            self.running.count += 1
+            loop.update(self.opt, self._loss(ids), self.running)
             self.step += 1
 
     def loss(self) -> float:

@@ -78,12 +78,7 @@ class HyperTrainer:
             pts, sdf = self.bank.gather(ids, idx)
             z = self.codes[ids]
             fit = sdf_loss(spec, unflatten(spec, self.net(z)), pts, sdf, self.clamp).mean()
-            loss = fit + self.reg * z.pow(2).sum(1).mean()
-            self.opt.zero_grad(set_to_none=True)
-            loss.backward()
-            self.opt.step()
-            self.running.sum += fit.detach()
-            self.running.count += 1
+            loop.update(self.opt, fit + self.reg * z.pow(2).sum(1).mean(), self.running, logged=fit)
             self.step += 1
 
     def loss(self) -> float:
