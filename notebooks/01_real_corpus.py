@@ -30,7 +30,7 @@
 # %% tags=["parameters"]
 SCALE = "smoke"
 SEED = 0
-RAW_LIBRARIES = ""  # folder of .sh3f files for the before/after views; empty: see the intro
+RAW_LIBRARIES = ""  # folder of .sh3f files for the before/after views; empty: the scale's (see the intro)
 
 # %%
 from collections import Counter
@@ -43,7 +43,7 @@ from sdfnets.data.pack import Pack
 
 NB = "01_real_corpus"
 cfg = config.resolve(SCALE, seed=SEED)
-per_category = {"smoke": 1, "cpu": 4, "full": 8}[SCALE]
+views = cfg.corpus_views
 pack = Pack(paths.packs_dir() / corpora.DEFAULT_PACK)
 info = pack.info()
 print(f"{info['num_shapes']} shapes, {info['num_failed']} failed the gate, {info['bytes'] / 2**20:.1f} MiB")
@@ -62,9 +62,9 @@ split_counts
 # %%
 pick = []
 for cat in counts:
-    pick += [s for s in pack.shapes if s["category"] == cat][:per_category]
+    pick += [s for s in pack.shapes if s["category"] == cat][:views.per_category]
 poses = cameras.camera_poses(64)[[cameras.gallery_view(cameras.camera_poses(64))]]
-with render.Renderer(image_size=160 if SCALE != "smoke" else 96) as r:
+with render.Renderer(image_size=views.image_size) as r:
     images = [r.render_views(pack.mesh(s["uid"]), poses)["images"][0] for s in pick]
 fig = plots.image_grid(images, [f"{s['name'][:18]}\n{s['category']}" for s in pick], ncols=8)
 figures.save_figure(fig, "gallery", notebook=NB, scale=SCALE)
@@ -78,7 +78,7 @@ kinds = Counter(f["reason"].split(":")[1].split("(")[0].strip() if "quality gate
                 else f["stage"] for f in pack.failed)
 figures.save_figure(plots.bar_counts(dict(kinds.most_common()), f"{len(pack.failed)} models failed", ylabel="models"),
                     "failure_reasons", notebook=NB, scale=SCALE)
-for f in pack.failed[: 12 if SCALE == "smoke" else 40]:
+for f in pack.failed[: views.failures_listed]:
     print(f"{f['uid']:22s} {f['name'][:28]:28s} {f['reason'][:90]}")
 
 # %% [markdown]
@@ -101,18 +101,13 @@ print(f"offset p95: median {np.median(offsets):.4f}, max {offsets.max():.4f}; "
 # The conversion run again live on a few models, with the same code the pack was built with.
 
 # %%
-if RAW_LIBRARIES:
-    libraries = sorted(__import__("pathlib").Path(RAW_LIBRARIES).glob("*.sh3f"))
-elif SCALE == "smoke":
-    libraries = [sweethome3d.demo_library(paths.build_dir() / "demo-library.sh3f")]
-else:
-    libraries = corpora.SweetHome3DRawCorpus().files()
+libraries = corpora.raw_libraries(RAW_LIBRARIES or views.raw_libraries)
 entries = sweethome3d.catalog_entries(libraries)
 chosen = [entries[i] for i in np.linspace(0, len(entries) - 1, min(6, len(entries))).astype(int)]
 
 # %%
 pairs, titles, reports = [], [], []
-with render.Renderer(image_size=160 if SCALE != "smoke" else 96) as r:
+with render.Renderer(image_size=views.image_size) as r:
     for lib, e in chosen:
         src, _, _ = meshes.normalize_to_unit_sphere(sweethome3d.load_model(lib, e))
         canon, rep, why = watertight.attempt(src)

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from sdfnets import runs
+from sdfnets import train
 from sdfnets.config import ImageToLatentConfig
 from sdfnets.diffusion import ddim
 from sdfnets.diffusion.dit import DiT
@@ -90,10 +90,10 @@ def test_denoising_trainer_without_condition_learns_and_resumes(tmp_path):
         m = Unconditional()
         return DenoisingTrainer(m, m, targets, s, seed=0, device="cpu")
 
-    whole = runs.load_or_train(make, tmp_path / "a", desc="u", checkpoint_every=500, progress=False)
+    whole = train.load_or_train(make, tmp_path / "a", desc="u", checkpoint_every=500, progress=False)
     assert whole.history[-1][1] < 0.75 * whole.history[0][1]  # the x0-MSE falls (high t stays ambiguous)
-    runs.load_or_train(make, tmp_path / "b", desc="u", checkpoint_every=500, max_steps=700, progress=False)
-    resumed = runs.load_or_train(make, tmp_path / "b", desc="u", checkpoint_every=500, progress=False)
+    train.load_or_train(make, tmp_path / "b", desc="u", checkpoint_every=500, max_steps=700, progress=False)
+    resumed = train.load_or_train(make, tmp_path / "b", desc="u", checkpoint_every=500, progress=False)
     for k, v in whole.state["dit"].items():
         torch.testing.assert_close(resumed.state["dit"][k], v, atol=0, rtol=0)
     m = Unconditional()

@@ -201,7 +201,7 @@ def test_a_pickle_payload_in_a_run_folder_never_runs(tmp_path):
 
     import torch
 
-    from sdfnets import runs
+    from sdfnets import train
     from sdfnets.weightspace import generate
 
     marker = tmp_path / "pwned"
@@ -211,10 +211,10 @@ def test_a_pickle_payload_in_a_run_folder_never_runs(tmp_path):
         with open(run_dir / name, "wb") as fh:
             pickle.dump({"step": 1, "evil": _Payload(str(marker))}, fh)
     with pytest.raises(ValueError, match="final.pt"):
-        runs.load_or_train(lambda: None, run_dir, desc="x", progress=False)
+        train.load_or_train(lambda: None, run_dir, desc="x", progress=False)
     (run_dir / "final.pt").unlink()
     with pytest.raises(ValueError, match="last.pt"):
-        runs.load_or_train(lambda: type("T", (), {"device": torch.device("cpu"), "step": 0, "total": 1})(), run_dir,
+        train.load_or_train(lambda: type("T", (), {"device": torch.device("cpu"), "step": 0, "total": 1})(), run_dir,
                            desc="x", progress=False)
     with pytest.raises(ValueError, match="last.pt"):
         generate.load_run(run_dir / "last.pt")

@@ -15,6 +15,7 @@ _PRESETS: dict[str, dict] = {
     "smoke": dict(
         data=dict(num_shapes=8, mesh_resolution=64, num_points=16_000, num_surface_points=4_000,
                   num_views=8, image_size=64),
+        corpus_views=dict(per_category=1, image_size=96, failures_listed=12, raw_libraries="demo"),
         deepsdf=dict(hidden=64, num_layers=4, skip_layer=2, points_per_shape=1024, epochs=40,
                      checkpoint_every=20, mesh_resolution=32, eval_shapes=8, recon_steps=60),
         weightspace=dict(points_per_shape=1024, anchor_steps=300, steps=150, siren_shapes=6, interp_pairs=2,
@@ -35,6 +36,7 @@ _PRESETS: dict[str, dict] = {
     "cpu": dict(  # every notebook in about half an hour on 2 CPU cores
         data=dict(num_shapes=48, mesh_resolution=112, num_points=100_000, num_surface_points=20_000,
                   num_views=16, image_size=128),
+        corpus_views=dict(per_category=4),
         deepsdf=dict(hidden=128, num_layers=8, points_per_shape=2048, epochs=80, checkpoint_every=500,
                      mesh_resolution=64, eval_shapes=12, recon_steps=100),
         weightspace=dict(points_per_shape=1024, anchor_steps=1000, steps=250, siren_shapes=12, interp_pairs=3,

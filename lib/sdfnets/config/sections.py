@@ -10,7 +10,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-__all__ = ["Config", "DataConfig", "DeepSDFConfig", "DiffusionTransformer", "HypernetConfig", "ImageToLatentConfig",
+__all__ = ["Config", "CorpusViewsConfig", "DataConfig", "DeepSDFConfig", "DiffusionTransformer", "HypernetConfig", "ImageToLatentConfig",
            "WeightAutoencoderConfig", "WeightDiffusionConfig", "WeightSpaceConfig", "run_settings"]
 
 
@@ -71,6 +71,18 @@ class DataConfig:
                   "val_fraction", "test_fraction", "ood_categories"):  # these change no artifact
             d.pop(k)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:8]
+
+
+@dataclass(frozen=True)
+class CorpusViewsConfig:
+    """Notebook 01's views of the corpus pack: shapes per category in the gallery, the size of its renders,
+    how many failures it lists, and the raw libraries it converts live (``debian``: Debian's
+    sweethome3d-furniture package, fetched; ``demo``: a small library the project writes; or a folder)."""
+
+    per_category: int = 8
+    image_size: int = 160
+    failures_listed: int = 40
+    raw_libraries: str = "debian"
 
 
 @dataclass(frozen=True)
@@ -288,6 +300,7 @@ class Config:
     seed: int = 0
     export_release: bool = False  # notebooks 11 and 12 write the release under checkpoints/ (the full preset)
     data: DataConfig = field(default_factory=DataConfig)
+    corpus_views: CorpusViewsConfig = field(default_factory=CorpusViewsConfig)
     deepsdf: DeepSDFConfig = field(default_factory=DeepSDFConfig)
     weightspace: WeightSpaceConfig = field(default_factory=WeightSpaceConfig)
     weightdiff: WeightDiffusionConfig = field(default_factory=WeightDiffusionConfig)

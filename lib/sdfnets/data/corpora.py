@@ -115,6 +115,16 @@ class FolderCorpus:
         return canonical, {"faces_in": len(mesh.faces), **info}
 
 
+def raw_libraries(source: str) -> list[Path]:
+    """The Sweet Home 3D libraries (``.sh3f``) that ``source`` names: ``debian`` (the sweethome3d-furniture
+    package, fetched), ``demo`` (a small library of imperfect models written under ``build/``), or a folder."""
+    from . import sweethome3d
+
+    if source == "demo":
+        return [sweethome3d.demo_library(paths.build_dir() / "demo-library.sh3f")]
+    return SweetHome3DRawCorpus("" if source == "debian" else source).files()
+
+
 @dataclass(frozen=True)
 class SweetHome3DRawCorpus:
     """The artists' meshes from ``.sh3f`` libraries, converted on the fly (slow: use the pack)."""
