@@ -14,6 +14,8 @@ CORES ?= all
 GPUS ?= $(shell nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
 BENCH ?=
 STAMP := $(VENV)/.setup-stamp
+# a notebook stopped or failed keeps the values it had (they are committed), and runs again next time
+KEEP := --rerun-incomplete --keep-incomplete
 
 .PHONY: setup figures test bench sync clean-build lab report
 
@@ -24,7 +26,7 @@ $(STAMP): pyproject.toml scripts/setup_env.sh
 setup: $(STAMP)
 
 figures: $(STAMP)
-	$(VENV)/bin/snakemake -s workflow/Snakefile --cores $(CORES) --resources gpu=$(or $(GPUS),0) \
+	$(VENV)/bin/snakemake -s workflow/Snakefile --cores $(CORES) --resources gpu=$(or $(GPUS),0) $(KEEP) \
 	  --config scale=$(SCALE) gpus=$(or $(GPUS),0) $(if $(ONLY),only=$(ONLY)) $(if $(FORCE),force=1) $(SNAKEMAKE_ARGS)
 	$(PY) -m sdfnets.repro.workflow drift --scale $(SCALE)
 

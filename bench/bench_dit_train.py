@@ -24,7 +24,7 @@ def run(quick: bool = False) -> dict:
     cfg = config.resolve("smoke" if quick else "full", image2latent={"steps": steps})
     g = torch.Generator().manual_seed(0)
     lat = torch.randn(200, 64, generator=g)
-    feats = torch.randn(200, 64, cfg.image2latent.encoder_dim, generator=g)
+    feats = torch.randn(200, 64, cfg.encoder.dim, generator=g)
     poses = torch.from_numpy(camera_poses(64)).float()
     out = {}
     old = os.environ.get("SDFNETS_RUNS_DIR")

@@ -56,7 +56,7 @@ SDF_POINTS = 2048  # SDF samples per view and step, drawn from each training sha
 DIT_STEPS = 4000
 
 
-def fit_encoder(objective: str, width: int, steps: int, bank: torch.Tensor, z_std: torch.Tensor, dc, seed: int = 0,
+def fit_encoder(objective: str, width: int, steps: int, bank: torch.Tensor, z_std: torch.Tensor, ec, seed: int = 0,
                 sdf_loss=None):
     """A ViewNet trained on ``bank`` [N, V, S, S, 3] (uint8, on the GPU) with ``objective``:
     ``contrastive`` (the library's recipe), ``latent`` (MSE of a linear head to the shape's standardised
@@ -65,25 +65,25 @@ def fit_encoder(objective: str, width: int, steps: int, bank: torch.Tensor, z_st
     shape's SDF samples) or ``sdf+latent``. -> (net, head or None, losses)."""
     dev = bank.device
     torch.manual_seed(seed)
-    net = encoders.ViewNet(width, dc.encoder_dim, dc.encoder_image_size).to(dev)
-    proj = nn.Sequential(nn.Linear(dc.encoder_dim, dc.encoder_dim), nn.ReLU(), nn.Linear(dc.encoder_dim, 128)).to(dev)
-    head = nn.Linear(dc.encoder_dim, z_std.shape[1]).to(dev)
+    net = encoders.ViewNet(width, ec.dim, ec.image_size).to(dev)
+    proj = nn.Sequential(nn.Linear(ec.dim, ec.dim), nn.ReLU(), nn.Linear(ec.dim, 128)).to(dev)
+    head = nn.Linear(ec.dim, z_std.shape[1]).to(dev)
     contrastive = objective in ("contrastive", "both")
     params = [*net.parameters(), *(proj.parameters() if contrastive else []),
               *(head.parameters() if objective != "contrastive" else [])]
-    opt = torch.optim.AdamW(params, lr=dc.encoder_lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, dc.encoder_lr, total_steps=steps, pct_start=0.05)
-    b = min(dc.encoder_batch, bank.shape[0])
+    opt = torch.optim.AdamW(params, lr=ec.lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, ec.lr, total_steps=steps, pct_start=0.05)
+    b = min(ec.batch, bank.shape[0])
     g = torch.Generator(device=dev).manual_seed(seed)
     losses = []
     for step in tqdm(range(steps), desc=f"encoder ({objective}, width {width})", unit="step", mininterval=10):
-        shapes, x = encoders.view_pairs(bank, b, dc.encoder_image_size, g)  # the library's batches
+        shapes, x = encoders.view_pairs(bank, b, ec.image_size, g)  # the library's batches
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=dev.type == "cuda"):
             h = net(x)
             loss = torch.zeros((), device=dev)
             if contrastive:
                 p = proj(h).float()
-                loss = loss + encoders.info_nce(p[:b], p[b:], dc.encoder_temperature)
+                loss = loss + encoders.info_nce(p[:b], p[b:], ec.temperature)
             if objective in ("latent", "both", "sdf+latent"):
                 loss = loss + F.mse_loss(head(h).float(), z_std[shapes].repeat(2, 1))
             if objective.startswith("sdf"):
@@ -124,7 +124,7 @@ def main(argv=None) -> None:
     torch.backends.cudnn.allow_tf32 = True
     # --seed draws the trainings and the evaluated views; the data stays the scale's (seed 0: the pack's)
     cfg = dataclasses.replace(config.resolve(args.scale), seed=args.seed)
-    dc = cfg.image2latent
+    dc, ec = cfg.image2latent, cfg.encoder
     ds = load_or_build(cfg.data)
     train_ids, test_ids, ood_ids = with_ood(ds, dc.ood_category)
     parts = gen.parts_for(cfg, ds, train_ids)
@@ -149,14 +149,14 @@ def main(argv=None) -> None:
             enc = parts.encoder
         else:
             if bank is None:
-                bank = encoders.render_bank(ds, range(len(ds)), dc.encoder_image_size)
+                bank = encoders.render_bank(ds, range(len(ds)), ec.image_size)
             objective, width, steps = spec
             if args.scale != "full":  # the smaller scales' encoders are smaller
-                width, steps = dc.encoder_width, max(20, steps * dc.encoder_steps // 1500)
+                width, steps = ec.width, max(20, steps * ec.steps // 1500)
             judge = (sdf_judge(parts.decoder, ds, train_ids, mean.to(bank.device), std.to(bank.device),
                                cfg.deepsdf.clamp, args.seed) if objective.startswith("sdf") else None)
             net, head, losses = fit_encoder(objective, width, steps, bank[train_ids],
-                                            ((z - mean) / std).to(bank.device), dc, args.seed, judge)
+                                            ((z - mean) / std).to(bank.device), ec, args.seed, judge)
             row.update(encoder_seconds=time.perf_counter() - t0, encoder_loss=losses[-1][1])
             enc = encoders.ViewNetEncoder(net, hashlib.sha256(f"{name}-{args.seed}".encode()).hexdigest()[:10])
         feats, cam_poses = encoders.feature_cache(enc, ds, bank=bank if spec is not None else None)

@@ -84,7 +84,7 @@ def main(argv=None) -> None:
     cfg = config.weight_phase(config.resolve("smoke" if args.quick else "full"), "phase7")
     wd = cfg.weightdiff if args.model == "weight" else cfg.image2latent
     dim, n = (NetSpec().num_params, 512) if args.model == "weight" else (64, 586)
-    feats = torch.randn(n, 64, cfg.image2latent.encoder_dim, generator=torch.Generator().manual_seed(0))
+    feats = torch.randn(n, 64, cfg.encoder.dim, generator=torch.Generator().manual_seed(0))
     poses = torch.from_numpy(camera_poses(64)).float()
 
     # the eager step's kernels, by op

@@ -25,7 +25,7 @@
 #
 # The encoder is the project's own (`viewnet`, trained here by multi-view contrastive learning on
 # the training renders), because DINOv2's weights cannot be downloaded on a node without network;
-# `encoder="dinov2-base"` runs the same notebook on DINOv2 features where its weights are present.
+# `encoder={"name": "dinov2-base"}` runs the same notebook on DINOv2 features where its weights are present.
 #
 # - **Reads:** the dataset of the scale; phase 11's DeepSDF runs (trained here if missing).
 # - **Writes:** runs under `checkpoints/runs/`, figures under `figures/<scale>/12_image_to_latent/`, key
@@ -76,7 +76,7 @@ for k, r in deepsdf.items():
 # then frozen: features of every view of every shape, cached with the encoder's name.
 
 # %%
-bank = encoders.render_bank(ds, range(len(ds)), dc.encoder_image_size) if dc.encoder == "viewnet" else None
+bank = encoders.render_bank(ds, range(len(ds)), cfg.encoder.image_size) if cfg.encoder.name == "viewnet" else None
 enc = encoders.get_encoder(cfg, ds, train_ids, bank=None if bank is None else bank[train_ids])
 feats, poses = encoders.feature_cache(enc, ds, bank=bank)
 del bank

@@ -48,7 +48,6 @@ from sdfnets.data.splits import with_ood
 from sdfnets.deepsdf import reconstruct
 from sdfnets.image2latent import encoders
 from sdfnets.image2latent import generalise as gen
-from sdfnets.image2latent import refine as rf
 
 NB = "16_image_to_mesh_generalisation"
 torch.backends.cuda.matmul.allow_tf32 = True  # grids, fits and refinement in TF32 on a GPU (notebook 15 measures the difference)
@@ -60,7 +59,7 @@ parts = gen.parts_for(cfg, ds, train_ids)
 feats, cam_poses = encoders.feature_cache(parts.encoder, ds)
 yfov = float(ds.renders(test_ids[0])["yfov"])
 res = dc.mesh_resolution
-rcfg = rf.config_of(dc)
+rcfg = cfg.refine
 print(f"{ds}\nheld-out test shapes {len(test_ids)}, out-of-distribution {len(ood_ids)}; pipeline: {parts.source}")
 
 # %% [markdown]
@@ -117,8 +116,8 @@ print(f"median view-direction error: pose search {angles['pose search']:.0f} deg
       f"{angles['default poses']:.0f}")
 c4 = gen.Condition(4, "known")
 f, told, images, _ = inputs[c4]
-z = gen.best_of_all(parts, f, told, images, yfov, dc.best_of, seed=SEED)
-results[f"best of {dc.best_of}, {c4.name}"] = gen.measure(parts, z, ds, test_ids, res)
+z = gen.best_of_all(parts, f, told, images, yfov, rcfg.best_of, seed=SEED)
+results[f"best of {rcfg.best_of}, {c4.name}"] = gen.measure(parts, z, ds, test_ids, res)
 print(f"refinement and best-of in {time.perf_counter() - t0:.0f} s (cumulative)")
 for k, v in results.items():
     print(f"{k:42s} F {v['fscore']:.3f}  CD-L1 {v['chamfer_l1']:.4f}  IoU {v['iou']:.3f}  one part {v['one_part']:.2f}")

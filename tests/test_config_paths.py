@@ -33,3 +33,26 @@ def test_paths_follow_environment(tmp_path, monkeypatch):
     assert paths.values_path("00_x", "cpu") == tmp_path / "values" / "00_x.cpu.json"
     assert paths.figure_path("00_x", "g", "cpu", "png") == tmp_path / "cpu" / "00_x" / "g.png"
     assert paths.dataset_dir("folder:/a/b", 3, "abc").name == "n3-abc"
+
+
+def test_run_keys_hold_training_settings_only():
+    """An evaluation setting changes what is measured, not the trained run: the key stays; a training
+    setting makes another run."""
+    import dataclasses
+
+    from sdfnets.config import run_settings
+    from sdfnets.train import run_key
+
+    dc = config.resolve("smoke").image2latent
+    key = run_key(run_settings(dc))
+    assert run_key(run_settings(dataclasses.replace(dc, mesh_resolution=64, eval_views=8, guidance=2.0))) == key
+    assert run_key(run_settings(dataclasses.replace(dc, steps=dc.steps + 1))) != key
+    assert "mesh_resolution" not in run_settings(dc) and "d_model" in run_settings(dc)
+    assert {"kernels", "cuda_graph"}.isdisjoint(run_settings(config.resolve("full").deepsdf))
+
+
+def test_every_section_is_resolved_with_its_preset():
+    cfg = config.resolve("smoke", refine={"steps": 7})
+    assert cfg.refine.steps == 7 and cfg.refine.res == 12  # an override on top of the smoke preset
+    assert cfg.encoder.dim == 32 and cfg.corpus_views.raw_libraries == "demo"
+    assert config.resolve("full").export_release and not cfg.export_release

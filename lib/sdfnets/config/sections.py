@@ -10,7 +10,8 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-__all__ = ["Config", "CorpusViewsConfig", "DataConfig", "DeepSDFConfig", "DiffusionTransformer", "HypernetConfig", "ImageToLatentConfig",
+__all__ = ["Config", "CorpusViewsConfig", "DataConfig", "DeepSDFConfig", "DiffusionTransformer", "EncoderConfig",
+           "HypernetConfig", "ImageToLatentConfig", "RefineConfig",
            "WeightAutoencoderConfig", "WeightDiffusionConfig", "WeightSpaceConfig", "run_settings"]
 
 
@@ -256,15 +257,6 @@ class ImageToLatentConfig(DiffusionTransformer):
     on the timestep, cosine schedule with T = 500, x0-prediction, DDIM with 50 steps, K in [1, 8]
     views per batch, 15 K steps, no classifier-free guidance or pose dropout (switches for both)."""
 
-    encoder: str = "viewnet"  # viewnet (the project's own, trained on its renders) | dinov2-base
-    # the project's own encoder: a small CNN, multi-view contrastive pretraining on training renders
-    encoder_image_size: int = 128
-    encoder_width: int = 32
-    encoder_dim: int = 256
-    encoder_steps: int = 1500
-    encoder_batch: int = 256  # shapes per step (two views each)
-    encoder_lr: float = 1e-3
-    encoder_temperature: float = 0.1
     # the latent diffusion transformer (the rest as every DiT's)
     d_model: int = 384
     num_layers: int = 4
@@ -286,12 +278,35 @@ class ImageToLatentConfig(DiffusionTransformer):
     scaling_dit_steps: int = another_run(0)  # phase-12 steps at every N (0: the phase-12 recipe's)
     ood_neighbours: int = evaluation(8)  # training latents the manifold projection averages over
     # image -> mesh on unseen objects (notebook 16): silhouette refinement and best-of-S sampling
-    refine_steps: int = evaluation(60)
-    refine_lr: float = evaluation(3e-3)
-    refine_res: int = evaluation(48)  # silhouette pixels per side
-    refine_samples: int = evaluation(48)  # SDF samples per ray
-    refine_trust: float = evaluation(1.0)  # weight of the squared distance to the DiT's latent (per-dim variance units)
-    best_of: int = evaluation(8)  # DiT samples per input, the best by silhouette IoU
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """Phase 12's image encoder: the project's own (``viewnet``: a small CNN, multi-view contrastive
+    pretraining on the training renders, then frozen) or ``dinov2-base`` (from the Hugging Face hub)."""
+
+    name: str = "viewnet"
+    image_size: int = 128
+    width: int = 32
+    dim: int = 256
+    steps: int = 1500
+    batch: int = 256  # shapes per step (two views each)
+    lr: float = 1e-3
+    temperature: float = 0.1
+
+
+@dataclass(frozen=True)
+class RefineConfig:
+    """Image -> mesh at test time: the DiT's latent moved through the frozen decoder until its silhouettes
+    match the views, and best-of-S sampling by silhouette agreement (notebook 16, ``sdfnets image2mesh``)."""
+
+    steps: int = 60
+    lr: float = 3e-3
+    res: int = 48  # silhouette pixels per side
+    samples: int = 48  # SDF samples per ray
+    tau: float = 0.01  # width of the soft minimum and of the sigmoid (SDF units)
+    trust: float = 1.0  # weight of |z - z_DiT|^2 (in units of the latent's per-dim variance)
+    best_of: int = 8  # DiT samples per input, the best by silhouette IoU
 
 
 @dataclass(frozen=True)
@@ -306,7 +321,9 @@ class Config:
     weightdiff: WeightDiffusionConfig = field(default_factory=WeightDiffusionConfig)
     autoencoder: WeightAutoencoderConfig = field(default_factory=WeightAutoencoderConfig)
     hypernet: HypernetConfig = field(default_factory=HypernetConfig)
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
     image2latent: ImageToLatentConfig = field(default_factory=ImageToLatentConfig)
+    refine: RefineConfig = field(default_factory=RefineConfig)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

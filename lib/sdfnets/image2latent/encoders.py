@@ -14,6 +14,7 @@ loading a model with a different encoder is an error, never a silent switch.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -161,11 +162,11 @@ def render_bank(dataset, indices, size: int, device=None, workers: int = 8, prog
 def train_viewnet(cfg, dataset, indices, *, device=None, progress: bool = True, bank=None) -> ViewNetEncoder:
     """Load-or-train the project's encoder on the renders of shapes ``indices`` (the train split);
     ``bank``: those renders already loaded by :func:`render_bank` at the encoder's size."""
-    dc = cfg.image2latent
+    ec = cfg.encoder
     device = default_device(device)
     indices = [int(i) for i in indices]
-    body = {k: getattr(dc, k) for k in ("encoder_image_size", "encoder_width", "encoder_dim", "encoder_steps",
-                                        "encoder_batch", "encoder_lr", "encoder_temperature")}
+    # named as when these settings lived in the phase-12 section: the keys (and the released encoder's) stay
+    body = {f"encoder_{k}": v for k, v in dataclasses.asdict(ec).items() if k != "name"}
     body.update(seed=cfg.seed, indices=indices, data=str(Path(dataset.root).name))
     key = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:10]
     path = paths.runs_dir() / "encoders" / f"viewnet-{key}.safetensors"
@@ -178,27 +179,27 @@ def train_viewnet(cfg, dataset, indices, *, device=None, progress: bool = True, 
 
 
 def _fit_viewnet(cfg, dataset, indices, key: str, path: Path, device, progress: bool, bank) -> None:
-    dc = cfg.image2latent
+    ec = cfg.encoder
     torch.manual_seed(cfg.seed)
-    net = ViewNet(dc.encoder_width, dc.encoder_dim, dc.encoder_image_size).to(device)
-    head = nn.Sequential(nn.Linear(dc.encoder_dim, dc.encoder_dim), nn.ReLU(), nn.Linear(dc.encoder_dim, 128)).to(device)
-    opt = torch.optim.AdamW([*net.parameters(), *head.parameters()], lr=dc.encoder_lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, dc.encoder_lr, total_steps=dc.encoder_steps, pct_start=0.05)
-    bank = render_bank(dataset, indices, dc.encoder_image_size, device) if bank is None else bank.to(device)
-    b = min(dc.encoder_batch, bank.shape[0])
+    net = ViewNet(ec.width, ec.dim, ec.image_size).to(device)
+    head = nn.Sequential(nn.Linear(ec.dim, ec.dim), nn.ReLU(), nn.Linear(ec.dim, 128)).to(device)
+    opt = torch.optim.AdamW([*net.parameters(), *head.parameters()], lr=ec.lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, ec.lr, total_steps=ec.steps, pct_start=0.05)
+    bank = render_bank(dataset, indices, ec.image_size, device) if bank is None else bank.to(device)
+    b = min(ec.batch, bank.shape[0])
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
     amp = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
     history = []
-    for step in tqdm(range(dc.encoder_steps), desc="viewnet (contrastive)", unit="step", disable=not progress):
-        _, x = view_pairs(bank, b, dc.encoder_image_size, gen)
+    for step in tqdm(range(ec.steps), desc="viewnet (contrastive)", unit="step", disable=not progress):
+        _, x = view_pairs(bank, b, ec.image_size, gen)
         with amp:
             h = head(net(x)).float()
-        loss = info_nce(h[:b], h[b:], dc.encoder_temperature)
+        loss = info_nce(h[:b], h[b:], ec.temperature)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         sched.step()
-        if step % 50 == 0 or step == dc.encoder_steps - 1:
+        if step % 50 == 0 or step == ec.steps - 1:
             history.append((step, float(loss.detach())))
     enc = ViewNetEncoder(net, key)
     tensors, meta = enc.state()
@@ -281,9 +282,9 @@ class Dinov2Encoder:
 
 def get_encoder(cfg, dataset=None, indices=None, *, device=None, dinov2_source: str = "facebook/dinov2-base",
                 bank=None):
-    """The encoder ``cfg.image2latent.encoder`` names (``viewnet`` is trained on first use, on
+    """The encoder ``cfg.encoder.name`` names (``viewnet`` is trained on first use, on
     ``bank`` when given: the renders of ``indices`` from :func:`render_bank`)."""
-    name = cfg.image2latent.encoder
+    name = cfg.encoder.name
     if name == "viewnet":
         return train_viewnet(cfg, dataset, indices, device=device, bank=bank)
     if name == "dinov2-base":
@@ -295,8 +296,7 @@ def encoder_and_features(cfg, dataset, train_ids) -> tuple[object, torch.Tensor,
     """Notebook 12's encoder (:func:`get_encoder`, trained on the renders of ``train_ids``) and every
     (shape, view)'s features with the camera poses (:func:`feature_cache`); a ``viewnet`` reads the
     renders once, into one bank (:func:`render_bank`) for both."""
-    bank = render_bank(dataset, range(len(dataset)), cfg.image2latent.encoder_image_size) \
-        if cfg.image2latent.encoder == "viewnet" else None
+    bank = render_bank(dataset, range(len(dataset)), cfg.encoder.image_size) if cfg.encoder.name == "viewnet" else None
     enc = get_encoder(cfg, dataset, train_ids, bank=None if bank is None else bank[train_ids])
     feats, poses = feature_cache(enc, dataset, bank=bank)
     return enc, feats, poses

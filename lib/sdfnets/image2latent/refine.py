@@ -20,33 +20,18 @@ until the decoder's shape casts the silhouettes the input images show, at the vi
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from ..config import RefineConfig
+from ..data.cameras import camera_pose
 from ..deepsdf import fused as fused_step
 
 
-@dataclass(frozen=True)
-class RefineConfig:
-    steps: int = 60
-    lr: float = 3e-3
-    res: int = 48  # silhouette pixels per side
-    samples: int = 48  # points per ray
-    tau: float = 0.01  # width of the soft minimum and of the sigmoid (SDF units)
-    trust: float = 1.0  # weight of |z - z_DiT|^2 (in units of the latent's per-dim variance)
-
-
-CPU_CONFIG = RefineConfig(steps=20, res=16, samples=24)  # what a 2-core CPU does in ~20 s per view
-
-
-def config_of(dc) -> RefineConfig:
-    """The refinement settings of an :class:`~sdfnets.config.ImageToLatentConfig`."""
-    return RefineConfig(steps=dc.refine_steps, lr=dc.refine_lr, res=dc.refine_res, samples=dc.refine_samples,
-                        trust=dc.refine_trust)
+CPU_CONFIG = RefineConfig(steps=20, res=16, samples=24)  # what a 2-core CPU does in about 20 s per view
 
 
 def foreground_masks(images: np.ndarray | torch.Tensor, res: int, threshold: int = 245) -> torch.Tensor:
@@ -213,8 +198,7 @@ def estimate_poses(decoder, z: torch.Tensor, images, yfov: float, *, distance: f
     on a grid of ``azimuths`` x ``elevations`` (looking at the origin from ``distance``) from which the
     shape of ``z`` casts the silhouette closest to the image's (IoU). Returns (poses [K, 4, 4], the
     best IoU of each view [K])."""
-    from ..data.cameras import camera_pose
-
+    
     dev = next(decoder.parameters()).device
     ops = fused_step.ops_for(dev)
     cands = np.stack([camera_pose(a, e, distance) for e in elevations for a in np.arange(azimuths) * 360.0 / azimuths])

@@ -25,6 +25,7 @@ from .model import ImageToLatent, model_from_checkpoint
 
 def _key(cfg, latents: torch.Tensor, features_name: str, tag: str) -> dict:
     return {"image2latent": run_settings(cfg.image2latent), "seed": cfg.seed, "tag": tag, "encoder": features_name,
+            "encoder_settings": run_settings(cfg.encoder),
             "latents": hashlib.sha256(latents.detach().cpu().float().numpy().tobytes()).hexdigest()[:16]}
 
 
