@@ -14,8 +14,8 @@ CORES ?= all
 GPUS ?= $(shell nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
 BENCH ?=
 STAMP := $(VENV)/.setup-stamp
-# a notebook stopped or failed keeps the values it had (they are committed), and runs again next time
-KEEP := --rerun-incomplete --keep-incomplete
+# a notebook stopped or failed runs again next time; whether it must run is its source hash, not file metadata
+KEEP := --rerun-incomplete --keep-incomplete --rerun-triggers mtime
 
 .PHONY: setup figures test bench sync clean-build lab report
 

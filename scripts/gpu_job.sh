@@ -9,6 +9,6 @@ cd "$(dirname "$0")/.."
 source scripts/gpu_env.sh
 GPUS=${GPUS:-$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)}
 python3 -m snakemake -s workflow/Snakefile --cores all --scheduler greedy --resources gpu="${GPUS:-0}" \
-  --rerun-incomplete --keep-incomplete \
+  --rerun-incomplete --keep-incomplete --rerun-triggers mtime \
   --config scale=full gpus="${GPUS:-0}" engine=script ${ONLY:+only=$ONLY} "$@"
 python3 -m sdfnets.repro.workflow drift --scale full || true

@@ -243,3 +243,37 @@ def test_every_option_has_help_text():
 
     missing = [(c, n) for c, n, h in walk(typer.main.get_command(app), ["sdfnets"]) if not h]
     assert not missing, missing
+
+
+def test_a_long_thin_image_is_shrunk_before_it_is_padded(tmp_path):
+    """A 661-byte 200000 x 1 PNG once became a 200000-pixel square (120 GB asked for); every
+    intermediate is bounded now: a child process loads it within a small peak memory."""
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    thin = tmp_path / "thin.png"
+    Image.new("RGB", (200_000, 1), (10, 20, 30)).save(thin)
+    code = ("import resource, sys; from sdfnets.app.image2mesh import load_image\n"
+            "a = load_image(sys.argv[1]); print(a.shape, a.dtype, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    out = subprocess.run([sys.executable, "-c", code, str(thin)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    shape, dtype, peak_kb = out.stdout.rsplit(" ", 2)[0], out.stdout.split()[-2], int(out.stdout.split()[-1])
+    assert "(224, 224, 3)" in out.stdout and dtype == "uint8"
+    assert peak_kb < 1_500_000, f"{peak_kb / 1e6:.1f} GB peak for a 661-byte image"
+
+
+@pytest.mark.parametrize("mode,grey,expect", [("I;16", 32768, 128), ("I;16", 65535, 255), ("I", 40000, 156),
+                                               ("F", 0.5, 128), ("L", 128, 128)])
+def test_greyscale_of_any_depth_keeps_its_grey(tmp_path, mode, grey, expect):
+    """16-bit greyscale PNGs once loaded as white; every depth maps its range onto 0-255."""
+    from PIL import Image
+
+    from sdfnets.app.image2mesh import load_image
+
+    img = Image.new(mode, (32, 32), grey)
+    path = tmp_path / ("grey.png" if mode in ("I;16", "L") else "grey.tiff")
+    img.save(path)
+    got = load_image(path)
+    assert abs(int(got[112, 112, 0]) - expect) <= 1 and (got[112, 112] == got[112, 112, 0]).all()

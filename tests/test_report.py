@@ -7,9 +7,23 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
+from sdfnets import paths
 from sdfnets.repro import execute as notebooks
-
 from sdfnets.repro import report
+
+BROWSER = pytest.mark.skipif(not (shutil.which("chromium") and shutil.which("chromedriver")),
+                             reason="needs chromium and chromedriver (apt-get install chromium chromium-driver)")
+
+
+def _chromium():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
+        opts.add_argument(a)
+    opts.binary_location = shutil.which("chromium")
+    return webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=opts)
 
 
 def test_report_lists_every_notebook_and_its_findings():
@@ -22,20 +36,13 @@ def test_report_lists_every_notebook_and_its_findings():
     assert (page.parent / "figures" / "00_data_foundation").is_dir()
 
 
-@pytest.mark.skipif(not (shutil.which("chromium") and shutil.which("chromedriver")),
-                    reason="needs chromium and chromedriver (apt-get install chromium chromium-driver)")
+@BROWSER
 def test_report_opens_in_a_browser_with_every_image_and_link():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
 
     notebooks.run_all("smoke", only="00", echo=lambda *_: None)
     page = report.build("smoke")
-    opts = webdriver.ChromeOptions()
-    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
-        opts.add_argument(a)
-    opts.binary_location = shutil.which("chromium")
-    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=opts)
+    driver = _chromium()
     try:
         driver.get(page.as_uri())
         assert "report" in driver.title
@@ -53,5 +60,38 @@ def test_report_opens_in_a_browser_with_every_image_and_link():
                 pytest.fail(f"unexpected link {href}")
             if url.fragment and url.scheme == "file" and unquote(url.path) == str(page):
                 assert driver.find_elements(By.ID, url.fragment), href  # the table of contents' anchors exist
+    finally:
+        driver.quit()
+
+
+@BROWSER
+def test_text_from_values_files_is_shown_never_run(tmp_path, monkeypatch):
+    """What a values file says (corpus, device, commit, findings, values, figure names) is text on the page:
+    markup in it is shown, not executed, in a real browser."""
+    import json
+
+    from selenium.common.exceptions import NoAlertPresentException
+    from selenium.webdriver.common.by import By
+
+    monkeypatch.setenv("SDFNETS_FIGURES_DIR", str(tmp_path / "figures"))
+    evil = {"script": "<script>alert('corpus')</script>", "img": '<img src=x onerror="alert(1)">'}
+    values = paths.values_path("02_anchor_decoders", "smoke")
+    values.parent.mkdir(parents=True)
+    values.write_text(json.dumps({"corpus": evil["script"], "device": evil["img"], "git_commit": evil["script"],
+                                  "num_shapes": evil["img"], "findings": [evil["img"]],
+                                  "values": {evil["script"]: evil["img"]}}))
+    fig = paths.figure_path("02_anchor_decoders", "x<img src=y onerror=alert(2)>", "smoke", "png")
+    fig.parent.mkdir(parents=True)
+    shutil.copyfile(next((paths.REPO_ROOT / "figures" / "full" / "02_anchor_decoders").glob("*.png")), fig)
+    page = report.build("smoke", out=tmp_path / "report")
+    driver = _chromium()
+    try:
+        driver.get(page.as_uri())
+        with pytest.raises(NoAlertPresentException):
+            driver.switch_to.alert.text  # noqa: B018  (no script ran)
+        assert not driver.find_elements(By.CSS_SELECTOR, "[onerror]")
+        assert not [s for s in driver.find_elements(By.TAG_NAME, "script") if "alert" in (s.get_attribute("innerHTML") or "")]
+        text = driver.find_element(By.TAG_NAME, "body").text
+        assert "<script>alert('corpus')</script>" in text and 'onerror="alert(1)"' in text
     finally:
         driver.quit()

@@ -34,6 +34,16 @@ class InputError(ValueError):
     """A problem with the user's input, worded for the user."""
 
 
+def _eight_bit(img: Image.Image) -> Image.Image:
+    """Integer and float greyscale (16-bit PNGs, 32-bit TIFFs) as 8-bit greyscale over the same range:
+    Pillow's own conversion clips them at 255 (a 16-bit mid-grey would turn white)."""
+    if img.mode not in ("I", "I;16", "I;16B", "I;16L", "F"):
+        return img
+    a = np.asarray(img).astype(np.float64)
+    top = 1.0 if img.mode == "F" and a.max() <= 1.0 else 255.0 if a.max() <= 255 else 65535.0
+    return Image.fromarray(np.clip(np.round(a * (255.0 / top)), 0, 255).astype(np.uint8), "L")
+
+
 def load_image(source, name: str | None = None, size: int = IMAGE_SIZE) -> np.ndarray:
     """A path, bytes or PIL image -> uint8 [size, size, 3], prepared like the renders."""
     name = name or (str(source) if isinstance(source, (str, Path)) else "image")
@@ -63,7 +73,9 @@ def load_image(source, name: str | None = None, size: int = IMAGE_SIZE) -> np.nd
         rgba = img.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         img = Image.alpha_composite(white, rgba)
-    img = img.convert("RGB")  # grayscale, palette, CMYK, 16-bit
+    img = _eight_bit(img).convert("RGB")  # grayscale, palette, CMYK
+    if max(img.size) > 4 * size:  # shrink first, keeping the aspect: the padded square below stays small
+        img.thumbnail((4 * size, 4 * size), Image.Resampling.LANCZOS)
     side = max(img.size)
     square = Image.new("RGB", (side, side), (255, 255, 255))
     square.paste(img, ((side - img.width) // 2, (side - img.height) // 2))

@@ -19,6 +19,7 @@ import html
 import json
 import shutil
 from pathlib import Path
+from urllib.parse import quote
 
 from .. import paths
 from .execute import is_fresh, list_notebooks
@@ -61,8 +62,9 @@ def _section(src: Path, scale: str, out_dir: Path) -> list[str]:
         return cells + [f"*Not run at scale `{scale}`: `make figures SCALE={scale} ONLY={src.stem[:2]}`.*"]
     rec = json.loads(vpath.read_text())
     fresh = "up to date with this source" if is_fresh(src, scale) else "recorded by an earlier version of this source"
-    meta = (f"**Run:** scale `{scale}`, {rec.get('corpus', '?')} ({rec.get('num_shapes', '?')} shapes), "
-            f"{rec.get('device', '?')}, commit `{rec.get('git_commit', '?')}`; {fresh}.")
+    field = {k: html.escape(str(rec.get(k, "?"))) for k in ("corpus", "num_shapes", "device", "git_commit")}
+    meta = (f"**Run:** scale `{scale}`, {field['corpus']} ({field['num_shapes']} shapes), "
+            f"{field['device']}, commit {field['git_commit']}; {fresh}.")
     found = rec.get("findings") or []
     findings = ("**Findings (here · thesis):**\n\n" + "\n".join(f"- {html.escape(f)}" for f in found)) if found else \
         "*No findings stored with these values (recorded before findings were kept; rerun to add them).*"
@@ -72,12 +74,13 @@ def _section(src: Path, scale: str, out_dir: Path) -> list[str]:
         dest = out_dir / "figures" / src.stem / png.name
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(png, dest)
-        figs.append(f"![{png.stem}](figures/{src.stem}/{png.name})\n\n*{png.stem.replace('_', ' ')}*")
+        name = html.escape(png.stem)
+        figs.append(f"![{name}](figures/{src.stem}/{quote(png.name)})\n\n*{name.replace('_', ' ')}*")
     for page in sorted(fig_dir.glob("*.html")):  # interactive plotly figures: linked, copied alongside
         dest = out_dir / "figures" / src.stem / page.name
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(page, dest)
-        figs.append(f"[{page.stem.replace('_', ' ')} (interactive)](figures/{src.stem}/{page.name})")
+        figs.append(f"[{html.escape(page.stem).replace('_', ' ')} (interactive)](figures/{src.stem}/{quote(page.name)})")
     return cells + [meta, findings, *figs, _values_table(rec.get("values", {}))]
 
 

@@ -58,18 +58,21 @@ def only_arg(value) -> str | None:
     return f"{value:02d}" if isinstance(value, int) else str(value)
 
 
-def stale_marker(notebook: Path, scale: str, force: bool = False) -> list[str]:
-    """``[marker]`` for a notebook that must run (not fresh, or ``force``): a file written now, newer than
-    its values, which the rule takes as an input; ``[]`` for a fresh one."""
-    from .provenance import is_fresh
+def done_stamp(notebook: Path, scale: str, force: bool = False) -> str:
+    """The output of a notebook's rule: ``build/workflow/<scale>/<notebook>.done``. It is written here for a
+    fresh notebook (so its rule has nothing to do) and removed for one that must run (not fresh, or ``force``),
+    which writes it when it succeeds. The values file is not the rule's output: Snakemake would delete it
+    before the run, and a failed notebook keeps its committed values."""
+    from .provenance import is_fresh, source_hash
 
-    marker = paths.build_dir() / "workflow" / scale / f"{notebook.stem}.stale"
+    stamp = paths.build_dir() / "workflow" / scale / f"{notebook.stem}.done"
     if not force and is_fresh(notebook, scale):
-        marker.unlink(missing_ok=True)
-        return []
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    marker.write_text("must run\n")
-    return [str(marker)]
+        if not stamp.exists():
+            stamp.parent.mkdir(parents=True, exist_ok=True)
+            stamp.write_text(source_hash(notebook, scale) + "\n")
+    else:
+        stamp.unlink(missing_ok=True)
+    return str(stamp)
 
 
 @contextmanager
@@ -100,13 +103,19 @@ def gpu_slot(gpus: int):
 
 def run(number: str, scale: str, gpus: int = 0, engine: str = "papermill") -> int:
     """One rule: notebook ``number`` at ``scale`` (forced: the workflow decided it must run), on a free GPU."""
-    from .execute import run_all
+    from .execute import list_notebooks, run_all
+    from .provenance import source_hash
 
     with gpu_slot(gpus):
         results = run_all(scale, number, force=True, engine=engine, timings=False)
     failed = [r for r in results if r.status == "failed"]
     for r in failed:
         print(f"notebook failed: {r.error}", file=sys.stderr)
+    if not failed:
+        for nb in list_notebooks(number):
+            stamp = paths.build_dir() / "workflow" / scale / f"{nb.stem}.done"
+            stamp.parent.mkdir(parents=True, exist_ok=True)
+            stamp.write_text(source_hash(nb, scale) + "\n")
     return 1 if failed else 0
 
 
