@@ -277,3 +277,51 @@ def test_greyscale_of_any_depth_keeps_its_grey(tmp_path, mode, grey, expect):
     img.save(path)
     got = load_image(path)
     assert abs(int(got[112, 112, 0]) - expect) <= 1 and (got[112, 112] == got[112, 112, 0]).all()
+
+
+def test_a_file_changed_during_a_build_fails_instead_of_being_mislabelled(tmp_path, monkeypatch):
+    """A folder-corpus file edited between listing (hashed) and loading once got the old content's hash beside
+    the new content's mesh, reused by the next build and passed by `data verify`. The file is read once now:
+    those bytes are hashed against the listed hash and parsed; a changed file fails with a reason, and the
+    next build makes it from its new content."""
+    from sdfnets.data import Dataset, corpora, dataset_root
+
+    monkeypatch.setenv("SDFNETS_DATA_DIR", str(tmp_path / "data"))
+    src = tmp_path / "meshes" / "things"
+    src.mkdir(parents=True)
+    for i in range(2):
+        trimesh.creation.box((0.5 + i, 1.0, 1.0)).export(src / f"box{i}.obj")
+    folder = f"folder:{tmp_path / 'meshes'}"
+    listed = corpora.FolderCorpus.sources
+
+    def edit_after_listing(self, n):
+        out = listed(self, n)
+        trimesh.creation.icosphere().export(src / "box1.obj")  # changed after it was hashed, before it is read
+        return out
+
+    monkeypatch.setattr(corpora.FolderCorpus, "sources", edit_after_listing)
+    cfg = config.resolve("smoke", data={"corpus": folder, "num_shapes": 2}).data
+    build.build_dataset(cfg, renders=False, progress=False)
+    ds = Dataset(dataset_root(cfg))
+    assert [f["uid"] for f in ds.failed] == ["things/box1.obj"] and "changed while the dataset was built" in \
+        ds.failed[0]["reason"]
+    monkeypatch.setattr(corpora.FolderCorpus, "sources", listed)
+    build.build_dataset(cfg, renders=False, progress=False)  # listed and read alike now: built from the sphere
+    ds = Dataset(dataset_root(cfg))
+    assert not ds.failed and ds.verify() == [] and ds.mesh(1).extents.max() < 1.5 * ds.mesh(1).extents.min()
+
+
+def test_a_huge_folder_file_is_refused_from_its_size_without_reading_it(tmp_path):
+    import resource
+
+    from sdfnets.data import corpora, meshes
+
+    big = tmp_path / "meshes" / "huge.obj"
+    big.parent.mkdir()
+    with open(big, "wb") as f:  # 3 GB, sparse: no disk used
+        f.truncate(3 * 2**30)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    [src] = corpora.FolderCorpus(str(tmp_path / "meshes")).sources(1)  # hashed as a stream
+    with pytest.raises(meshes.MeshError, match="over the 512 MB limit"):
+        corpora.FolderCorpus(str(tmp_path / "meshes")).load(src)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000  # KB: nothing read whole

@@ -104,13 +104,19 @@ class FolderCorpus:
             rel = p.relative_to(root)
             category = rel.parts[0] if len(rel.parts) > 1 else "uncategorised"
             # the content's hash keys the shape's work folder: an edited file is rebuilt, never served stale
-            content = hashlib.sha256(p.read_bytes()).hexdigest()[:16]
+            with open(p, "rb") as f:  # streamed: a file of any size hashes in constant memory
+                content = hashlib.file_digest(f, "sha256").hexdigest()[:16]
             out.append(ShapeSource(uid=rel.as_posix(), category=category, name=p.stem, source=f"folder:{root}",
                                    license="unknown (user-provided)", ref=str(p), meta={"content_sha256": content}))
         return out
 
     def load(self, src: ShapeSource, *, max_file_mb: float = 512.0, max_faces: int = 5_000_000):
-        mesh = meshes.load_mesh(src.ref, max_file_mb=max_file_mb, max_faces=max_faces)
+        """The file read once: those bytes are hashed against the hash its work folder is keyed by, and parsed."""
+        data = meshes.read_mesh_file(src.ref, max_file_mb=max_file_mb)
+        if hashlib.sha256(data).hexdigest()[:16] != src.meta["content_sha256"]:
+            raise meshes.MeshError("the file changed while the dataset was built (its content is not what was "
+                                   "listed); build again")
+        mesh = meshes.parse_mesh(data, Path(src.ref).suffix, max_faces=max_faces)
         canonical, info = canonical_from_raw(mesh)
         return canonical, {"faces_in": len(mesh.faces), **info}
 

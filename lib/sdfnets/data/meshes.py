@@ -9,6 +9,7 @@ scaled so the farthest vertex lies on the unit sphere.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,13 @@ class MeshError(ValueError):
 def load_mesh(path: Path | str, *, max_file_mb: float = 512.0, max_faces: int = 5_000_000) -> trimesh.Trimesh:
     """Read geometry only (no textures or materials) and check it is usable."""
     path = Path(path)
-    if not path.exists():
+    return parse_mesh(read_mesh_file(path, max_file_mb=max_file_mb), path.suffix, max_faces=max_faces)
+
+
+def read_mesh_file(path: Path | str, *, max_file_mb: float = 512.0) -> bytes:
+    """A mesh file's bytes, its size checked on the file system before anything is read."""
+    path = Path(path)
+    if not path.is_file():
         raise MeshError(f"file not found: {path}")
     size = path.stat().st_size
     if size == 0:
@@ -36,10 +43,20 @@ def load_mesh(path: Path | str, *, max_file_mb: float = 512.0, max_faces: int = 
         raise MeshError(f"file is {size / 2**20:.0f} MB, over the {max_file_mb:.0f} MB limit")
     if path.suffix.lower() not in MESH_SUFFIXES:
         raise MeshError(f"unsupported format {path.suffix!r}; expected one of {', '.join(MESH_SUFFIXES)}")
+    with open(path, "rb") as f:
+        data = f.read(int(max_file_mb * 2**20) + 1)  # a file grown since the check is cut at the limit
+    if len(data) > max_file_mb * 2**20:
+        raise MeshError(f"file is over the {max_file_mb:.0f} MB limit")
+    return data
+
+
+def parse_mesh(data: bytes, suffix: str, *, max_faces: int = 5_000_000) -> trimesh.Trimesh:
+    """Geometry from a mesh file's bytes (``suffix``: its format, e.g. ``.obj``), checked as :func:`validate`."""
     try:
-        loaded = trimesh.load(path, force="mesh", process=False, skip_materials=True)
+        loaded = trimesh.load(io.BytesIO(data), file_type=suffix.lower().lstrip("."), force="mesh", process=False,
+                              skip_materials=True)
     except Exception as exc:  # trimesh raises many types for malformed files
-        raise MeshError(f"could not parse {path.suffix} file: {type(exc).__name__}: {exc}".strip()) from exc
+        raise MeshError(f"could not parse {suffix} file: {type(exc).__name__}: {exc}".strip()) from exc
     if not isinstance(loaded, trimesh.Trimesh):
         raise MeshError("file holds no triangle geometry")
     return validate(loaded, max_faces=max_faces)
