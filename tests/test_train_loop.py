@@ -122,3 +122,25 @@ def test_processes_writing_one_file_at_once_never_move_each_others_half_file(tmp
     assert json.loads(dst.with_suffix(".json").read_text())["i"] == 299
     assert sorted(p.name for p in dst.parent.iterdir()) == ["obj_0077.json", "obj_0077.npz"]  # no temporary left
     assert tmp_of(dst) != dst and tmp_of(dst).parent == dst.parent
+
+
+def test_a_checkpoint_of_another_run_is_refused(tmp_path):
+    """A final.pt copied in from another run folder (another epoch count, another key) was once loaded as this
+    run's, exit 0; every checkpoint now names its run, and a folder holding another's is refused."""
+    train.load_or_train(Quadratic, tmp_path / "deepsdf-aaaa", desc="a", progress=False)
+    other = tmp_path / "deepsdf-bbbb"
+    other.mkdir()
+    (other / "final.pt").write_bytes((tmp_path / "deepsdf-aaaa" / "final.pt").read_bytes())
+    with pytest.raises(train.loop.RunMismatch, match="a checkpoint of run deepsdf-aaaa, not of deepsdf-bbbb"):
+        train.load_or_train(Quadratic, other, desc="b", progress=False)
+    assert train.load_or_train(Quadratic, tmp_path / "deepsdf-aaaa", desc="a", progress=False).steps == 37
+
+
+def test_a_run_key_holds_the_content_of_the_shapes(tmp_path):
+    """A trained run was once reused after a folder mesh's content changed: the dataset's name in a run key
+    now carries the hash of its shapes' SDF samples."""
+    from types import SimpleNamespace
+
+    a = SimpleNamespace(root=tmp_path / "d", content_key="1111111111")
+    b = SimpleNamespace(root=tmp_path / "d", content_key="2222222222")
+    assert train.data_name(a) != train.data_name(b) and train.data_name(a).endswith("@1111111111")

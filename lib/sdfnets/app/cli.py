@@ -205,6 +205,7 @@ def deepsdf_train(
     copy_to: Optional[str] = typer.Option(None, help="Also copy the finished run folder here."),
 ):
     """Train (or load, or resume) the scale's DeepSDF run on the train split and summarise it."""
+    import pickle
     import shutil
     from pathlib import Path
 
@@ -214,11 +215,16 @@ def deepsdf_train(
     from ..deepsdf import evaluate as ev
     from ..deepsdf.train import train
     from ..metrics import pairwise_cosine
+    from ..train.loop import RunMismatch
 
     cfg = config_mod.resolve(scale, seed=seed)
     ds = load_or_build(cfg.data, renders=False, workers=workers)  # training reads SDF samples only
     train_ids = with_ood(ds, cfg.image2latent.ood_category)[0]  # the run the notebooks load
-    run = train(cfg, ds, train_ids)
+    try:
+        run = train(cfg, ds, train_ids)
+    except (RunMismatch, pickle.UnpicklingError) as exc:  # a checkpoint of another run, or one that holds code
+        typer.secho(f"error: {str(exc).splitlines()[0]}", fg="red", err=True)
+        raise typer.Exit(2) from exc
     l1 = ev.per_shape_sdf_l1(run.decoder, run.latents, SDFBank.from_dataset(ds, train_ids), clamp=cfg.deepsdf.clamp)
     cos = pairwise_cosine(run.latents.cpu())
     summary = {"shapes": len(train_ids), "steps": run.steps, "seconds": round(run.seconds, 1),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from functools import cached_property
 from pathlib import Path
@@ -39,6 +40,14 @@ class Dataset(Listing):
     @property
     def with_renders(self) -> bool:
         return self.manifest.get("with_renders", True)
+
+    @cached_property
+    def content_key(self) -> str:
+        """10 hex digits of the hash of every shape's uid and SDF samples: what training reads."""
+        h = hashlib.sha256()
+        for s in self.shapes:
+            h.update(f"{s['uid']}:{s.get('artifacts', {}).get('sdf', {}).get('sha256', '')}\n".encode())
+        return h.hexdigest()[:10]
 
     @cached_property
     def categories(self) -> list[str]:

@@ -37,9 +37,25 @@ def run_key(body: dict) -> str:
 
 
 def data_name(dataset) -> str:
-    """A dataset's folder relative to the data root (so that run keys agree across machines)."""
+    """A dataset's folder relative to the data root (so that run keys agree across machines), with the hash
+    of its shapes' SDF samples (so that a run is not reused after a shape's content changed)."""
     root = Path(dataset.root)
-    return str(root.relative_to(paths.data_dir())) if str(root).startswith(str(paths.data_dir())) else str(root)
+    name = str(root.relative_to(paths.data_dir())) if str(root).startswith(str(paths.data_dir())) else str(root)
+    content = getattr(dataset, "content_key", None)
+    return f"{name}@{content}" if content else name
+
+
+class RunMismatch(RuntimeError):
+    """A run folder holds a checkpoint of another run."""
+
+
+def _checked(ck: dict, path: Path) -> dict:
+    """``ck`` if it was written by the run of its folder, else :class:`RunMismatch` (a checkpoint copied in
+    from another run, or left by another version of the settings, is never taken for this run's)."""
+    if ck.get("run") != path.parent.name:
+        raise RunMismatch(f"{path}: a checkpoint of run {ck.get('run') or '(unnamed)'}, not of {path.parent.name}; "
+                          "remove it to train this run")
+    return ck
 
 
 def run_dir(kind: str, name: str, body: dict) -> Path:
@@ -76,13 +92,13 @@ def load_or_train(make_trainer: Callable[[], object], run_dir: Path | None, *, d
         run_dir.mkdir(parents=True, exist_ok=True)
         final, last = run_dir / "final.pt", run_dir / "last.pt"
         if final.exists():
-            ck = load_checkpoint(final, default_device(device))
+            ck = _checked(load_checkpoint(final, default_device(device)), final)
             return Run(run_dir, ck, ck.pop("history"), ck.pop("seconds"), ck["step"], ck["step"],
                        ck.pop("steps_per_second", 0.0))
     tr = make_trainer()
     history, seconds = [], 0.0
     if last is not None and last.exists():
-        ck = load_checkpoint(last, tr.device)
+        ck = _checked(load_checkpoint(last, tr.device), last)
         tr.load_state(ck)
         history, seconds = ck["history"], ck["seconds"]
     resumed_from = tr.step
@@ -91,7 +107,7 @@ def load_or_train(make_trainer: Callable[[], object], run_dir: Path | None, *, d
 
     def save(path: Path, state: dict, sps: float = 0.0) -> None:
         save_checkpoint(path, **state, **(extra or {}), history=history, seconds=seconds + time.perf_counter() - t0,
-                        steps_per_second=sps)
+                        steps_per_second=sps, run=run_dir.name)
 
     with tqdm(total=tr.total, initial=tr.step, desc=desc, unit="step", disable=not progress) as bar:
         while tr.step < stop:
