@@ -325,3 +325,33 @@ def test_a_huge_folder_file_is_refused_from_its_size_without_reading_it(tmp_path
     with pytest.raises(meshes.MeshError, match="over the 512 MB limit"):
         corpora.FolderCorpus(str(tmp_path / "meshes")).load(src)
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000  # KB: nothing read whole
+
+
+def test_paths_from_metadata_stay_inside_their_folder(tmp_path, smoke_dataset):
+    """A manifest artifact path `../../etc/passwd` with a matching hash once passed `data verify`, and a
+    release's `deepsdf` entry read and hashed /etc/passwd; every path from metadata is confined now."""
+    import json
+    import shutil
+
+    from sdfnets.data import Dataset
+    from sdfnets.image2latent import release
+    from sdfnets.io import OutsideRoot, inside, sha256_file
+
+    root = tmp_path / "ds"
+    shutil.copytree(smoke_dataset.root, root)
+    manifest = json.loads((root / "manifest.json").read_text())
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not yours")
+    manifest["shapes"][0]["artifacts"]["mesh"] = {"path": "../secret.txt", "sha256": sha256_file(secret), "bytes": 9}
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    ds = Dataset(root)
+    assert ds.verify() == ["obj_0000 mesh (its path leads outside the dataset)"]
+    with pytest.raises(OutsideRoot):
+        ds.mesh(0)
+    for bad in ("/etc/passwd", "../deepsdf.safetensors", "", "sub/../../x"):
+        with pytest.raises(release.ReleaseMismatch, match="not a file beside it"):
+            release.deepsdf_path(tmp_path / "image2mesh.safetensors", {"deepsdf": bad})
+    assert release.deepsdf_path(tmp_path / "r.safetensors", {"deepsdf": "d.safetensors"}) == tmp_path / "d.safetensors"
+    (tmp_path / "link").symlink_to("/etc")
+    with pytest.raises(OutsideRoot):
+        inside(tmp_path, "link/passwd")

@@ -71,3 +71,21 @@ def load_checkpoint(path: Path, device="cpu") -> dict:
         return torch.load(path, map_location=device, weights_only=True)
     except Exception as e:  # noqa: BLE001  (pickle errors have many types; the message names the file)
         raise ValueError(f"{path}: not a readable checkpoint ({type(e).__name__}: {e})") from e
+
+
+class OutsideRoot(ValueError):
+    """A path read from a file (a manifest, a release) that points outside the folder it belongs to."""
+
+
+def inside(root: Path, relative: str) -> Path:
+    """``root / relative`` where ``relative`` comes from metadata (a manifest's artifact path, a release's
+    companion file): refused unless it is a relative path that stays inside ``root`` (no absolute path,
+    no ``..`` out of it, no link leading out)."""
+    root = Path(root)
+    rel = Path(str(relative))
+    if rel.is_absolute() or not str(relative).strip():
+        raise OutsideRoot(f"{relative!r} is not a path inside {root}")
+    path = root / rel
+    if not path.resolve().is_relative_to(root.resolve()):
+        raise OutsideRoot(f"{relative!r} leads outside {root}")
+    return path

@@ -124,7 +124,7 @@ class ImageToMesh:
                                     "(it exports one) or pass --checkpoint")
         self.device = default_device(device)
         self.model, self.encoder, self.meta = _read(release.load, path, self.device, "an image-to-mesh release")
-        dec_path = path.parent / self.meta["deepsdf"]
+        dec_path = release.deepsdf_path(path, self.meta)
         release.check_deepsdf(self.meta, dec_path)
         self.decoder, latents, _ = _read(deepsdf_release.load, dec_path, self.device, "a DeepSDF release")
         self.latent_std = float(latents.std())  # the refinement's trust-region unit

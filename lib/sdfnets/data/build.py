@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from .. import __version__, paths
 from ..config import DataConfig
-from ..io import atomic_save_npz, atomic_write_bytes, atomic_write_json, sha256_file, tmp_path
+from ..io import OutsideRoot, atomic_save_npz, atomic_write_bytes, atomic_write_json, inside, sha256_file, tmp_path
 from . import meshes, splits
 from .corpora import ShapeSource, get_corpus
 from .isolate import Outcome, map_isolated
@@ -266,7 +266,10 @@ def _drop_corrupted(root: Path, work_of: dict[str, Path]) -> list[str]:
     for shape in manifest.get("shapes", []):
         work = work_of.get(shape.get("uid"))
         for kind, art in shape.get("artifacts", {}).items():
-            p = root / art["path"]
+            try:
+                p = inside(root, art["path"])
+            except OutsideRoot:
+                continue  # a manifest whose paths lead elsewhere: its artifacts are not this build's
             if work is None or not p.exists() or sha256_file(p) == art["sha256"]:
                 continue
             redo = ("renders",) if kind == "renders" else tuple(ARTIFACTS)  # new geometry: new samples and renders

@@ -11,7 +11,7 @@ import numpy as np
 import trimesh
 
 from ..config import DataConfig
-from ..io import sha256_file
+from ..io import OutsideRoot, inside, sha256_file
 from .build import MANIFEST_VERSION, build_dataset, dataset_root
 from .pack import Listing
 
@@ -64,7 +64,7 @@ class Dataset(Listing):
         return self.manifest["idx_to_uid"][str(obj_idx)]
 
     def _path(self, obj_idx: int, kind: str) -> Path:
-        return self.root / self.shapes[obj_idx]["artifacts"][kind]["path"]
+        return inside(self.root, self.shapes[obj_idx]["artifacts"][kind]["path"])
 
     def mesh(self, obj_idx: int) -> trimesh.Trimesh:
         return trimesh.load(self._path(obj_idx, "mesh"), process=False)
@@ -85,7 +85,11 @@ class Dataset(Listing):
         bad = []
         for s in self.shapes:
             for kind, a in s["artifacts"].items():
-                p = self.root / a["path"]
+                try:
+                    p = inside(self.root, a["path"])
+                except OutsideRoot:
+                    bad.append(f"obj_{s['obj_idx']:04d} {kind} (its path leads outside the dataset)")
+                    continue
                 if not p.exists() or sha256_file(p) != a["sha256"]:
                     bad.append(f"obj_{s['obj_idx']:04d} {kind}")
         return bad

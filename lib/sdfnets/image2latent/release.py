@@ -23,7 +23,7 @@ from safetensors.torch import load_file, save_file
 
 from ..diffusion.dit import LatentDiT
 from ..diffusion.sampler import Standardiser
-from ..io import sha256_file
+from ..io import OutsideRoot, inside, sha256_file
 from .encoders import ViewNetEncoder
 from .model import ImageToLatent
 
@@ -43,6 +43,14 @@ def dequantize(q: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
 
 class ReleaseMismatch(ValueError):
     """A release and the release it depends on do not belong together."""
+
+
+def deepsdf_path(path: Path, meta: dict) -> Path:
+    """The DeepSDF release an image-to-mesh release names: a file beside it, never a path elsewhere."""
+    try:
+        return inside(Path(path).parent, meta["deepsdf"])
+    except OutsideRoot as exc:
+        raise ReleaseMismatch(f"{path}: its DeepSDF release {meta['deepsdf']!r} is not a file beside it") from exc
 
 
 def deepsdf_link(deepsdf: Path) -> dict:
@@ -78,7 +86,7 @@ def load_pair(path: Path | str, device="cpu"):
 
     path = Path(path)
     model, encoder, meta = load(path, device)
-    deepsdf = path.parent / meta["deepsdf"]
+    deepsdf = deepsdf_path(path, meta)
     check_deepsdf(meta, deepsdf)
     decoder, latents, dmeta = deepsdf_release.load(deepsdf, device)
     return model, encoder, meta, decoder, latents, dmeta
