@@ -355,3 +355,45 @@ def test_paths_from_metadata_stay_inside_their_folder(tmp_path, smoke_dataset):
     (tmp_path / "link").symlink_to("/etc")
     with pytest.raises(OutsideRoot):
         inside(tmp_path, "link/passwd")
+
+
+@pytest.mark.parametrize("pose", ["nan,0", "inf,0", "0,nan", "-inf,10"])
+def test_a_pose_that_is_not_a_finite_number_is_one_line(pose):
+    from sdfnets.app.image2mesh import InputError, parse_pose
+
+    with pytest.raises(InputError, match="finite"):
+        parse_pose(pose)
+
+
+@pytest.mark.parametrize("manifest", [b'{"shapes": "notalist"}', b"{not json", b'[1, 2]', b'{"shapes": [3]}'])
+def test_a_pack_manifest_that_is_not_one_is_refused_by_name(tmp_path, manifest):
+    import zipfile
+
+    from sdfnets.data import pack as pack_mod
+
+    bad = tmp_path / "bad-pack.zip"
+    with zipfile.ZipFile(bad, "w") as z:
+        z.writestr("pack.json", manifest)
+    with pytest.raises(ValueError, match="bad-pack.zip: pack.json is not"):
+        pack_mod.Pack(bad, verify=False).shapes
+
+
+@pytest.mark.parametrize("heads", [0, 10**12, -1, 7, "4"])
+def test_a_release_stating_impossible_sizes_is_refused_by_name(tmp_path, heads):
+    import json
+
+    from safetensors.torch import load_file, save_file
+    from safetensors import safe_open
+
+    from sdfnets import paths
+    from sdfnets.image2latent import release
+
+    src = paths.RELEASE_DIR / release.DEFAULT_NAME
+    with safe_open(str(src), framework="pt") as f:
+        meta = f.metadata()
+    cfg = json.loads(meta["config"])
+    cfg["num_heads"] = heads
+    out = tmp_path / "evil.safetensors"
+    save_file(load_file(str(src)), str(out), metadata={**meta, "config": json.dumps(cfg)})
+    with pytest.raises(ValueError, match="evil.safetensors: the model sizes it states"):
+        release.load(out)

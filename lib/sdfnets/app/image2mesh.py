@@ -11,6 +11,7 @@ models saw; cut the object out first (an RGBA image with a transparent backgroun
 from __future__ import annotations
 
 import io
+import math
 import time
 from pathlib import Path
 
@@ -87,6 +88,8 @@ def parse_pose(text: str) -> tuple[float, float]:
         az, el = (float(v) for v in text.split(","))
     except ValueError as exc:
         raise InputError(f"pose {text!r}: expected AZIMUTH,ELEVATION in degrees, e.g. 30,20") from exc
+    if not (math.isfinite(az) and math.isfinite(el)):
+        raise InputError(f"pose {text!r}: azimuth and elevation must be finite numbers of degrees")
     if not -90 <= el <= 90:
         raise InputError(f"pose {text!r}: elevation must be within [-90, 90] degrees")
     return az, el

@@ -128,7 +128,16 @@ class Pack(Listing):
 
     @cached_property
     def manifest(self) -> dict:
-        return json.loads(self._read("pack.json"))
+        """``pack.json``, checked to be a pack's manifest: a ValueError naming the pack otherwise."""
+        try:
+            manifest = json.loads(self._read("pack.json"))
+        except ValueError as exc:
+            raise ValueError(f"{self.path.name}: pack.json is not valid JSON ({exc})") from exc
+        if not (isinstance(manifest, dict) and isinstance(manifest.get("shapes"), list)
+                and isinstance(manifest.get("failed", []), list)
+                and all(isinstance(s, dict) and isinstance(s.get("uid"), str) for s in manifest["shapes"])):
+            raise ValueError(f"{self.path.name}: pack.json is not a pack manifest (a list of shapes with uids)")
+        return manifest
 
     @cached_property
     def _by_uid(self) -> dict[str, dict]:

@@ -115,12 +115,21 @@ def export(model: ImageToLatent, encoder: ViewNetEncoder, out: Path, *, deepsdf:
     return out
 
 
+def _check_sizes(path, cfg: dict) -> None:
+    """The DiT's sizes a release states, checked before anything is built from them."""
+    sizes = {k: cfg.get(k) for k in ("d_model", "num_layers", "num_heads", "pose_dim", "timesteps", "sample_steps")}
+    if not all(isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 100_000 for v in sizes.values()) \
+            or sizes["d_model"] % sizes["num_heads"] or sizes["num_layers"] > 256 or sizes["d_model"] > 16_384:
+        raise ValueError(f"{path}: the model sizes it states are not a model this version builds ({sizes})")
+
+
 def load(path: Path | str, device="cpu") -> tuple[ImageToLatent, ViewNetEncoder, dict]:
     with safe_open(str(path), framework="pt") as f:
         raw = f.metadata()
     if raw.get("format") != FORMAT:
         raise ValueError(f"{path} is not an image-to-mesh release ({FORMAT})")
     cfg, enc_meta = json.loads(raw["config"]), json.loads(raw["encoder"])
+    _check_sizes(path, cfg)
     t = load_file(str(path))
     state = {}
     for k, v in t.items():
