@@ -129,3 +129,43 @@ def test_a_damaged_member_is_a_value_error(tmp_path):
         (tmp_path / "p.zip").write_bytes(bytes(damaged))
         with pytest.raises(ValueError, match="pack.json"):
             pack_mod.Pack(tmp_path / "p.zip", verify=False).manifest
+
+
+MODES = ["1", "L", "LA", "P", "RGB", "RGBA", "CMYK", "I;16", "I", "F", "YCbCr", "HSV"]
+
+
+@settings(max_examples=120, deadline=None)
+@given(mode=st.sampled_from(MODES), w=st.integers(1, 4000), h=st.integers(1, 4000), value=st.integers(0, 65535),
+       fmt=st.sampled_from(["PNG", "TIFF", "WEBP", "JPEG", "BMP"]))
+def test_image_reader_any_mode_and_shape(mode, w, h, value, fmt):
+    """Every mode, bit depth and aspect (1 x 4000 included) the loader may meet: a renders-like image
+    (bounded intermediates), or the loader's own one-line refusal."""
+    from PIL import Image
+
+    if w * h > 2_000_000:  # keep each example small in memory; the thin extremes stay in
+        h = max(1, 2_000_000 // w)
+    fill = {"I;16": value, "I": value, "F": value / 65535}.get(mode, value % 256)
+    img = Image.new(mode, (w, h), fill)
+    buf = io.BytesIO()
+    try:
+        img.save(buf, format=fmt)
+    except (OSError, ValueError, KeyError):  # this format cannot hold this mode: nothing to load
+        return
+    try:
+        out = load_image(buf.getvalue(), name="fuzz")
+    except InputError:
+        return
+    assert out.shape == (224, 224, 3) and out.dtype == np.uint8
+
+
+@settings(max_examples=300, deadline=None)
+@given(rel=st.text(alphabet=st.sampled_from(list("ab./\\~ $:%")), max_size=24))
+def test_metadata_paths_never_lead_out(tmp_path_factory, rel):
+    from sdfnets.io import OutsideRoot, inside
+
+    root = tmp_path_factory.mktemp("root", numbered=True)
+    try:
+        p = inside(root, rel)
+    except OutsideRoot:
+        return
+    assert p.resolve().is_relative_to(root.resolve())

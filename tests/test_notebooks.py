@@ -190,6 +190,9 @@ def test_failing_notebook_is_reported_with_its_cell(tmp_path, monkeypatch):
     results = notebooks.run_all("smoke", echo=lambda *_: None)
     assert results[0].status == "failed"
     assert "98_broken" in results[0].error and "cell" in results[0].error and "boom" in results[0].error
+    # the half-run copy is kept apart for reading; no executed copy claims a finished run
+    assert notebooks.partial_path("98_broken", "smoke").exists()
+    assert not paths.executed_notebook_path("98_broken", "smoke").exists()
 
 
 def test_script_engine_runs_without_a_kernel(tmp_path, monkeypatch):

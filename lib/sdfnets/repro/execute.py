@@ -146,21 +146,30 @@ def _ipc_kernel_manager():
 def run_notebook(notebook: Path, scale: str, parameters: dict | None = None,
                  cell_seconds: list | None = None) -> Path:
     """Execute with papermill; ``cell_seconds`` (a list) receives ``(cell index, seconds, source)`` of every
-    code cell, from the durations papermill writes into the executed copy."""
+    code cell, from the durations papermill writes into the executed copy. The copy is written as
+    ``<notebook>.partial.ipynb`` while it runs and takes the executed copy's place only once every cell
+    ran: an interrupted or failed run never leaves a half-run copy where a finished one is expected."""
     import nbformat
     import papermill
 
     out = paths.executed_notebook_path(notebook.stem, scale)
+    partial = partial_path(notebook.stem, scale)
     src = to_ipynb(notebook, out.with_name(out.stem + ".input.ipynb"))
-    papermill.execute_notebook(str(src), str(out), parameters={"SCALE": scale, **(parameters or {})},
+    papermill.execute_notebook(str(src), str(partial), parameters={"SCALE": scale, **(parameters or {})},
                                kernel_name="python3", cwd=str(paths.REPO_ROOT), progress_bar=False,
                                log_output=False, kernel_manager_class=_ipc_kernel_manager())
+    os.replace(partial, out)
     if cell_seconds is not None:
         for i, cell in enumerate(nbformat.read(out, as_version=4).cells):
             d = cell.metadata.get("papermill", {}).get("duration")
             if cell.cell_type == "code" and d is not None:
                 cell_seconds.append((i, float(d), cell.source))
     return out
+
+
+def partial_path(notebook: str, scale: str) -> Path:
+    """Where a notebook's executed copy is written while it runs."""
+    return paths.executed_notebook_path(notebook, scale).with_suffix(".partial.ipynb")
 
 
 class ScriptCellError(RuntimeError):
@@ -214,7 +223,8 @@ def _run_one(nb: Path, scale: str, force: bool, parameters: dict | None, echo, e
         count = getattr(exc, "exec_count", None)
         where = f"cell {exc.cell_index}" + (f" (execution count {count})" if count is not None else "")
         msg = f"{nb.stem}: {where}: {exc.ename}: {exc.evalue}"
-        echo(f"[FAILED] {msg}\n         executed copy: {paths.executed_notebook_path(nb.stem, scale)}")
+        where = partial_path(nb.stem, scale) if engine == "papermill" else paths.executed_notebook_path(nb.stem, scale)
+        echo(f"[FAILED] {msg}\n         executed copy: {where}")
         return NotebookResult(nb.stem, "failed", time.perf_counter() - t0, msg)
     secs = time.perf_counter() - t0
     stamp_path(nb.stem, scale).parent.mkdir(parents=True, exist_ok=True)
