@@ -86,3 +86,16 @@ def test_inference_reaches_no_training_code():
     for m in ("sdfnets.app.image2mesh", "sdfnets.app.demo"):
         reached = _reach(graph, m)
         assert not {t for t in reached if _area(t) == "train" or t.endswith(".train")}, (m, sorted(reached))
+
+
+def test_every_module_imports():
+    """Each module of the library imports on its own (a name imported from a package that does not hand it on
+    fails here, not first in a notebook)."""
+    import importlib
+    import pkgutil
+
+    import sdfnets
+
+    for m in pkgutil.walk_packages(sdfnets.__path__, "sdfnets."):
+        if not m.name.endswith(("fused_kernels", "__main__")):  # Triton is optional; __main__ runs the CLI
+            importlib.import_module(m.name)

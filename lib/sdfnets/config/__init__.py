@@ -11,18 +11,8 @@ calls :func:`resolve` so that everything derived stays where papermill can reach
 """
 
 from .presets import PILOT, SCALES, WEIGHT_PHASES, pilot_configs, resolve, scaling_config, weight_phase
-from .sections import (
-                       Config,
-                       DataConfig,
-                       DeepSDFConfig,
-                       HypernetConfig,
-                       ImageToLatentConfig,
-                       WeightAutoencoderConfig,
-                       WeightDiffusionConfig,
-                       WeightSpaceConfig,
-                       run_settings,
-)
+from .sections import *  # noqa: F403  (every section's dataclass, and run_settings)
+from .sections import __all__ as _sections
 
-__all__ = ["PILOT", "SCALES", "WEIGHT_PHASES", "pilot_configs", "resolve", "scaling_config", "weight_phase", "Config",
-           "DataConfig", "DeepSDFConfig", "HypernetConfig", "ImageToLatentConfig", "WeightAutoencoderConfig",
-           "WeightDiffusionConfig", "WeightSpaceConfig", "run_settings"]
+__all__ = ["PILOT", "SCALES", "WEIGHT_PHASES", "pilot_configs", "resolve", "scaling_config", "weight_phase",
+           *_sections]
