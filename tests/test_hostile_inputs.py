@@ -186,6 +186,7 @@ def test_demo_uploads_are_limited_like_the_cli(monkeypatch):
     res = CliRunner().invoke(app, ["demo"])
     assert res.exit_code == 0, res.output
     assert seen["max_file_size"] == f"{pipeline.MAX_FILE_MB:.0f}mb" and seen["server_name"] == "127.0.0.1"
+    assert seen["quiet"] and "the demo: http://127.0.0.1:7860" in res.output  # no share-link hint, our own line
 
 
 class _Payload:

@@ -264,7 +264,7 @@ def image2mesh(
                                                                    "(default: views turning around the object)."),
     resolution: int = typer.Option(128, "--resolution", "-r", help="Marching-cubes grid (16-512)."),
     seed: int = typer.Option(0, help="Diffusion sampling seed."),
-    checkpoint: Optional[str] = typer.Option(None, help="Release file (default: checkpoints/image2mesh-sweethome3d.safetensors)."),
+    checkpoint: Optional[str] = typer.Option(None, help="Release file (default: the committed one in checkpoints/)."),
     device: Optional[str] = typer.Option(None, help="cpu or cuda (default: cuda when available)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output file."),
     refine: bool = typer.Option(False, "--refine/--no-refine", help="Move the predicted latent until the shape's "
@@ -323,9 +323,11 @@ def demo(
     from .demo import build
     from .image2mesh import MAX_FILE_MB
 
-    # uploads larger than image2mesh accepts are refused by the server, before they are stored
-    build(checkpoint, device).launch(server_name=host, server_port=port, show_error=True,
-                                     max_file_size=f"{MAX_FILE_MB:.0f}mb")
+    # uploads larger than image2mesh accepts are refused by the server, before they are stored; quiet: no
+    # hint to publish the demo through gradio's share servers (it is meant for this machine or its network)
+    blocks = build(checkpoint, device)
+    typer.echo(f"the demo: http://{host}:{port} (Ctrl-C stops it)")
+    blocks.launch(server_name=host, server_port=port, show_error=True, quiet=True, max_file_size=f"{MAX_FILE_MB:.0f}mb")
 
 
 @app.command("figures")
