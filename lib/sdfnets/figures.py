@@ -94,7 +94,7 @@ def record_values(notebook: str, values: dict, *, scale: str, corpus: str, num_s
 
 def _source_hash(notebook: str, scale: str) -> str | None:
     """The hash of the notebook's source and the library that made these values (what
-    :func:`sdfnets.notebooks.is_fresh` compares), or None for a name that is no notebook."""
+    :func:`sdfnets.repro.provenance.is_fresh` compares), or None for a name that is no notebook."""
     src = paths.NOTEBOOKS_DIR / f"{notebook}.py"
     return source_hash(src, scale) if src.exists() else None
 

@@ -339,7 +339,7 @@ def figures(
                                                  "for machines without a Jupyter kernel)."),
 ):
     """Execute the notebooks headlessly (papermill) and regenerate their figures; each regenerated value is
-    compared with the one it replaces (exit 3 when one leaves its tolerance, sdfnets.drift)."""
+    compared with the one it replaces (exit 3 when one leaves its tolerance, sdfnets.repro.drift)."""
     from ..repro.execute import run_all, timings_path
 
     try:
@@ -379,5 +379,5 @@ def main() -> None:  # pragma: no cover
     app(prog_name="sdfnets")
 
 
-if __name__ == "__main__":  # pragma: no cover  (python -m sdfnets.cli)
+if __name__ == "__main__":  # pragma: no cover  (python -m sdfnets.app.cli)
     main()
