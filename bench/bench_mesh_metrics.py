@@ -12,7 +12,7 @@ import os
 import numpy as np
 from harness import timed, write_result
 
-from sdfnets import metrics
+from sdfnets import metrics, parallel
 from sdfnets.data import meshes, procedural
 from sdfnets.data.sampling import sample_sdf
 
@@ -30,7 +30,7 @@ def run(quick: bool = False) -> dict:
              for i in range(distinct)]  # in the same frame as the truth (unnormalised, far off: slower searches)
     preds = [other[i % distinct] for i in range(total)]
     samples = [truth[i % distinct] for i in range(total)]
-    metrics._POOL.clear()  # a cold pool: the notebook pays its start once
+    parallel._POOL.clear()  # a cold pool: the notebook pays its start once
     ours, rows = timed(metrics.mesh_metrics_many, preds, samples, range(total), workers=workers)
     warm, _ = timed(metrics.mesh_metrics_many, preds, samples, range(total), workers=workers)
     base, ref = timed(_serial, preds, samples)
