@@ -584,8 +584,8 @@ def printed(check) -> str:
     return fmt.format(v * scale[0] if scale else v)
 
 
-# the README, and the record of past full runs it points to (the section SEQ)
-README = (paths.REPO_ROOT / "README.md").read_text() + "\n" + (paths.BENCH_DIR / "notes" / "full_runs.md").read_text()
+# the README and what it points to: the results (docs/results.md) and the record of past full runs
+README = "\n".join((paths.REPO_ROOT / f).read_text() for f in ("README.md", "docs/results.md", "bench/notes/full_runs.md"))
 
 
 @pytest.mark.parametrize("check", CHECKS, ids=[f"{c[1]}:{c[2]}" for c in CHECKS])
