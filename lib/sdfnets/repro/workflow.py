@@ -63,16 +63,27 @@ def done_stamp(notebook: Path, scale: str, force: bool = False) -> str:
     fresh notebook (so its rule has nothing to do) and removed for one that must run (not fresh, or ``force``),
     which writes it when it succeeds. The values file is not the rule's output: Snakemake would delete it
     before the run, and a failed notebook keeps its committed values."""
-    from .provenance import is_fresh, source_hash
+    from .provenance import is_fresh
 
-    stamp = paths.build_dir() / "workflow" / scale / f"{notebook.stem}.done"
+    stamp = _stamp(notebook, scale)
     if not force and is_fresh(notebook, scale):
         if not stamp.exists():
-            stamp.parent.mkdir(parents=True, exist_ok=True)
-            stamp.write_text(source_hash(notebook, scale) + "\n")
+            _write_stamp(notebook, scale)
     else:
         stamp.unlink(missing_ok=True)
     return str(stamp)
+
+
+def _stamp(notebook: Path, scale: str) -> Path:
+    return paths.build_dir() / "workflow" / scale / f"{notebook.stem}.done"
+
+
+def _write_stamp(notebook: Path, scale: str) -> None:
+    from .provenance import source_hash
+
+    stamp = _stamp(notebook, scale)
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(source_hash(notebook, scale) + "\n")
 
 
 @contextmanager
@@ -104,7 +115,6 @@ def gpu_slot(gpus: int):
 def run(number: str, scale: str, gpus: int = 0, engine: str = "papermill") -> int:
     """One rule: notebook ``number`` at ``scale`` (forced: the workflow decided it must run), on a free GPU."""
     from .execute import list_notebooks, run_all
-    from .provenance import source_hash
 
     with gpu_slot(gpus):
         results = run_all(scale, number, force=True, engine=engine, timings=False)
@@ -113,9 +123,7 @@ def run(number: str, scale: str, gpus: int = 0, engine: str = "papermill") -> in
         print(f"notebook failed: {r.error}", file=sys.stderr)
     if not failed:
         for nb in list_notebooks(number):
-            stamp = paths.build_dir() / "workflow" / scale / f"{nb.stem}.done"
-            stamp.parent.mkdir(parents=True, exist_ok=True)
-            stamp.write_text(source_hash(nb, scale) + "\n")
+            _write_stamp(nb, scale)
     return 1 if failed else 0
 
 
