@@ -1,6 +1,11 @@
 """Hostile and broken input: each case is refused with the project's own error (one line, exit 2
 from the CLI), never built wrong and never hidden."""
 
+import errno
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import trimesh
@@ -34,7 +39,7 @@ def test_a_missing_module_stops_the_build_and_records_nothing(tmp_path, monkeypa
     monkeypatch.setenv("SDFNETS_DATA_DIR", str(tmp_path))
     monkeypatch.setattr(build, "sample_sdf", _missing_module)  # the forked workers inherit it
     cfg = config.resolve("smoke", data={"num_shapes": 2}).data
-    with pytest.raises(build.BuildError, match="'DracoPy' is missing"):
+    with pytest.raises(build.BuildError, match="'DracoPy' is not installed"):
         build.build_dataset(cfg, progress=False)
     assert not list(tmp_path.rglob("failed.json"))  # a rerun after installing it builds every shape
     res = CliRunner().invoke(app, ["data", "build", "--scale", "smoke", "--num-shapes", "2"])
@@ -260,7 +265,7 @@ def test_a_long_thin_image_is_shrunk_before_it_is_padded(tmp_path):
             "a = load_image(sys.argv[1]); print(a.shape, a.dtype, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
     out = subprocess.run([sys.executable, "-c", code, str(thin)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
-    shape, dtype, peak_kb = out.stdout.rsplit(" ", 2)[0], out.stdout.split()[-2], int(out.stdout.split()[-1])
+    dtype, peak_kb = out.stdout.split()[-2], int(out.stdout.split()[-1])
     assert "(224, 224, 3)" in out.stdout and dtype == "uint8"
     assert peak_kb < 1_500_000, f"{peak_kb / 1e6:.1f} GB peak for a 661-byte image"
 
@@ -398,3 +403,121 @@ def test_a_release_stating_impossible_sizes_is_refused_by_name(tmp_path, heads):
     save_file(load_file(str(src)), str(out), metadata={**meta, "config": json.dumps(cfg)})
     with pytest.raises(ValueError, match="evil.safetensors: the model sizes it states"):
         release.load(out)
+
+
+def _raise(exc):
+    def fail(*args, **kwargs):
+        raise exc
+    return fail
+
+
+def test_an_output_folder_that_is_a_file_is_one_line(monkeypatch, smoke_dataset):
+    monkeypatch.setenv("SDFNETS_DATA_DIR", "/dev/null")
+    res = CliRunner().invoke(app, ["data", "build", "--scale", "smoke"])
+    assert res.exit_code == 2 and "SDFNETS_DATA_DIR names a file, not a folder" in res.output
+    monkeypatch.setenv("SDFNETS_DATA_DIR", str(smoke_dataset.root.parents[1]))
+    monkeypatch.setenv("SDFNETS_RUNS_DIR", "/dev/null")
+    res = CliRunner().invoke(app, ["deepsdf", "train", "--scale", "smoke"])
+    assert res.exit_code == 2 and "SDFNETS_RUNS_DIR names a file" in res.output, res.output
+
+
+@pytest.mark.parametrize("code,words", [(errno.EROFS, "Read-only file system"), (errno.ENOSPC, "No space left")])
+def test_a_read_only_or_full_disk_is_one_line_from_any_command(monkeypatch, smoke_dataset, code, words):
+    import sdfnets.data
+    from sdfnets.deepsdf import train
+
+    disk = OSError(code, os.strerror(code), "/data/x.npz")
+    monkeypatch.setattr(sdfnets.data, "build_dataset", _raise(disk))
+    res = CliRunner().invoke(app, ["data", "build", "--scale", "smoke", "--num-shapes", "3"])
+    assert res.exit_code == 2 and words in res.output and "/data/x.npz" in res.output
+    monkeypatch.setattr(train, "train", _raise(disk))  # a command without its own error handling
+    res = CliRunner().invoke(app, ["deepsdf", "train", "--scale", "smoke"])
+    assert res.exit_code == 2 and res.output.count("\n") == 1 and words in res.output, res.output
+    monkeypatch.setattr(train, "train", _raise(KeyError("a bug")))  # a bug keeps its traceback
+    res = CliRunner().invoke(app, ["deepsdf", "train", "--scale", "smoke"])
+    assert res.exit_code == 1 and isinstance(res.exception, KeyError)
+
+
+@pytest.mark.parametrize("module,words", [("pyrender", "pip install pyrender=="), ("gradio", "pip install gradio=="),
+                                          ("papermill", "--engine script"), ("skimage", "pip install scikit-image==")])
+def test_a_missing_module_names_what_to_install(module, words):
+    from sdfnets.app.errors import one_line
+
+    line = one_line(ModuleNotFoundError(f"No module named {module!r}", name=module))
+    assert words in line and "\n" not in line
+    assert one_line(ModuleNotFoundError("No module named 'sdfnets.x'", name="sdfnets.x")) is None  # our bug
+
+
+def test_a_hidden_gradio_stops_the_demo_in_one_line(monkeypatch):
+    monkeypatch.setitem(sys.modules, "gradio", None)
+    monkeypatch.delitem(sys.modules, "sdfnets.app.demo", raising=False)
+    res = CliRunner().invoke(app, ["demo"])
+    assert res.exit_code == 2 and "pip install gradio==" in res.output and "Traceback" not in res.output
+
+
+def test_no_egl_in_render_workers_is_one_line_and_marks_no_shape(tmp_path):
+    env = {**os.environ, "SDFNETS_DATA_DIR": str(tmp_path), "__EGL_VENDOR_LIBRARY_FILENAMES": "/nonexistent.json",
+           "PYOPENGL_PLATFORM": "egl"}
+    out = subprocess.run([sys.executable, "-m", "sdfnets.app.cli", "data", "build", "--scale", "smoke",
+                          "--num-shapes", "2", "--workers", "2"], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 2, out.stderr[-2000:]
+    assert "could not open a headless OpenGL context" in out.stderr and "Traceback" not in out.stderr
+    assert not list(tmp_path.rglob("failed.json"))  # the environment's fault: a rerun with EGL renders them all
+
+
+def test_a_pickle_checkpoint_in_the_run_folder_of_deepsdf_train_is_one_line(tmp_path, monkeypatch, smoke_dataset):
+    import pickle
+
+    from sdfnets.data.splits import with_ood
+    from sdfnets.deepsdf.train import run_body
+    from sdfnets.train import loop
+
+    monkeypatch.setenv("SDFNETS_RUNS_DIR", str(tmp_path))
+    cfg = config.resolve("smoke")
+    ids = with_ood(smoke_dataset, cfg.image2latent.ood_category)[0]
+    body = run_body(cfg, smoke_dataset, ids if len(ids) != len(smoke_dataset) else None)
+    run_dir = loop.run_dir("deepsdf", smoke_dataset.root.name, body)
+    run_dir.mkdir(parents=True)
+    marker = tmp_path / "pwned"
+    with open(run_dir / "final.pt", "wb") as fh:
+        pickle.dump({"step": 1, "evil": _Payload(str(marker))}, fh)
+    res = CliRunner().invoke(app, ["deepsdf", "train", "--scale", "smoke"])
+    assert res.exit_code == 2 and "final.pt" in res.output and res.output.count("\n") == 1, res.output
+    assert not marker.exists()
+
+
+def test_a_write_that_fails_leaves_no_temporary_file(tmp_path):
+    from sdfnets.io import atomic_target, atomic_write_bytes, sweep_stale_tmp
+
+    target = tmp_path / "a.npz"
+    with pytest.raises(OSError, match="No space"), atomic_target(target) as tmp:
+        tmp.write_bytes(b"half")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    assert list(tmp_path.iterdir()) == []
+    atomic_write_bytes(target, b"whole")
+    assert [p.name for p in tmp_path.iterdir()] == ["a.npz"]
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale, live = tmp_path / f".b.npz.{dead.stdout.strip()}.tmp", tmp_path / f".c.npz.{os.getpid()}.tmp"
+    stale.write_bytes(b"left by a killed process")
+    live.write_bytes(b"being written")
+    assert sweep_stale_tmp(tmp_path) == [stale] and live.exists()
+
+
+def test_flat_surfaces_and_unreadable_links_are_listed_as_failed_with_their_reason(tmp_path, monkeypatch):
+    monkeypatch.setenv("SDFNETS_DATA_DIR", str(tmp_path / "data"))
+    src = tmp_path / "meshes"
+    src.mkdir()
+    trimesh.creation.box((1.0, 1.0, 0.01)).export(src / "thin_board.obj")  # thin but a volume: built
+    trimesh.Trimesh([[0, 0, 0], [1, 0, 0], [0, 1, 0]], [[0, 1, 2]]).export(src / "triangle.obj")
+    plane = trimesh.Trimesh([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]], [[0, 1, 2], [0, 2, 3]])
+    plane.apply_transform(trimesh.transformations.random_rotation_matrix(rand=np.random.default_rng(0).random(3)))
+    plane.export(src / "tilted_plane.obj")
+    (src / "loop.obj").symlink_to(src / "loop.obj")
+    (src / "gone.obj").symlink_to(src / "nowhere.obj")
+    res = CliRunner().invoke(app, ["data", "build", "--scale", "smoke", "--corpus", f"folder:{src}", "--no-renders"])
+    assert res.exit_code == 0 and "1 shapes built, 4 failed" in res.output, res.output
+    failed = {line.split("] ")[1].split(":")[0]: line for line in res.output.splitlines() if "failed [" in line}
+    assert set(failed) == {"triangle.obj", "tilted_plane.obj", "loop.obj", "gone.obj"}
+    assert "flat" in failed["triangle.obj"] and "flat" in failed["tilted_plane.obj"]
+    assert "Too many levels of symbolic links" in failed["loop.obj"]
+    assert "No such file" in failed["gone.obj"]

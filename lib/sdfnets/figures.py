@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from pathlib import Path
 
 import matplotlib
@@ -18,7 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from . import paths, thesis  # noqa: E402
-from .io import atomic_write_text, tmp_path  # noqa: E402
+from .io import atomic_target, atomic_write_text  # noqa: E402
 from .repro.provenance import device_name, git_commit, source_hash  # noqa: E402
 
 STYLE = {
@@ -46,9 +45,8 @@ def compact_png(src, dest: Path) -> None:
 
     with Image.open(src) as im:
         q = im.convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
-    tmp = tmp_path(dest)
-    q.save(tmp, format="PNG", optimize=True)
-    os.replace(tmp, dest)
+    with atomic_target(dest) as tmp:
+        q.save(tmp, format="PNG", optimize=True)
 
 
 def save_figure(fig, name: str, *, notebook: str, scale: str) -> Path:

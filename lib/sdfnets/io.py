@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -19,16 +20,44 @@ def tmp_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> Path:
+@contextmanager
+def atomic_target(path: Path):
+    """Write to the yielded temporary name; it becomes ``path`` when the block succeeds and is removed when
+    it fails (a full disk, an interrupt), so no half-written file stays behind under either name."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = tmp_path(path)
-    with open(tmp, "wb") as fh:
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def sweep_stale_tmp(root: Path) -> list[Path]:
+    """Remove the temporary files (:func:`tmp_path`) under ``root`` whose writing process no longer runs:
+    what a killed process left. Those of live processes (another job writing now) stay."""
+    gone = []
+    for tmp in Path(root).rglob(".*.tmp"):
+        pid = tmp.name.rsplit(".", 2)[-2]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            tmp.unlink(missing_ok=True)
+            gone.append(tmp)
+        except PermissionError:  # another user's live process
+            pass
+    return gone
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> Path:
+    with atomic_target(path) as tmp, open(tmp, "wb") as fh:
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    return path
+    return Path(path)
 
 
 def atomic_write_text(path: Path, text: str) -> Path:
@@ -53,6 +82,10 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+class UnreadableCheckpoint(ValueError):
+    """A checkpoint file that is not one of :func:`save_checkpoint` (damaged, or holding code)."""
+
+
 def save_checkpoint(path: Path, **state) -> Path:
     """``torch.save`` of a dict of tensors, numbers, strings, lists and dicts, written atomically."""
     import torch
@@ -70,7 +103,7 @@ def load_checkpoint(path: Path, device="cpu") -> dict:
     try:
         return torch.load(path, map_location=device, weights_only=True)
     except Exception as e:  # noqa: BLE001  (pickle errors have many types; the message names the file)
-        raise ValueError(f"{path}: not a readable checkpoint ({type(e).__name__}: {e})") from e
+        raise UnreadableCheckpoint(f"{path}: not a readable checkpoint ({type(e).__name__}: {e})") from e
 
 
 class OutsideRoot(ValueError):

@@ -11,6 +11,7 @@ smoke run out of the working tree:
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -22,7 +23,12 @@ RELEASE_DIR = REPO_ROOT / "checkpoints"
 
 
 def _dir(env: str, default: Path) -> Path:
-    return Path(os.environ[env]).resolve() if os.environ.get(env) else default
+    if not os.environ.get(env):
+        return default
+    path = Path(os.environ[env]).resolve()
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, f"{env} names a file, not a folder", str(path))
+    return path
 
 
 def data_dir() -> Path:

@@ -11,9 +11,10 @@ import typer
 
 from .. import config as config_mod
 from .. import paths
+from .errors import OneLineErrors, one_line
 
 app = typer.Typer(help="From weight-space diffusion to latent-space DeepSDF: data, figures, models.",
-                  no_args_is_help=True, add_completion=False)
+                  no_args_is_help=True, add_completion=False, cls=OneLineErrors)
 
 
 def _version(value: bool) -> None:
@@ -83,7 +84,7 @@ def data_build(
         with _executor(dask) as executor:
             root = build_dataset(cfg, workers=workers, executor=executor, renders=renders)
     except (ValueError, FileNotFoundError, RuntimeError, OSError) as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
+        typer.secho(f"error: {one_line(exc) or exc}", fg="red", err=True)
         raise typer.Exit(2) from exc
     ds = Dataset(root)
     typer.echo(f"{ds}\n  {len(ds)} shapes built, {len(ds.failed)} failed, {time.perf_counter() - t0:.1f} s")
@@ -205,7 +206,6 @@ def deepsdf_train(
     copy_to: Optional[str] = typer.Option(None, help="Also copy the finished run folder here."),
 ):
     """Train (or load, or resume) the scale's DeepSDF run on the train split and summarise it."""
-    import pickle
     import shutil
     from pathlib import Path
 
@@ -215,6 +215,7 @@ def deepsdf_train(
     from ..deepsdf import evaluate as ev
     from ..deepsdf.train import train
     from ..metrics import pairwise_cosine
+    from ..io import UnreadableCheckpoint
     from ..train.loop import RunMismatch
 
     cfg = config_mod.resolve(scale, seed=seed)
@@ -222,7 +223,7 @@ def deepsdf_train(
     train_ids = with_ood(ds, cfg.image2latent.ood_category)[0]  # the run the notebooks load
     try:
         run = train(cfg, ds, train_ids)
-    except (RunMismatch, pickle.UnpicklingError) as exc:  # a checkpoint of another run, or one that holds code
+    except (RunMismatch, UnreadableCheckpoint) as exc:  # a checkpoint of another run, or one that holds code
         typer.secho(f"error: {str(exc).splitlines()[0]}", fg="red", err=True)
         raise typer.Exit(2) from exc
     l1 = ev.per_shape_sdf_l1(run.decoder, run.latents, SDFBank.from_dataset(ds, train_ids), clamp=cfg.deepsdf.clamp)

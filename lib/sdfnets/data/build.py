@@ -27,7 +27,17 @@ from tqdm import tqdm
 
 from .. import __version__, paths
 from ..config import DataConfig
-from ..io import OutsideRoot, atomic_save_npz, atomic_write_bytes, atomic_write_json, inside, sha256_file, tmp_path
+from ..io import (
+    OutsideRoot,
+    atomic_save_npz,
+    atomic_target,
+    atomic_write_bytes,
+    atomic_write_json,
+    inside,
+    sha256_file,
+    sweep_stale_tmp,
+)
+from ..needs import missing_module
 from . import meshes, splits
 from .corpora import ShapeSource, get_corpus
 from .isolate import Outcome, map_isolated
@@ -98,8 +108,8 @@ def process_geometry(src: ShapeSource, cfg: DataConfig, work: Path) -> dict:
     except meshes.MeshError as exc:
         return _fail(work, src, stage, str(exc))
     except ImportError as exc:  # the environment's fault, not the shape's: recorded nowhere, the build stops
-        missing = getattr(exc, "name", None) or str(exc)
-        return {"uid": src.uid, "ok": False, "environment": f"the Python module {missing!r} is missing ({exc})"}
+        missing = getattr(exc, "name", None)
+        return {"uid": src.uid, "ok": False, "environment": missing_module(missing) if missing else str(exc)}
     except MemoryError:
         return _fail(work, src, stage, "ran out of memory")
     except Exception as exc:  # one bad shape never stops the build
@@ -112,11 +122,16 @@ _RENDERER = None
 
 
 def _render_init(image_size: int, distance: float) -> None:
-    """Initializer of a spawned render worker: one GL context for the worker's life."""
+    """Initializer of a spawned render worker: one GL context for the worker's life. A worker without one
+    (no EGL) keeps the error, which its first task raises: an initializer's exception would break the pool
+    and reach the build only as "a process terminated abruptly"."""
     global _RENDERER
     from .render import Renderer
 
-    _RENDERER = Renderer(image_size, distance)
+    try:
+        _RENDERER = Renderer(image_size, distance)
+    except RuntimeError as exc:
+        _RENDERER = exc
 
 
 def _render_one(job: tuple[str, str, int], renderer=None) -> str:
@@ -124,6 +139,8 @@ def _render_one(job: tuple[str, str, int], renderer=None) -> str:
     from .cameras import camera_poses
 
     renderer = renderer or _RENDERER
+    if isinstance(renderer, Exception):  # the environment's fault: the build stops, no shape is marked failed
+        raise renderer
     work, _, num_views = job
     try:
         mesh = trimesh.load(Path(work) / "mesh.ply", process=False)
@@ -246,6 +263,7 @@ def build_dataset(cfg: DataConfig, *, workers: int = 1, executor: Executor | Non
     if renders:
         _render_missing(to_render, cfg, progress, workers, executor)
     write_manifest(root, cfg, sources, work_of, corpus.ood_categories, renders=renders)
+    sweep_stale_tmp(root)  # what an earlier, killed build left half-written
     if sources and not any((w / "sdf.npz").exists() for w in work_of.values()):
         first = json.loads(next(iter(work_of.values())).joinpath("failed.json").read_text())
         raise BuildError(f"every one of the {len(sources)} shapes failed (first: [{first['stage']}] {first['uid']}: "
@@ -288,15 +306,12 @@ def _geometry_done(work: Path) -> bool:
 def _link(src: Path, dst: Path) -> None:
     if dst.exists() and os.path.samefile(src, dst):
         return
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = tmp_path(dst)
-    tmp.unlink(missing_ok=True)
-    try:
-        os.link(src, tmp)
-    except OSError:
-        shutil.copyfile(src, tmp)
-    os.replace(tmp, dst)
-    tmp.unlink(missing_ok=True)  # a rename onto a link to the same file leaves both names (POSIX)
+    with atomic_target(dst) as tmp:  # (its clean-up also covers a rename onto a link to the same file, which
+        tmp.unlink(missing_ok=True)  # leaves both names under POSIX)
+        try:
+            os.link(src, tmp)
+        except OSError:
+            shutil.copyfile(src, tmp)
 
 
 def write_manifest(root: Path, cfg: DataConfig, sources: list[ShapeSource], work_of: dict[str, Path],

@@ -23,6 +23,7 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import trimesh
 
 from .. import paths
@@ -45,9 +46,18 @@ def _stable_order(uids: list[str], seed: int = 0) -> list[int]:
     return sorted(range(len(uids)), key=lambda i: hashlib.sha256(f"order:{seed}:{uids[i]}".encode()).hexdigest())
 
 
+FLAT = 1e-3  # thinner than this across its thinnest direction (unit sphere): no volume for an SDF to describe
+
+
 def canonical_from_raw(mesh: trimesh.Trimesh) -> tuple[trimesh.Trimesh, dict]:
-    """Normalise, then keep a clean watertight single-volume mesh as it is, or convert it."""
+    """Normalise, then keep a clean watertight single-volume mesh as it is, or convert it. A flat surface (a
+    plane, a single triangle) is refused: its watertight wrapper would be a slab the source never described."""
     mesh, _, _ = meshes.normalize_to_unit_sphere(mesh)
+    v = mesh.vertices - mesh.vertices.mean(0)
+    thickness = float(np.ptp(v @ np.linalg.svd(v, full_matrices=False)[2][-1]))  # along the least-spread axis
+    if thickness < FLAT:
+        raise meshes.MeshError(f"flat: {thickness:.1e} thick across its thinnest direction (a plane or a single "
+                               "triangle encloses no volume)")
     merged = mesh.copy()
     merged.merge_vertices()
     if merged.is_watertight and merged.body_count == 1 and len(merged.faces) <= 50_000:
@@ -91,7 +101,8 @@ class FolderCorpus:
         root = Path(self.root).expanduser()
         if not root.is_dir():
             raise FileNotFoundError(f"corpus folder not found: {root}")
-        files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in meshes.MESH_SUFFIXES)
+        # every name with a mesh suffix that is not a folder: a dangling or looping link is listed and fails by name
+        files = sorted(p for p in root.rglob("*") if p.suffix.lower() in meshes.MESH_SUFFIXES and not p.is_dir())
         if not files:
             raise FileNotFoundError(f"no mesh files ({', '.join(meshes.MESH_SUFFIXES)}) under {root}")
         if len(files) > num_shapes:
@@ -104,14 +115,20 @@ class FolderCorpus:
             rel = p.relative_to(root)
             category = rel.parts[0] if len(rel.parts) > 1 else "uncategorised"
             # the content's hash keys the shape's work folder: an edited file is rebuilt, never served stale
-            with open(p, "rb") as f:  # streamed: a file of any size hashes in constant memory
-                content = hashlib.file_digest(f, "sha256").hexdigest()[:16]
+            meta = {}
+            try:
+                with open(p, "rb") as f:  # streamed: a file of any size hashes in constant memory
+                    meta["content_sha256"] = hashlib.file_digest(f, "sha256").hexdigest()[:16]
+            except OSError as exc:  # a link to nowhere or to itself, no permission: the build records why
+                meta = {"content_sha256": "unreadable", "unreadable": exc.strerror or str(exc)}
             out.append(ShapeSource(uid=rel.as_posix(), category=category, name=p.stem, source=f"folder:{root}",
-                                   license="unknown (user-provided)", ref=str(p), meta={"content_sha256": content}))
+                                   license="unknown (user-provided)", ref=str(p), meta=meta))
         return out
 
     def load(self, src: ShapeSource, *, max_file_mb: float = 512.0, max_faces: int = 5_000_000):
         """The file read once: those bytes are hashed against the hash its work folder is keyed by, and parsed."""
+        if "unreadable" in src.meta:
+            raise meshes.MeshError(f"cannot read the file: {src.meta['unreadable']}")
         data = meshes.read_mesh_file(src.ref, max_file_mb=max_file_mb)
         if hashlib.sha256(data).hexdigest()[:16] != src.meta["content_sha256"]:
             raise meshes.MeshError("the file changed while the dataset was built (its content is not what was "

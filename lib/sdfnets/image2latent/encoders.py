@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from .. import paths
 from ..devices import default_device
-from ..io import tmp_path
+from ..io import atomic_target
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -204,10 +204,8 @@ def _fit_viewnet(cfg, dataset, indices, key: str, path: Path, device, progress: 
     enc = ViewNetEncoder(net, key)
     tensors, meta = enc.state()
     meta["history"] = history
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = tmp_path(path)
-    save_file(tensors, str(tmp), metadata={"meta": json.dumps(meta)})
-    tmp.replace(path)
+    with atomic_target(path) as tmp:
+        save_file(tensors, str(tmp), metadata={"meta": json.dumps(meta)})
 
 
 def released_encoder(key: str, device="cpu") -> ViewNetEncoder | None:
@@ -321,8 +319,6 @@ def feature_cache(encoder, dataset, *, progress: bool = True, bank=None) -> tupl
         feats.append(encoder.encode(bank[i] if bank is not None else dataset.renders(i)["images"]).cpu())
     poses = torch.from_numpy(dataset.renders(0)["poses"])  # every shape is rendered from the same cameras
     out = {"features": torch.stack(feats).contiguous(), "poses": poses.float().contiguous()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = tmp_path(path)
-    save_file(out, str(tmp), metadata={"encoder": encoder.name, "encoder_key": encoder.key})
-    tmp.replace(path)
+    with atomic_target(path) as tmp:
+        save_file(out, str(tmp), metadata={"encoder": encoder.name, "encoder_key": encoder.key})
     return out["features"], out["poses"]

@@ -25,7 +25,7 @@ from safetensors.torch import load_file, save_file
 from .. import devices
 from ..data.bank import SDFBank
 from ..field import clamped_l1
-from ..io import tmp_path
+from ..io import atomic_target
 from ..train import loop, schedules
 from .nets import NetSpec, Params, flatten, forward, init_params, repeat, unflatten
 
@@ -56,11 +56,11 @@ class WeightSet:
         path.parent.mkdir(parents=True, exist_ok=True)
         meta = {"spec": dataclasses.asdict(self.spec), "offsets": self.offsets, "obj_idx": self.obj_idx,
                 "uids": self.uids, **self.meta}
-        tmp = tmp_path(path)
-        save_file({"weights": self.weights.float().contiguous().cpu(), "init": self.init.float().contiguous().cpu(),
-                   "loss": torch.as_tensor(self.loss, dtype=torch.float32)},
-                  str(tmp), metadata={"format": "sdfnets-weightset-v1", "meta": json.dumps(meta)})
-        tmp.replace(path)
+        with atomic_target(path) as tmp:
+            save_file({"weights": self.weights.float().contiguous().cpu(),
+                       "init": self.init.float().contiguous().cpu(),
+                       "loss": torch.as_tensor(self.loss, dtype=torch.float32)},
+                      str(tmp), metadata={"format": "sdfnets-weightset-v1", "meta": json.dumps(meta)})
         self.path = path
         return path
 
