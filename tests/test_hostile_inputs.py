@@ -521,3 +521,61 @@ def test_flat_surfaces_and_unreadable_links_are_listed_as_failed_with_their_reas
     assert "flat" in failed["triangle.obj"] and "flat" in failed["tilted_plane.obj"]
     assert "Too many levels of symbolic links" in failed["loop.obj"]
     assert "No such file" in failed["gone.obj"]
+
+
+def test_the_demo_under_20_concurrent_hostile_uploads_stays_small_and_leaves_nothing(tmp_path):
+    """A 661-byte 200000x1 PNG once drove the demo to 21.6 GB; now 20 such uploads at once (thin, tall, a
+    12000² bomb, 16-bit grey, text named .png, and a plain image) each get their answer, the server's peak
+    resident memory stays bounded, gradio keeps no copies of the results, and SIGTERM leaves no file behind."""
+    import signal
+    import socket
+    import time
+
+    from gradio_client import Client, handle_file
+    from PIL import Image
+
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    Image.new("RGB", (200_000, 1), (10, 20, 30)).save(imgs / "thin.png")
+    Image.new("RGB", (1, 40_000), (10, 20, 30)).save(imgs / "tall.png")
+    Image.new("L", (12_000, 12_000), 0).save(imgs / "bomb.png")
+    Image.fromarray(np.full((64, 64), 40000, np.uint16)).save(imgs / "grey16.png")
+    (imgs / "text.png").write_bytes(b"not an image" * 100)
+    Image.new("RGB", (224, 224), (120, 130, 140)).save(imgs / "ok.png")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    demo = subprocess.Popen([sys.executable, "-m", "sdfnets.app.cli", "demo", "--port", str(port), "--device", "cpu"],
+                            env={**os.environ, "TMPDIR": str(temp)}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    try:
+        for _ in range(300):
+            try:
+                client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+                break
+            except Exception:  # noqa: BLE001  (not listening yet)
+                time.sleep(0.5)
+        names = ["thin", "tall", "bomb", "grey16", "text", "ok"]
+        jobs = [(n, client.submit(files=[handle_file(str(imgs / f"{n}.png"))], resolution=32, seed=0, refine=False,
+                                  api_name="/run")) for n in (names * 4)[:20]]
+        answers = {}
+        for n, job in jobs:
+            try:
+                answers.setdefault(n, []).append(("mesh", job.result(timeout=600)[0]))
+            except Exception as exc:  # noqa: BLE001  (gradio_client re-raises the demo's gr.Error)
+                answers.setdefault(n, []).append(("error", str(exc)))
+        peak_mb = int(next(l.split()[1] for l in open(f"/proc/{demo.pid}/status") if l.startswith("VmHWM"))) / 1024
+        stored = [p for p in temp.rglob("*.glb")]
+    finally:
+        demo.send_signal(signal.SIGTERM)
+        log, _ = demo.communicate(timeout=120)
+    assert all(kind == "mesh" for kind, _ in answers["ok"]), answers["ok"]
+    assert all("too large" in text for _, text in answers["bomb"])
+    assert all("not a readable image" in text for _, text in answers["text"])
+    assert all(kind == "error" and "\n" not in text for n in ("thin", "tall", "grey16") for kind, text in answers[n])
+    assert len(stored) == len(answers["ok"])  # served from the demo's folder: gradio made no copies
+    assert peak_mb < 2500, f"{peak_mb:.0f} MB peak"
+    assert demo.returncode == 0 and "Traceback" not in log, log[-3000:]
+    assert [p for p in temp.rglob("*") if p.is_file()] == []  # uploads and meshes gone with the demo

@@ -326,7 +326,14 @@ def demo(
 
     # uploads larger than image2mesh accepts are refused by the server, before they are stored; quiet: no
     # hint to publish the demo through gradio's share servers (it is meant for this machine or its network)
+    import signal
+
     blocks = build(checkpoint, device)
+
+    def stop(*_):  # SIGTERM as Ctrl-C: gradio closes its server, and the demo's stored files are removed at exit
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
     typer.echo(f"the demo: http://{host}:{port} (Ctrl-C stops it)")
     blocks.launch(server_name=host, server_port=port, show_error=True, quiet=True, max_file_size=f"{MAX_FILE_MB:.0f}mb")
 

@@ -3,6 +3,7 @@ and as a file, like the thesis' Hugging Face Space. gradio; binds to localhost u
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -10,7 +11,8 @@ import gradio as gr
 
 from .image2mesh import MAX_IMAGES, ImageToMesh, InputError, check_count, load_image
 
-KEEP_RESULTS = 16  # meshes kept in the demo's result folder (older ones are deleted); the folder goes at exit
+KEEP_RESULTS = 16  # meshes kept (older ones are deleted); everything the demo stored goes when it stops
+UPLOAD_MAX_AGE_S = 600  # users' uploaded images are deleted this long after they arrived
 
 INTRO = f"""# sdfnets · image → mesh
 Upload 1 to {MAX_IMAGES} images of **one** object (views from around it work best; an RGBA image
@@ -19,12 +21,18 @@ own image encoder, a latent diffusion transformer and the DeepSDF decoder turn t
 
 
 def build(checkpoint=None, device=None) -> gr.Blocks:
+    """The demo's app. Everything it stores — users' uploads (gradio's cache) and the meshes it serves — lives
+    in one temporary folder, removed when the process exits; results are served from where they are written,
+    so gradio keeps no copies beyond the last ``KEEP_RESULTS``."""
     import atexit
     import shutil
 
     pipe = ImageToMesh(checkpoint, device)
-    out_dir = Path(tempfile.mkdtemp(prefix="sdfnets-demo-"))
-    atexit.register(shutil.rmtree, out_dir, ignore_errors=True)
+    root = Path(tempfile.mkdtemp(prefix="sdfnets-demo-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    os.environ["GRADIO_TEMP_DIR"] = str(root)  # gradio's cache for this process: uploads land here
+    out_dir = root / "results"
+    out_dir.mkdir()
     counter = iter(range(10**9))
 
     def run(files, resolution, seed, refine=False, progress=gr.Progress()):
@@ -35,7 +43,7 @@ def build(checkpoint=None, device=None) -> gr.Blocks:
             mesh = pipe(images, resolution=int(resolution), seed=int(seed), refine=bool(refine),
                         progress=lambda f, text: progress(f, desc=text))
         except (InputError, RuntimeError) as exc:
-            raise gr.Error(str(exc))
+            raise gr.Error(str(exc), print_exception=False)  # the user sees it; the log needs no traceback
         path = out_dir / f"mesh-{next(counter):06d}.glb"
         mesh.export(path)
         for old in sorted(out_dir.glob("mesh-*.glb"))[:-KEEP_RESULTS]:
@@ -45,7 +53,7 @@ def build(checkpoint=None, device=None) -> gr.Blocks:
                 + ", ".join(f"{k.replace('_s', '')} {v:.2f} s" for k, v in t.items()))
         return str(path), str(path), info
 
-    with gr.Blocks(title="sdfnets image → mesh") as demo:
+    with gr.Blocks(title="sdfnets image → mesh", delete_cache=(60, UPLOAD_MAX_AGE_S)) as demo:
         gr.Markdown(INTRO)
         with gr.Row():
             with gr.Column():
