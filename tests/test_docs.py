@@ -1,0 +1,91 @@
+"""The generated numbers pages (docs/results.md, bench/README.md, the README's phase table) are a regeneration of
+the committed values, and the committed records of full runs are consistent with themselves."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from sdfnets import paths
+from sdfnets.repro import results
+
+FULL_GPU = "figures_full-gpu"  # the whole sequence at f091519 (4 H200)
+H100_GPU = "figures_full_h100-gpu"  # at d865395 (4 H100)
+X2_GPU = "figures_full_2xh200-gpu"  # at cf16660, four jobs per GPU (2 H200)
+X4_GPU = "figures_full_4xh200_c5d6bda-gpu"  # at c5d6bda, two jobs per GPU (4 H200)
+X4B_GPU = "figures_full_4xh200_c4917eb-gpu"  # at c4917eb, three jobs per GPU in wave 2
+X4C_GPU = "figures_full_4xh200_9fc1497-gpu"  # at 9fc1497
+
+
+def _value(source: str, key: str):
+    v = json.loads((paths.BENCH_DIR / "results" / f"{source}.json").read_text())
+    for part in key.split("/"):
+        v = v[int(part)] if isinstance(v, list) else v[part]
+    return v
+
+
+def test_the_committed_pages_are_a_regeneration():
+    assert results.main(["--check"]) == 0, "run: python -m sdfnets.repro.results"
+
+
+def test_a_value_that_moves_changes_the_pages(monkeypatch):
+    before_page, before_table = results.results_page(), results.phase_table()
+    real = results._record
+
+    def moved(stem, scale):
+        rec = real(stem, scale)
+        if rec and stem == "11_deepsdf" and scale == "full":
+            rec["values"]["full"]["sdf_l1_mean"] = 0.98765
+        return rec
+
+    monkeypatch.setattr(results, "_record", moved)
+    assert "0.98765" not in before_page and "0.98765" in results.results_page()
+    assert "0.98765" in results.phase_table() and results.phase_table() != before_table
+
+
+def test_every_headline_names_a_recorded_value():
+    """A key that no committed values file holds would print a dash forever: each names a real number."""
+    for stem, rows in results.HEADLINES.items():
+        recs = [r for s in results.SCALES if (r := results._record(stem, s))]
+        for row in rows:
+            assert any(isinstance(results.lookup(r["values"], row.key), (int, float)) for r in recs), (stem, row.key)
+    for _, stem, row in results.PHASES:
+        if row:
+            assert isinstance(results.lookup(results._record(stem, "full")["values"], row.key), (int, float)), stem
+
+
+def test_the_readme_table_links_every_notebook_to_its_section():
+    readme = (paths.REPO_ROOT / "README.md").read_text()
+    page = (paths.REPO_ROOT / "docs" / "results.md").read_text()
+    anchors = {results._anchor(h[3:]) for h in page.splitlines() if h.startswith("## ")}
+    links = re.findall(r"\(docs/results\.md#([^)]+)\)", readme)
+    assert len(links) == len(list(paths.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.py"))) and set(links) <= anchors
+
+
+def _occupied(spans) -> float:
+    """Seconds covered by the union of (start, end) spans: a GPU's occupied time."""
+    total, end = 0.0, float("-inf")
+    for a, b in sorted(spans):
+        total += max(0.0, b - max(a, end))
+        end = max(end, b)
+    return total
+
+
+@pytest.mark.parametrize("source", [FULL_GPU, H100_GPU, X2_GPU, X4_GPU, X4B_GPU, X4C_GPU])
+def test_the_committed_full_sequence_ran_every_gpu_notebook(source):
+    """The runs the record calls complete: every GPU notebook finished in some job, and the GPU time is each
+    GPU's occupied time (the union of its jobs' spans) plus the rebuild."""
+    from sdfnets.repro import workflow
+
+    run = _value(source, "jobs")
+    finished = {nb for j in run for nb, r in j.get("notebooks", {}).items() if r["status"] == "ran"}
+    assert finished == set(workflow.notebooks()) - {"01", "13"}  # the wave scheduler's jobs: all but 01 and 13
+    assert _value(source, "complete") is True
+    for g, seconds in _value(source, "gpu_occupied_seconds").items():
+        spans = [(j["start_s"], j["end_s"]) for j in run if str(j.get("gpu")) == g]
+        assert abs(_occupied(spans) - seconds) < 0.5
+    occupied = sum(_value(source, "gpu_occupied_seconds").values())
+    assert abs(occupied + run[0]["seconds"] - _value(source, "gpu_seconds")) < 0.5
+    assert _value(source, "gpu_minutes") == round(_value(source, "gpu_seconds") / 60, 1)
