@@ -1,10 +1,11 @@
 # One-command entry points. Each sets up .venv (and the EGL system libraries) on first use.
 #   make figures [SCALE=smoke|cpu|full] [ONLY=00,11] [FORCE=1]   regenerate figures: the workflow (workflow/Snakefile)
 #                [CORES=all] [GPUS=n]                           on this machine's cores and GPUs
-#   make test                                                      the whole test suite (CI runs this)
+#   make test                                                      the unit tier (minutes)
+#   make check                                                     everything CI runs: the generated pages, every test
 #   make bench [BENCH=name]                                        benchmarks -> bench/results/
 #   make lab [LAB_ARGS=--allow-root]                               JupyterLab on notebooks/ (edits reach the .py sources)
-#   make report [SCALE=cpu|full|smoke]                              the write-up as one HTML page -> build/report/<scale>/
+#   make report [SCALE=full|cpu|smoke]                              the write-up as one HTML page -> build/report/<scale>/
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -17,7 +18,7 @@ STAMP := $(VENV)/.setup-stamp
 # a notebook stopped or failed runs again next time; whether it must run is its source hash, not file metadata
 KEEP := --rerun-incomplete --keep-incomplete --rerun-triggers mtime
 
-.PHONY: setup figures test bench sync clean-build lab report
+.PHONY: setup figures test check bench sync clean-build lab report
 
 $(STAMP): pyproject.toml scripts/setup_env.sh
 	VENV=$(VENV) bash scripts/setup_env.sh
@@ -30,10 +31,15 @@ figures: $(STAMP)
 	  --config scale=$(SCALE) gpus=$(or $(GPUS),0) $(if $(ONLY),only=$(ONLY)) $(if $(FORCE),force=1) $(SNAKEMAKE_ARGS)
 	$(PY) -m sdfnets.repro.workflow drift --scale $(SCALE)
 
+# the report's scale: the one with committed values unless SCALE is given
 report: $(STAMP)
-	$(PY) -m sdfnets report --scale $(SCALE)
+	$(PY) -m sdfnets report --scale $(if $(filter command line environment,$(origin SCALE)),$(SCALE),full)
 
 test: $(STAMP)
+	$(PY) -m pytest -n 2 --dist loadfile -q -m "not slow"
+
+check: $(STAMP)
+	$(PY) -m sdfnets.repro.results --check
 	$(PY) -m pytest -n 2 --dist loadfile -q
 
 bench: $(STAMP)

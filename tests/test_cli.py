@@ -37,3 +37,24 @@ def test_bad_arguments_exit_nonzero(tmp_path):
     res = runner.invoke(app, ["data", "build", "--corpus", f"folder:{tmp_path}/none", "--scale", "smoke"])
     assert res.exit_code == 2 and "not found" in res.output
     assert runner.invoke(app, ["figures", "--only", "99"]).exit_code != 0
+
+
+def test_an_image_unlike_the_training_renders_is_warned_about(tmp_path):
+    """A photo (no white background) gets a warning naming it; the committed example views and an RGBA image
+    whose alpha cuts the object out do not."""
+    import numpy as np
+    from PIL import Image
+
+    from sdfnets import paths
+    from sdfnets.app.image2mesh import load_image
+
+    photo = tmp_path / "photo.jpg"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (300, 400, 3), dtype=np.uint8)).save(photo)
+    _, warning = load_image(photo, check=True)
+    assert warning and "photo.jpg" in warning and "white" in warning
+    for view in sorted((paths.REPO_ROOT / "examples" / "armchair").glob("view_*.png")):
+        assert load_image(view, check=True)[1] is None, view
+    cutout = np.zeros((200, 300, 4), np.uint8)
+    cutout[50:150, 100:200] = (90, 60, 30, 255)  # the object; the rest transparent (any colour underneath)
+    Image.fromarray(cutout).save(tmp_path / "cutout.png")
+    assert load_image(tmp_path / "cutout.png", check=True)[1] is None

@@ -294,7 +294,12 @@ def image2mesh(
             from ..data.cameras import camera_pose
 
             poses = np.stack([camera_pose(*parse_pose(p)) for p in pose])
-        loaded = [load_image(p) for p in images]
+        loaded = []
+        for p in images:
+            img, warning = load_image(p, check=True)
+            loaded.append(img)
+            if warning:
+                typer.secho(f"warning: {warning}", fg="yellow", err=True)
         pipe = ImageToMesh(checkpoint, device)
         with tqdm(total=100, desc="image2mesh", unit="%", bar_format="{l_bar}{bar}| {postfix}") as bar:
             def progress(frac, text):

@@ -39,7 +39,8 @@ def build(checkpoint=None, device=None) -> gr.Blocks:
         files = [f if isinstance(f, str) else f.name for f in files or []]
         try:
             check_count(len(files))
-            images = [load_image(f, name=Path(f).name) for f in files]
+            checked = [load_image(f, name=Path(f).name, check=True) for f in files]
+            images = [img for img, _ in checked]
             mesh = pipe(images, resolution=int(resolution), seed=int(seed), refine=bool(refine),
                         progress=lambda f, text: progress(f, desc=text))
         except (InputError, RuntimeError) as exc:
@@ -51,6 +52,8 @@ def build(checkpoint=None, device=None) -> gr.Blocks:
         t = mesh.metadata.get("timings", {})
         info = (f"{len(mesh.vertices):,} vertices, {len(mesh.faces):,} faces; "
                 + ", ".join(f"{k.replace('_s', '')} {v:.2f} s" for k, v in t.items()))
+        warnings = [w for _, w in checked if w]
+        info += "".join(f"\n\n**Warning:** {w}" for w in warnings)
         return str(path), str(path), info
 
     with gr.Blocks(title="sdfnets image → mesh", delete_cache=(60, UPLOAD_MAX_AGE_S)) as demo:

@@ -45,8 +45,9 @@ def _eight_bit(img: Image.Image) -> Image.Image:
     return Image.fromarray(np.clip(np.round(a * (255.0 / top)), 0, 255).astype(np.uint8), "L")
 
 
-def load_image(source, name: str | None = None, size: int = IMAGE_SIZE) -> np.ndarray:
-    """A path, bytes or PIL image -> uint8 [size, size, 3], prepared like the renders."""
+def load_image(source, name: str | None = None, size: int = IMAGE_SIZE, *, check: bool = False):
+    """A path, bytes or PIL image -> uint8 [size, size, 3], prepared like the renders. With ``check``:
+    (that image, a warning or None), the warning saying when it does not look like a training render."""
     name = name or (str(source) if isinstance(source, (str, Path)) else "image")
     if isinstance(source, (str, Path)):
         p = Path(source)
@@ -80,7 +81,20 @@ def load_image(source, name: str | None = None, size: int = IMAGE_SIZE) -> np.nd
     side = max(img.size)
     square = Image.new("RGB", (side, side), (255, 255, 255))
     square.paste(img, ((side - img.width) // 2, (side - img.height) // 2))
-    return np.asarray(square.resize((size, size), Image.Resampling.LANCZOS), dtype=np.uint8)
+    out = np.asarray(square.resize((size, size), Image.Resampling.LANCZOS), dtype=np.uint8)
+    return (out, unlike_training(np.asarray(img), name)) if check else out
+
+
+def unlike_training(image: np.ndarray, name: str = "the image") -> str | None:
+    """A warning when ``image`` (RGB, before padding) does not look like what the model was trained on — one
+    object rendered on a white background — or None. The sign used: at least half of its border is near-white."""
+    border = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]])
+    white = float((border.min(axis=1) >= 235).mean())
+    if white >= 0.5:
+        return None
+    return (f"{name}: only {white:.0%} of its border is white background; the model saw renders of furniture on "
+            "white only, so expect the nearest furniture-like shape it knows (remove the background, or give "
+            "an RGBA image whose alpha marks it)")
 
 
 def parse_pose(text: str) -> tuple[float, float]:
