@@ -2,9 +2,12 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from sdfnets import paths
 
 
+@pytest.mark.slow
 def test_bench_harness_writes_both_figures_and_ratio():
     # every benchmark at tiny sizes: about 2 minutes alone on 2 cores, several times that beside a notebook test
     res = subprocess.run([sys.executable, str(paths.BENCH_DIR / "run.py"), "--quick"], capture_output=True,

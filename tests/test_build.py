@@ -158,6 +158,7 @@ def test_a_build_from_a_notebook_uses_the_cores_it_may(tmp_path, monkeypatch):
     assert seen == [6, 1, 3]
 
 
+@pytest.mark.slow
 def test_a_build_on_a_dask_cluster_writes_the_manifest_of_a_local_build(tmp_path, monkeypatch):
     """`sdfnets data build --dask ADDRESS`: every shape's work as tasks on a Dask cluster (a LocalCluster
     of two worker processes here), the same manifest, byte for byte, as the build's own processes."""
@@ -184,6 +185,7 @@ def test_a_build_on_a_dask_cluster_writes_the_manifest_of_a_local_build(tmp_path
     assert len(json.loads(a.read_text())["shapes"]) == 4
 
 
+@pytest.mark.slow
 def test_the_build_takes_a_process_pool_as_its_executor():
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor

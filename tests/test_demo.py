@@ -12,6 +12,7 @@ from sdfnets import paths
 from sdfnets.app.image2mesh import DEFAULT_RELEASE
 
 pytestmark = [
+    pytest.mark.slow,
     pytest.mark.skipif(not (shutil.which("chromium") and shutil.which("chromedriver")),
                        reason="needs chromium and chromedriver (apt-get install chromium chromium-driver)"),
     pytest.mark.skipif(not (paths.RELEASE_DIR / DEFAULT_RELEASE).exists(), reason="no released checkpoint"),

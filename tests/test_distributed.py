@@ -12,6 +12,8 @@ from sdfnets import config
 from sdfnets.deepsdf import distributed as ddp
 from sdfnets.deepsdf.train import batch_table, positions_of
 
+pytestmark = pytest.mark.slow  # the check tier (make check, CI)
+
 
 def _data(n=7, p=3000):
     g = torch.Generator().manual_seed(0)

@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from sdfnets import figures, paths
 
 from sdfnets.repro import drift
@@ -27,6 +29,7 @@ def test_tolerances_by_kind_of_value():
     assert "1 of 2 values within tolerance" in drift.report("nb", drift.compare({"a": 1.0, "b": 2.0}, {"a": 1.0, "b": 9.0}))
 
 
+@pytest.mark.slow
 def test_a_regenerated_notebook_is_compared_with_its_previous_values():
     nb = next(p for p in notebooks.list_notebooks("00"))
     assert [r.status for r in notebooks.run_all("smoke", only="00", force=True, echo=lambda *_: None)] == ["ran"]
@@ -43,6 +46,7 @@ def test_a_regenerated_notebook_is_compared_with_its_previous_values():
     assert figures.load_values(nb.stem, "smoke")["values"]
 
 
+@pytest.mark.slow
 def test_a_training_notebook_rerun_from_scratch_gives_identical_values(monkeypatch, tmp_path):
     """Determinism on CPU: notebook 02 (anchor decoders, training from scratch) run twice, each with
     an empty runs folder, records the same numbers bit for bit (wall times aside)."""

@@ -455,6 +455,7 @@ def test_a_hidden_gradio_stops_the_demo_in_one_line(monkeypatch):
     assert res.exit_code == 2 and "pip install gradio==" in res.output and "Traceback" not in res.output
 
 
+@pytest.mark.slow
 def test_no_egl_in_render_workers_is_one_line_and_marks_no_shape(tmp_path):
     env = {**os.environ, "SDFNETS_DATA_DIR": str(tmp_path), "__EGL_VENDOR_LIBRARY_FILENAMES": "/nonexistent.json",
            "PYOPENGL_PLATFORM": "egl"}
@@ -523,6 +524,7 @@ def test_flat_surfaces_and_unreadable_links_are_listed_as_failed_with_their_reas
     assert "No such file" in failed["gone.obj"]
 
 
+@pytest.mark.slow
 def test_the_demo_under_20_concurrent_hostile_uploads_stays_small_and_leaves_nothing(tmp_path):
     """A 661-byte 200000x1 PNG once drove the demo to 21.6 GB; now 20 such uploads at once (thin, tall, a
     12000² bomb, 16-bit grey, text named .png, and a plain image) each get their answer, the server's peak

@@ -201,6 +201,7 @@ def test_image_inputs_are_prepared_like_the_renders(tmp_path, monkeypatch):
     assert cameras.default_poses(3).shape == (3, 4, 4)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not RELEASE.exists(), reason="no released image-to-mesh checkpoint")
 def test_image2mesh_command_from_the_release(tmp_path):
     import trimesh
@@ -271,6 +272,7 @@ def test_onto_training_latents_moves_into_the_convex_hull():
     assert (torch.cdist(on_bank, bank).argmin(1) == torch.arange(3)).all()
 
 
+@pytest.mark.slow
 def test_refinement_makes_the_release_agree_with_its_input_view():
     """The released decoder, refined on CPU against one rendered view: its silhouette agrees better
     with the input (a procedural chair the model never saw), and the CLI flag drives the same code."""

@@ -164,6 +164,7 @@ EXPECT = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("src", NOTEBOOKS, ids=IDS)
 def test_notebook_runs_at_smoke_scale(src):
     if src.stem in REQUIRES:  # notebooks that read others' values: those first (already fresh in a full run)

@@ -73,6 +73,7 @@ def test_bad_libraries_fail_clearly(tmp_path):
         sweethome3d.read_catalog(tmp_path / "empty.sh3f")
 
 
+@pytest.mark.slow
 def test_quality_gate_passes_clean_and_fails_broken_shapes():
     src, _, _ = normalize_to_unit_sphere(_soup(_box()))
     canonical, report = watertight.canonicalize(src)
@@ -148,6 +149,7 @@ def test_pack_round_trip_and_tamper_detection(tmp_path):
         Pack(path)
 
 
+@pytest.mark.slow
 def test_pack_from_library_then_dataset_with_splits(library, tmp_path, monkeypatch):
     monkeypatch.setenv("SDFNETS_DATA_DIR", str(tmp_path / "data"))
     path = build_pack(str(library), tmp_path / "fixture-pack.zip", workers=2, progress=False)

@@ -26,9 +26,15 @@ def _chromium():
     return webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=opts)
 
 
-def test_report_lists_every_notebook_and_its_findings():
+@pytest.mark.slow
+def test_report_lists_every_notebook_and_its_findings(tmp_path, monkeypatch):
     assert [r.status for r in notebooks.run_all("smoke", only="00", echo=lambda *_: None)][0] in ("ran", "fresh")
-    page = report.build("smoke")
+    only_00 = tmp_path / "figures"  # notebook 00's values and figures alone, whatever else this session ran
+    (only_00 / "values").mkdir(parents=True)
+    shutil.copy(paths.values_path("00_data_foundation", "smoke"), only_00 / "values")
+    shutil.copytree(paths.figures_dir() / "smoke" / "00_data_foundation", only_00 / "smoke" / "00_data_foundation")
+    monkeypatch.setenv("SDFNETS_FIGURES_DIR", str(only_00))
+    page = report.build("smoke", out=tmp_path / "report")
     text = page.read_text()
     for src in notebooks.list_notebooks():
         assert f'id="{src.stem}"' in text

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 
 from sdfnets import paths
 from sdfnets.repro import workflow as wf
@@ -65,6 +66,7 @@ def test_gpu_slots_go_to_one_rule_each(tmp_path):
         assert none is None
 
 
+@pytest.mark.slow
 def test_a_workflow_run_executes_a_stale_notebook_then_calls_it_fresh(tmp_path):
     r = _snakemake("--cores", "1", "--config", "scale=smoke", "only=00", "engine=script", cwd=tmp_path)
     assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]

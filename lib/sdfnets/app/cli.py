@@ -294,13 +294,12 @@ def image2mesh(
             from ..data.cameras import camera_pose
 
             poses = np.stack([camera_pose(*parse_pose(p)) for p in pose])
-        loaded = []
-        for p in images:
-            img, warning = load_image(p, check=True)
-            loaded.append(img)
+        checked = [load_image(p, check=True) for p in images]
+        loaded = [img for img, _ in checked]
+        pipe = ImageToMesh(checkpoint, device)
+        for _, warning in checked:  # after every refusal: a command that stops says only why
             if warning:
                 typer.secho(f"warning: {warning}", fg="yellow", err=True)
-        pipe = ImageToMesh(checkpoint, device)
         with tqdm(total=100, desc="image2mesh", unit="%", bar_format="{l_bar}{bar}| {postfix}") as bar:
             def progress(frac, text):
                 bar.n = int(frac * 100)

@@ -57,6 +57,21 @@ def lookup(values: dict, key: str):
     return v
 
 
+# an unconditional generator measured against held-out shapes, beside a copier of training shapes (06 and 14)
+GENERATION = (
+    Row("generation/mmd", "{:.3f}"),
+    Row("generation/cov", "{:.2f}"),
+    Row("generation/1nna", "{:.2f}"),
+    Row("copier/mmd", "{:.3f}"),
+    Row("copier/cov", "{:.2f}"),
+    Row("copier/1nna", "{:.2f}"),
+    Row("generation/sample_nearest_train_median", "{:.4f}"),
+    Row("generation/reference_nearest_train_median", "{:.4f}"),
+    Row("generation/nearest_train_ratio", "{:.2f}"),
+    Row("generation/memorisation/memorised", "{:.1f} %", scale=100),
+)
+
+# each notebook's headline values: the first rows of its section in docs/results.md
 HEADLINES: dict[str, tuple[Row, ...]] = {
     "02_anchor_decoders": (
         Row("parameters/relu_pe", "{:,}", thesis.RELU_PE_PARAMETERS),
@@ -82,16 +97,7 @@ HEADLINES: dict[str, tuple[Row, ...]] = {
         Row("anchor start/pca_dims_for_90pct", "{}"),
     ),
     "06_weight_dit_unconditional": (
-        Row("generation/mmd", "{:.3f}"),
-        Row("generation/cov", "{:.2f}"),
-        Row("generation/1nna", "{:.2f}"),
-        Row("copier/mmd", "{:.3f}"),
-        Row("copier/cov", "{:.2f}"),
-        Row("copier/1nna", "{:.2f}"),
-        Row("generation/sample_nearest_train_median", "{:.4f}"),
-        Row("generation/reference_nearest_train_median", "{:.4f}"),
-        Row("generation/nearest_train_ratio", "{:.2f}"),
-        Row("generation/memorisation/memorised", "{:.1f} %", scale=100),
+        *GENERATION,
         Row("token_entries", "{:,}"),
     ),
     "07_weight_dit_single_view": (
@@ -184,16 +190,7 @@ HEADLINES: dict[str, tuple[Row, ...]] = {
         Row("shell/per-shape decoders (phase 1)/pairwise_cosine", "{:.3f}"),
         Row("shell/hypernetwork/residual_cosine", "{:.3f}"),
         Row("shell/per-shape decoders (phase 1)/residual_cosine", "{:.3f}"),
-        Row("generation/mmd", "{:.3f}"),
-        Row("generation/cov", "{:.2f}"),
-        Row("generation/1nna", "{:.2f}"),
-        Row("copier/mmd", "{:.3f}"),
-        Row("copier/cov", "{:.2f}"),
-        Row("copier/1nna", "{:.2f}"),
-        Row("generation/sample_nearest_train_median", "{:.4f}"),
-        Row("generation/reference_nearest_train_median", "{:.4f}"),
-        Row("generation/nearest_train_ratio", "{:.2f}"),
-        Row("generation/memorisation/memorised", "{:.1f} %", scale=100),
+        *GENERATION,
         Row("test_shapes", "{}"),
     ),
     "15_deepsdf_scaling": (
