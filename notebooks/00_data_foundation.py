@@ -64,12 +64,14 @@ view = cameras.gallery_view(ds.renders(0)["poses"])
 images = [ds.renders(i)["images"][view] for i in order]
 titles = [f"{i:04d} {ds.categories[i]}" for i in order]
 fig = plots.image_grid(images, titles, ncols=8, suptitle=f"{ds.manifest['corpus']} corpus, view {view}")
+# caption: One render of every shape of the corpus, by category: what every later phase trains on.
 figures.save_figure(fig, "corpus_gallery", notebook=NB, scale=SCALE)
 
 # %%
 counts = {c: len(v) for c, v in sorted(ds.manifest["categories"].items())}
 faces = np.array([s["meta"]["num_faces"] for s in ds.shapes])
 fig = plots.bar_counts(counts, f"{len(ds)} shapes in {len(counts)} categories")
+# caption: Shapes per category: the corpus is small and uneven, as the thesis' was.
 figures.save_figure(fig, "category_counts", notebook=NB, scale=SCALE)
 print(f"faces per mesh: median {np.median(faces):.0f}, min {faces.min()}, max {faces.max()}")
 
@@ -82,12 +84,14 @@ print(f"faces per mesh: median {np.median(faces):.0f}, min {faces.min()}, max {f
 picks = [ds.manifest["categories"][c][0] for c in list(counts)[:4]]
 slices = [sampling.sdf_slice(ds.mesh(i), axis=2, resolution=96) for i in picks]
 fig = plots.sdf_slices(slices, 1.0, [f"{i:04d} {ds.categories[i]}" for i in picks])
+# caption: Signed distance on a slice through four shapes (negative inside): the field every decoder learns.
 figures.save_figure(fig, "sdf_slices", notebook=NB, scale=SCALE)
 
 # %%
 s = ds.sdf(picks[0])
 fig = plots.histograms({"near surface": s["sdf"][s["is_near"]], "uniform in cube": s["sdf"][~s["is_near"]]},
                        f"SDF samples of shape {picks[0]:04d}", "signed distance", log=True)
+# caption: Where the SDF samples lie: near-surface samples concentrate at zero, uniform ones fill the cube.
 figures.save_figure(fig, "sdf_histogram", notebook=NB, scale=SCALE)
 
 # %% [markdown]
@@ -105,6 +109,7 @@ mesh, pts = ds.mesh(picks[0]), s["points"][:: max(1, len(s["points"]) // 4000)]
 vals = s["sdf"][:: max(1, len(s["points"]) // 4000)]
 fig = plots.plotly_mesh(np.asarray(mesh.vertices), np.asarray(mesh.faces), f"shape {picks[0]:04d} and SDF samples",
                         points=pts, values=vals)
+# caption: One canonical mesh with its SDF samples coloured by signed distance.
 figures.save_plotly(fig, "mesh_and_samples", notebook=NB, scale=SCALE)
 
 # %% [markdown]
@@ -115,6 +120,7 @@ figures.save_plotly(fig, "mesh_and_samples", notebook=NB, scale=SCALE)
 r = ds.renders(picks[1])
 fig = plots.image_grid(list(r["images"]), ncols=min(8, len(r["images"])), size=1.2,
                        suptitle=f"{len(r['images'])} views of shape {picks[1]:04d} ({ds.categories[picks[1]]})")
+# caption: The views of one shape from the Fibonacci sphere of cameras: the image side's input.
 figures.save_figure(fig, "render_views", notebook=NB, scale=SCALE)
 foreground = float(np.mean([ds.renders(i)["masks"].mean() for i in range(len(ds))]))
 print(f"mean foreground share of the images: {foreground:.3f}")

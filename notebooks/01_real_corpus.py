@@ -54,6 +54,7 @@ print(f"{info['num_shapes']} shapes, {info['num_failed']} failed the gate, {info
 
 # %%
 counts = dict(sorted(info["categories"].items(), key=lambda kv: -kv[1]))
+# caption: Canonical shapes per catalogue category in the committed pack.
 figures.save_figure(plots.bar_counts(counts, f"{info['num_shapes']} canonical shapes by catalogue category"),
                     "category_counts", notebook=NB, scale=SCALE)
 split_counts = splits.counts([s["split"] for s in pack.shapes])
@@ -67,6 +68,7 @@ poses = cameras.camera_poses(64)[[cameras.gallery_view(cameras.camera_poses(64))
 with render.Renderer(image_size=views.image_size) as r:
     images = [r.render_views(pack.mesh(s["uid"]), poses)["images"][0] for s in pick]
 fig = plots.image_grid(images, [f"{s['name'][:18]}\n{s['category']}" for s in pick], ncols=8)
+# caption: A sample of the pack: artist-made furniture, converted to watertight canonical meshes.
 figures.save_figure(fig, "gallery", notebook=NB, scale=SCALE)
 
 # %% [markdown]
@@ -76,6 +78,7 @@ figures.save_figure(fig, "gallery", notebook=NB, scale=SCALE)
 # %%
 kinds = Counter(f["reason"].split(":")[1].split("(")[0].strip() if "quality gate" in f["reason"]
                 else f["stage"] for f in pack.failed)
+# caption: Why the models that failed the conversion failed: the quality gate's reasons, counted.
 figures.save_figure(plots.bar_counts(dict(kinds.most_common()), f"{len(pack.failed)} models failed", ylabel="models"),
                     "failure_reasons", notebook=NB, scale=SCALE)
 for f in pack.failed[: views.failures_listed]:
@@ -91,6 +94,7 @@ offsets = np.array([s["gate"]["offset_p95"] for s in pack.shapes])
 faces_in = np.array([s["faces_in"] for s in pack.shapes])
 fig = plots.histograms({"canonical -> source, 95th percentile": offsets}, "surface offset after conversion",
                        "distance (unit sphere)")
+# caption: How far each canonical surface strays from its source (95th percentile): all under the gate's 0.05.
 figures.save_figure(fig, "gate_offsets", notebook=NB, scale=SCALE)
 print(f"offset p95: median {np.median(offsets):.4f}, max {offsets.max():.4f}; "
       f"source faces median {np.median(faces_in):.0f}, canonical faces median "
@@ -114,6 +118,7 @@ with render.Renderer(image_size=views.image_size) as r:
         reports += [rep] if rep else []
         pairs.append(tuple(r.render_views(m, poses)["images"][0] for m in (src, canon)))
         titles.append(f"{e.name[:18]}\n{len(src.faces)} -> " + (f"{rep.faces} faces" if rep else "FAILED"))
+# caption: Source models beside their canonical meshes: the wrapper closes gaps narrower than its resolution.
 figures.save_figure(plots.before_after(pairs, titles), "before_after", notebook=NB, scale=SCALE)
 
 # %% [markdown]

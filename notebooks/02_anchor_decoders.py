@@ -68,6 +68,7 @@ for f, a in anchors.items():
     print(f"{f:8s} final SDF L1 {a.loss[0]:.5f} after {a.meta['steps']} steps ({a.meta['seconds']:.1f} s)")
 fig = plots.curves({f: tuple(np.asarray(a.meta["history"]).T) for f, a in anchors.items()},
                    "anchor training", "step", "clamped L1 (running mean)", logy=True)
+# caption: Training of the two anchor decoders on the anchor shape (log scale): both reach a low SDF error.
 figures.save_figure(fig, "anchor_training", notebook=NB, scale=SCALE)
 
 # %% [markdown]
@@ -82,9 +83,11 @@ anchor_metrics = {f: metrics.mesh_metrics(m, ds.sdf(anchor_idx)) for f, m in anc
 images = render.thumbnails([ds.mesh(anchor_idx), *anchor_meshes.values()], 192)
 fig = plots.image_grid(images, ["ground truth", *[f"{f}: F {anchor_metrics[f]['fscore']:.2f}" for f in FAMILIES]],
                        ncols=3, size=2.2, suptitle=f"anchor: {anchor_name}")
+# caption: The anchor shape and what each decoder makes of it, with F-scores: the starting point of every per-shape network.
 figures.save_figure(fig, "anchor_meshes", notebook=NB, scale=SCALE)
 m = anchor_meshes["relu_pe"]
 if m is not None:
+    # caption: The ReLU+PE anchor mesh in 3-D.
     figures.save_plotly(plots.plotly_mesh(np.asarray(m.vertices), np.asarray(m.faces), "ReLU+PE anchor"),
                         "anchor_interactive", notebook=NB, scale=SCALE)
 anchor_metrics
@@ -98,6 +101,7 @@ anchor_metrics
 grids = {f: analysis.sdf_grids(specs[f], a.params, 96)[0] for f, a in anchors.items()}
 mid = 96 // 2
 fig = plots.sdf_slices([grids[f][:, mid, :] for f in FAMILIES], 1.02, [f"{f}, y = 0" for f in FAMILIES], ("x", "z"))
+# caption: The two decoders' fields on the slice y = 0.
 figures.save_figure(fig, "anchor_sdf_slices", notebook=NB, scale=SCALE)
 
 # %%

@@ -97,6 +97,7 @@ for k in variants:
 fig = plots.curves({k: (ts, d.mean(1)) for k, d in deviation.items()},
                    "weight interpolation vs field interpolation", "t", "mean |f(θ_t) − blend of fields|",
                    band={k: (d.min(1), d.max(1)) for k, d in deviation.items()})
+# caption: Interpolating weights vs blending fields: warm-started SIRENs stay near the blend, random starts do not, weight matching helps only partly.
 figures.save_figure(fig, "interpolation_deviation", notebook=NB, scale=SCALE)
 
 # %%
@@ -110,6 +111,7 @@ titles = [f"{k}\nt = {t:.2f}" if j == 0 else f"t = {t:.2f}" for k in variants fo
 fig = plots.image_grid(rows, titles, ncols=len(path_ts), size=1.6,
                        suptitle=f"{ds.categories[subset[ia[0]]]} → {ds.categories[subset[ib[0]]]}: meshes along "
                                 "the weight path")
+# caption: Meshes along the straight weight path between two shapes, for each way the networks were started.
 figures.save_figure(fig, "interpolation_paths", notebook=NB, scale=SCALE)
 
 # %% [markdown]
@@ -130,6 +132,7 @@ fig = plots.curves({k: (sigmas, np.median(v, 1)) for k, v in iou.items()}, "pert
                    band={k: (np.percentile(v, 25, 1), np.percentile(v, 75, 1)) for k, v in iou.items()},
                    hlines={"collapse": 0.5}, vlines={f"thesis SIREN ≤ {thesis.SIREN_COLLAPSE_SIGMA_MAX}": thesis.SIREN_COLLAPSE_SIGMA_MAX,
                            f"thesis ReLU+PE ≥ {thesis.RELU_PE_COLLAPSE_SIGMA_MIN}": thesis.RELU_PE_COLLAPSE_SIGMA_MIN})
+# caption: IoU after relative weight noise of size σ: where each family collapses, beside the thesis' bounds.
 figures.save_figure(fig, "perturbation_tolerance", notebook=NB, scale=SCALE)
 
 # %% tags=["finding"]
@@ -145,6 +148,7 @@ for k, (s, p) in tol.items():
     images += render.thumbnails([analysis.meshes(s, analysis.perturb(one, sg, g), wc.mesh_resolution)[0]
                                  for sg in show_sigmas], 128)
     titles += [f"{k}, σ = {sg}" for sg in show_sigmas]
+# caption: The same shape under growing weight noise: SIREN breaks first.
 figures.save_figure(plots.image_grid(images, titles, ncols=len(show_sigmas), size=1.7), "perturbed_meshes",
                     notebook=NB, scale=SCALE)
 

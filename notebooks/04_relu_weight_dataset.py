@@ -59,7 +59,9 @@ for x, label, ls in ((median, "median", "-"), (p95, "95th pct", "--"), (thesis.P
                      (thesis.PER_SHAPE_LOSS_P95, "thesis 95th", ":")):
     fig.axes[0].axvline(x, color="k", ls=ls, lw=0.8)
     fig.axes[0].annotate(label, (x, fig.axes[0].get_ylim()[1]), rotation=90, va="top", fontsize=7)
+# caption: Per-shape SDF error of every shape's own decoder, beside the thesis' median and 95th percentile.
 figures.save_figure(fig, "per_shape_loss_histogram", notebook=NB, scale=SCALE)
+# caption: The batched training of every decoder (mean over networks).
 figures.save_figure(plots.curves({"mean over networks": tuple(np.asarray(ws.meta["history"]).T)},
                                  "batched training", "step", "clamped L1", logy=True),
                     "training_curve", notebook=NB, scale=SCALE)
@@ -80,6 +82,7 @@ rows = [{"obj_idx": ids[k], **r} for k, r in zip(pick, metrics.mesh_metrics_many
 images = render.thumbnails([ds.mesh(ids[k]) for k in pick], 128) + render.thumbnails(decoded, 128)
 titles = [f"{ds.categories[ids[k]]}\nL1 {ws.loss[k]:.4f}" for k in pick] + [
     f"F {r['fscore']:.2f}" for r in rows]
+# caption: Shapes (top) and their decoders' meshes (bottom), with per-shape error and F-score.
 figures.save_figure(plots.image_grid(images, titles, ncols=len(pick), size=1.5,
                                      suptitle="ground truth (top), per-shape ReLU+PE decoder (bottom)"),
                     "decoder_gallery", notebook=NB, scale=SCALE)

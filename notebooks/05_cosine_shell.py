@@ -85,6 +85,7 @@ print(thesis.finding("share along the anchor, cos(w, anchor)", shell["share_alon
 
 # %%
 fig = plots.cosine_shell(stats)
+# caption: The warm-start shell: pairwise cosines, share along the anchor, PCA spectrum and per-dimension spread, against random starts.
 figures.save_figure(fig, "cosine_shell", notebook=NB, scale=SCALE)
 
 # %%

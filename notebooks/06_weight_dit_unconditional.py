@@ -58,6 +58,7 @@ gen = generate.train_weight_dit(cfg, ws, train_ids, tag="phase2")
 params = count_parameters(gen.dit)
 print(f"weight DiT: {params:,} parameters, {wd.tokens} tokens of {gen.dit.chunk:,} entries, "
       f"trained {len(gen.history) and gen.history[-1][0]} steps in {gen.seconds:.0f} s")
+# caption: The unconditional weight DiT's training loss.
 figures.save_figure(plots.curves({"phase 2 (unconditional)": tuple(np.asarray(gen.history).T)},
                                  "unconditional weight DiT training", "step", "loss EMA (standardised)", logy=True,
                                  hlines={"predict the mean vector": 1.0}),
@@ -86,6 +87,7 @@ print(weight_space)
 fig = plots.histograms({"sample → nearest training (residual)": cos_res,
                         "training → nearest other training (residual)": train_res_nn},
                        "how close samples sit to the training set", "cosine of residuals from the anchor", bins=30)
+# caption: How close samples sit to the training set: cosine of residuals to the nearest training network, beside training-to-training.
 figures.save_figure(fig, "nearest_training_cosine", notebook=NB, scale=SCALE)
 
 # %% [markdown]
@@ -115,6 +117,7 @@ nearest_shape = [train_ids[gm["nearest_train"][j]] for j in show]
 images = (render.thumbnails([sample_meshes[j] for j in show], 128)
           + render.thumbnails([ds.mesh(i) for i in nearest_shape], 128))
 titles = [f"sample {j}" for j in show] + [ds.categories[i] for i in nearest_shape]
+# caption: Samples decoded as meshes (top) and their nearest training shapes (bottom).
 figures.save_figure(plots.image_grid(images, titles, ncols=len(show), size=1.5,
                                      suptitle="unconditional samples (top) and their nearest training shape (Chamfer)"),
                     "sample_gallery", notebook=NB, scale=SCALE)

@@ -67,6 +67,7 @@ for phase in PHASES:
     g = runs[phase]
     print(f"{phase}: {count_parameters(g.dit):,} parameters, {g.dit.tokens} tokens of {g.dit.chunk:,} entries "
           f"(split {g.dit.split()}), {g.seconds:.0f} s")
+# caption: Training of the single-view weight DiTs, SIREN (phase 5) and ReLU+PE (phase 6).
 figures.save_figure(plots.curves({PHASES[p]: tuple(np.asarray(g.history).T) for p, g in runs.items()},
                                  "image-conditioned weight DiT training", "step", "loss EMA (standardised)", logy=True,
                                  hlines={"predict the mean vector": 1.0}),
@@ -96,6 +97,7 @@ for phase, g in runs.items():
           round(r["mesh"]["prediction_vs_top_attractor"]["fscore"], 3))
 labels = {i: f"{ds.uid_of(i).split('/')[-1]} {ds.categories[i]}" for i in range(len(ds))}
 for space in ("weights", "residuals"):
+    # caption: Which training shape each held-out prediction lands nearest (the thesis saw four attractors; few distinct shapes would mean collapse).
     figures.save_figure(plots.attractors({PHASES[p]: r for p, r in results.items()}, labels, space),
                         f"attractors_{space}", notebook=NB, scale=SCALE)
 
@@ -109,6 +111,7 @@ for phase, r in results.items():
               + render.thumbnails([ds.mesh(i) for i in top], 128))
     titles = ([f"input {j}" for j in show] + ["truth"] * len(show)
               + [f"F {r['inputs'][j]['fscore']:.2f}" for j in show] + [ds.categories[i] for i in top])
+    # caption: Input view, true shape, prediction (with F-score) and its nearest training shape.
     figures.save_figure(plots.image_grid(images, titles, ncols=len(show), size=1.4,
                                          suptitle=f"{PHASES[phase]}: input view, truth, prediction, top attractor"),
                         f"gallery_{phase}", notebook=NB, scale=SCALE)

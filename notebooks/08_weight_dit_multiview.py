@@ -60,6 +60,7 @@ gen = generate.train_weight_dit(cfg, ws, train_ids, features=feats[train_ids], p
 params = count_parameters(gen.dit)
 print(f"weight DiT: {params:,} parameters, {gen.dit.tokens} tokens of {gen.dit.chunk:,} entries, "
       f"{gen.history[-1][0]} steps in {gen.seconds:.0f} s")
+# caption: Training of the multi-view weight DiT (phase 7).
 figures.save_figure(plots.curves({"phase 7": tuple(np.asarray(gen.history).T)}, "multi-view weight DiT training",
                                  "step", "loss EMA (standardised)", logy=True,
                                  hlines={"predict the mean vector": 1.0, "thesis plateau": thesis.LOSS_EMA_PLATEAU}),
@@ -85,6 +86,7 @@ for name, ids in (("held-out", test_ids), ("training", seen)):
     print("   mesh F-score:", {k: round(v["fscore"], 3) for k, v in r["mesh"].items()})
 labels = {i: f"{ds.uid_of(i).split('/')[-1]} {ds.categories[i]}" for i in range(len(ds))}
 for space in ("weights", "residuals"):
+    # caption: Which training shape each held-out and each training prediction lands nearest (few distinct shapes would mean collapse).
     figures.save_figure(plots.attractors(results, labels, space), f"attractors_{space}", notebook=NB, scale=SCALE)
 
 # %%
@@ -99,6 +101,7 @@ images = ([ds.renders(test_ids[j])["images"][int(r["views"][j, 0])] for j in sho
 titles = ([f"input {j} (1 of {wd.eval_views})" for j in show] + ["truth"] * len(show)
           + [f"F {r['inputs'][j]['fscore']:.2f}" for j in show] + [ds.categories[i] for i in top]
           + ["retrieval"] * len(show))
+# caption: Held-out inputs: truth, prediction, its nearest training shape and retrieval.
 figures.save_figure(plots.image_grid(images, titles, ncols=len(show), size=1.4,
                                      suptitle="phase 7: input view, truth, prediction, top attractor, retrieval"),
                     "gallery", notebook=NB, scale=SCALE)
@@ -119,6 +122,7 @@ for k in (1, 2, 4, 8):
     by_k[k] = {"residual_cos_true_mean": float(a["cos_true"].mean()), "residual_top1_cos_mean": float(a["top_cos"][:, 0].mean()),
                "distinct_top1": a["distinct_top1"], "closer_share": float(a["closer"].mean())}
 ks = np.array(list(by_k))
+# caption: Does a second, fourth or eighth view help? Cosine of prediction to target against the number of views.
 figures.save_figure(plots.curves({"cos(prediction, target)": (ks, [by_k[k]["residual_cos_true_mean"] for k in ks]),
                                   "cos(prediction, nearest training)": (ks, [by_k[k]["residual_top1_cos_mean"] for k in ks])},
                                  "held-out inputs against the number of views", "views K", "cosine of residuals"),
@@ -142,6 +146,7 @@ profile = {"weight DiT (phase 7)": gen.loss_profile(ws.weights[[train_ids[i] for
 lrows = rows[rows < len(latent_ids)]
 profile["latent DiT (phase 12)"] = healthy.loss_profile(latents.cpu()[lrows], ts, features=feats[[latent_ids[i] for i in lrows]],
                                                         poses=poses, k=4, seed=SEED)
+# caption: Loss by diffusion timestep: flat for the weight DiT, steep for phase 12's latent DiT.
 figures.save_figure(plots.curves({k: (ts, v) for k, v in profile.items()}, "loss by diffusion timestep", "timestep t",
                                  "x0-MSE (normalised targets)", logy=True,
                                  hlines={"thesis, weight DiT at t ≈ 0": thesis.LOSS_AT_T0}),

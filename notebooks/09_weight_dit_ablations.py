@@ -68,6 +68,7 @@ for phase in ("phase8", "phase9", "phase7"):  # phase 7 last: on a node running 
     print(f"{phase}: {gens[phase].history[-1][0]} steps in {gens[phase].seconds:.0f} s, "
           f"loss EMA {gens[phase].history[-1][1]:.4f}")
 gens = {p: gens[p] for p in MODELS}
+# caption: Training of phase 7 and its two ablations (no per-dimension standardisation, no dropout).
 figures.save_figure(plots.curves({MODELS[p]: tuple(np.asarray(g.history).T) for p, g in gens.items()},
                                  "training (each in its own normalised units: predicting the mean scores 1)", "step",
                                  "loss EMA", logy=True, hlines={"thesis plateau (phase 7)": thesis.LOSS_EMA_PLATEAU}),
@@ -89,6 +90,7 @@ for phase, g in gens.items():
           round(r["residual"]["top1_cos_mean"], 4), "| closer", round(r["residual"]["closer_share"], 3),
           "| F", round(r["mesh"]["prediction"]["fscore"], 3), "| retrieval F", round(r["mesh"]["retrieval"]["fscore"], 3))
 labels = {i: f"{ds.uid_of(i).split('/')[-1]} {ds.categories[i]}" for i in range(len(ds))}
+# caption: Which training shape each ablation's held-out predictions land nearest, beside phase 7's.
 figures.save_figure(plots.attractors({MODELS[p]: r for p, r in results.items()}, labels, "residuals"),
                     "attractors_residuals", notebook=NB, scale=SCALE)
 
@@ -102,6 +104,7 @@ rows = np.random.default_rng(SEED).choice(len(train_ids), min(wd.profile_rows, l
 ids = [train_ids[i] for i in rows]
 profile = {MODELS[p]: g.loss_profile(ws.weights[ids], ts, features=feats[ids], poses=poses, k=4, seed=SEED)
            for p, g in gens.items()}
+# caption: Loss by diffusion timestep for phase 7 and its ablations.
 figures.save_figure(plots.curves({k: (ts, v) for k, v in profile.items()}, "loss by diffusion timestep", "timestep t",
                                  "x0-MSE (normalised targets)", hlines={"thesis, phase 7 at t ≈ 0": thesis.LOSS_AT_T0}),
                     "loss_profiles", notebook=NB, scale=SCALE)

@@ -65,6 +65,7 @@ print(f"{ds}\ntrain {len(train_ids)}, held-out {len(test_ids)}; residuals of {sp
 AES = {f"weight MSE, {n} dims": dict(latent=n, loss="weight") for n in ac.latents}
 AES[f"function (SDF), {ac.diffusion_latent} dims"] = dict(latent=ac.diffusion_latent, loss="function")
 aes = {name: wae.train_autoencoder(cfg, ws, train_ids, dataset=ds, **kw) for name, kw in AES.items()}
+# caption: Training of the weight autoencoders (weight MSE) and the function-space one (SDF loss).
 figures.save_figure(plots.curves({k: tuple(np.asarray(a.history).T) for k, a in aes.items()},
                                  "autoencoder training (each its own loss)", "step", "loss", logy=True),
                     "training_curves", notebook=NB, scale=SCALE)
@@ -118,6 +119,7 @@ ax[1].set(xscale="log", yscale="log", xlabel="weight MSE", ylabel="SDF clamped L
           title="weight error against field error")
 ax[0].legend(fontsize=6)
 fig.tight_layout()
+# caption: The autoencoder trap: weight cosine against mesh quality, shape by shape.
 figures.save_figure(fig, "trap_scatter", notebook=NB, scale=SCALE)
 
 # %%
@@ -131,6 +133,7 @@ images = (render.thumbnails([ds.mesh(seen[j]) for j in show], 128)
 titles = (["truth"] * len(show) + ["per-shape decoder"] * len(show)
           + [f"cos {rows[(w_name, 'training')]['cos'][j]:.4f}, F {rows[(w_name, 'training')]['fscore'][j]:.2f}" for j in show]
           + [f"cos {rows[(f_name, 'training')]['cos'][j]:.4f}, F {rows[(f_name, 'training')]['fscore'][j]:.2f}" for j in show])
+# caption: Truth and the reconstructions of each autoencoder, with weight cosine and F-score.
 figures.save_figure(plots.image_grid(images, titles, ncols=len(show), size=1.5,
                                      suptitle=f"training shapes: truth, decoder, weight-MSE AE, function AE ({ac.diffusion_latent} dims)"),
                     "trap_gallery", notebook=NB, scale=SCALE)
@@ -165,6 +168,7 @@ ax[1].bar(range(len(bars)), [sens[t] for t in names] + [sens["everywhere"], actu
 ax[1].set_xticks(range(len(bars)), bars, rotation=45, fontsize=7)
 ax[1].set(yscale="log", ylabel="mean |Δf|", title=f"field change for error energy {energy:.2e}")
 fig.tight_layout()
+# caption: Where the autoencoder's error lands against how sensitive each tensor is.
 figures.save_figure(fig, "error_vs_sensitivity", notebook=NB, scale=SCALE)
 {"energy": energy, "actual": actual, **sens}
 
@@ -207,6 +211,7 @@ ax.set(xscale="log", yscale="log", xlabel="1 − cos(w′, w)", ylabel="SDF clam
        title="how close must the weights be?")
 ax.legend(fontsize=6)
 fig.tight_layout()
+# caption: How close the weights must be: F-score after an error of a given cosine, in random and in the autoencoder's directions.
 figures.save_figure(fig, "cosine_sweep", notebook=NB, scale=SCALE)
 {k: {a: round(b, 4) for a, b in v.items() if a in ("fscore", "chamfer_l1", "iou")} for k, v in at_thesis.items()}
 
@@ -239,6 +244,7 @@ for name in (w_name, f_name):
           round(r["residual"]["cos_true_mean"], 3), "| closer", r["residual"]["closer_share"],
           "| F", round(r["mesh"]["prediction"]["fscore"], 3), "| retrieval F", round(r["mesh"]["retrieval"]["fscore"], 3))
 labels = {i: f"{ds.uid_of(i).split('/')[-1]} {ds.categories[i]}" for i in range(len(ds))}
+# caption: Phase 12's latent DiT on the autoencoder's codes: which training shape its predictions land nearest.
 figures.save_figure(plots.attractors(latent_results, labels, "residuals"), "attractors_residuals", notebook=NB, scale=SCALE)
 
 # %% tags=["finding"]

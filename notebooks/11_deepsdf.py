@@ -76,6 +76,7 @@ images = (render.thumbnails([ds.mesh(pilot_ids[i]) for i in show], 128)
           + render.thumbnails(pilot_meshes["small"], 128) + render.thumbnails(pilot_meshes["large"], 128))
 fig = plots.image_grid(images, ncols=len(show), size=1.3,
                        suptitle="pilot: ground truth (top), small decoder (middle), large decoder (bottom)")
+# caption: The 20-shape pilot: truth, the small decoder's blobs and the large decoder's clean meshes.
 figures.save_figure(fig, "pilot_blobs_vs_clean", notebook=NB, scale=SCALE)
 pilot_metrics = {k: summarize(ev.mesh_and_metrics(pilot[k].decoder, pilot[k].latents[show], ds,
                                                      [pilot_ids[i] for i in show], res, progress=False)[1])
@@ -103,14 +104,17 @@ print(f"{run.steps} steps, {run.seconds:.0f} s, {run.points_per_second / 1e6:.2f
       f"SDF L1 mean {l1.mean():.5f}, max {l1.max():.5f}; latent cosine mean {cos.mean():+.3f}")
 
 # %%
+# caption: Per-shape SDF error of the DeepSDF run on the training shapes.
 figures.save_figure(plots.histograms({"training shapes": l1}, "per-shape SDF error", "clamped L1"),
                     "sdf_l1_histogram", notebook=NB, scale=SCALE)
+# caption: Pairwise cosines of the learned latents: spread out, unlike the weight shell.
 figures.save_figure(plots.histograms({"pairs of latents": cos}, "latent pairwise cosine", "cosine"),
                     "latent_cosine_histogram", notebook=NB, scale=SCALE)
 z = run.latents.cpu().numpy()
 z0 = z - z.mean(0)
 xy = z0 @ np.linalg.svd(z0, full_matrices=False)[2][:2].T
 fig = plots.scatter_categories(xy, [ds.categories[i] for i in train_ids], "latents: first two principal directions")
+# caption: The latents on their first two principal directions, by category.
 figures.save_figure(fig, "latents_pca", notebook=NB, scale=SCALE)
 
 # %% [markdown]
@@ -128,11 +132,13 @@ train_metrics
 gallery = pick[:: max(1, len(pick) // 8)][:8]
 images = (render.thumbnails([ds.mesh(train_ids[k]) for k in gallery], 128)
           + render.thumbnails([meshes[pick.index(k)] for k in gallery], 128))
+# caption: Training shapes (top) and their DeepSDF reconstructions (bottom).
 figures.save_figure(plots.image_grid(images, [ds.categories[train_ids[k]] for k in gallery] * 2, ncols=len(gallery),
                                      size=1.4, suptitle="ground truth (top), DeepSDF reconstruction (bottom)"),
                     "mesh_gallery", notebook=NB, scale=SCALE)
 m = meshes[pick.index(gallery[0])]
 if m is not None:
+    # caption: One DeepSDF reconstruction in 3-D.
     figures.save_plotly(plots.plotly_mesh(np.asarray(m.vertices), np.asarray(m.faces), "DeepSDF reconstruction"),
                         "mesh_interactive", notebook=NB, scale=SCALE)
 
@@ -154,6 +160,7 @@ test_metrics
 # %%
 a, b = ev.other_category([ds.categories[i] for i in train_ids], pick)
 path = ev.interpolate(run.decoder, run.latents[a], run.latents[b], num=6, resolution=res)
+# caption: Decoding along the straight path between two latents of different categories.
 figures.save_figure(plots.image_grid(render.thumbnails(path, 128), ncols=6, size=1.4,
                                      suptitle=f"{ds.categories[train_ids[a]]} -> {ds.categories[train_ids[b]]}"),
                     "interpolation", notebook=NB, scale=SCALE)

@@ -82,6 +82,7 @@ feats, poses = encoders.feature_cache(enc, ds, bank=bank)
 del bank
 print(f"encoder {enc.name}: {feats.shape[-1]}-dim features of {feats.shape[0]} shapes x {feats.shape[1]} views")
 if getattr(enc, "history", None):
+    # caption: The image encoder's contrastive pretraining (InfoNCE).
     figures.save_figure(plots.curves({"InfoNCE": tuple(np.asarray(enc.history).T)}, "encoder pretraining", "step",
                                      "loss"), "encoder_training", notebook=NB, scale=SCALE)
 
@@ -95,6 +96,7 @@ models = {k: i2l.train_dit(cfg, deepsdf[k].latents, feats[shape_ids[k]], poses, 
           for k in deepsdf}
 dit_params = count_parameters(models["full"].dit)
 print(f"DiT parameters: {dit_params:,}")
+# caption: Training of the latent DiT at 20 shapes (pilot) and on the whole corpus.
 figures.save_figure(plots.curves({k: tuple(np.asarray(m.history).T) for k, m in models.items()},
                                  "latent DiT training", "step", "loss EMA (normalised latents)", logy=True,
                                  hlines={f"thesis, {thesis.PILOT_SHAPES} shapes": thesis.PILOT_LOSS_EMA,
@@ -125,6 +127,7 @@ fig = plots.histograms({k: metrics.recall(models[k].predict(feats[shape_ids[k]],
                                                   dc.eval_views, seed=SEED)[0], deepsdf[k].latents.cpu(),
                                       range(len(shape_ids[k])))["margin"] for k in models},
                        "recall: margin of the true latent over the nearest other", "cosine margin")
+# caption: Recall on training shapes: margin of the true latent over the nearest other.
 figures.save_figure(fig, "recall_margin", notebook=NB, scale=SCALE)
 
 # %% tags=["finding"]
@@ -159,6 +162,7 @@ images = (inputs + render.thumbnails([ds.mesh(test_ids[j]) for j in show], 128)
           + render.thumbnails([test_meshes["retrieval"][j] for j in show], 128))
 fig = plots.image_grid(images, ncols=len(show), size=1.4,
                        suptitle="test shapes: one input view, truth, diffusion, nearest-neighbour retrieval")
+# caption: Held-out test shapes: one input view, truth, the diffusion model's mesh, retrieval.
 figures.save_figure(fig, "test_gallery", notebook=NB, scale=SCALE)
 
 # %% [markdown]
@@ -178,6 +182,7 @@ for k, m in models.items():
     ood[k] = {"shapes": len(ood_ids), "nearest_categories": {c: cats.count(c) for c in sorted(set(cats))},
               "nearest_cosine_mean": float(sims.mean())}
     ood_meshes[k] = [latent_to_mesh(deepsdf[k].decoder, z, res) for z in z_ood[:8]]
+    # caption: Out-of-distribution inputs (figures): the categories of their nearest training latents.
     figures.save_figure(plots.bar_counts(ood[k]["nearest_categories"],
                                          f"out-of-distribution shapes: nearest training category ({k})", ylabel="shapes"),
                         f"ood_categories_{k}", notebook=NB, scale=SCALE)
@@ -187,6 +192,7 @@ images = ([ds.renders(ood_ids[j])["images"][int(views_ood[j, 0])] for j in show]
           + render.thumbnails(ood_meshes["pilot"][: len(show)], 128) + render.thumbnails(ood_meshes["full"][: len(show)], 128))
 fig = plots.image_grid(images, ncols=len(show), size=1.4,
                        suptitle="out-of-distribution: one input view, 20-shape model, full model")
+# caption: Out-of-distribution inputs: one view, the 20-shape model's and the full model's meshes.
 figures.save_figure(fig, "ood_gallery", notebook=NB, scale=SCALE)
 
 # %% [markdown]

@@ -119,6 +119,7 @@ ax[1].invert_yaxis()
 ax[1].set(xlabel="x0-MSE at t = 0 (normalised targets; 1 = predicting the mean)", title="can it reproduce a clean input?")
 ax[1].legend(fontsize=7)
 fig.tight_layout()
+# caption: Phases 6-10 against phase 12 on the same held-out inputs.
 figures.save_figure(fig, "summary", notebook=NB, scale=SCALE)
 
 # %% tags=["finding"]

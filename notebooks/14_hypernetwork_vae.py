@@ -64,6 +64,7 @@ hr = hypernet.train_hypernet(cfg, ds, train_ids, anchor)
 print(f"hypernetwork {count_parameters(hr.net):,} parameters + {hr.codes.numel():,} code entries; phase 1 stores "
       f"{len(train_ids) * ws.spec.num_params:,} weights for the same shapes. Trained in {hr.seconds:.0f} s "
       f"(phase 1: {ws.meta['seconds']:.0f} s for {len(ws.uids)} decoders)")
+# caption: Training of the hypernetwork through the SDF loss (phase 3).
 figures.save_figure(plots.curves({"hypernetwork (SDF loss)": tuple(np.asarray(hr.history).T)}, "phase 3 training",
                                  "step", "SDF L1 (unclamped prediction)", logy=True),
                     "training_curve", notebook=NB, scale=SCALE)
@@ -78,6 +79,7 @@ gen_w = hr.weights()
 bank = SDFBank.from_dataset(ds, train_ids, gen_w.device)
 sdf = {"hypernetwork": per_shape_loss(ws.spec, unflatten(ws.spec, gen_w), bank),
        "per-shape decoders (phase 1)": ws.loss[train_ids]}
+# caption: Per-shape SDF error: the hypernetwork beside phase 1's per-shape decoders.
 figures.save_figure(plots.histograms(sdf, "per-shape SDF error", "clamped L1", bins=40), "sdf_error", notebook=NB,
                     scale=SCALE)
 pick = list(range(0, len(train_ids), max(1, len(train_ids) // hc.eval_shapes)))[: hc.eval_shapes]
@@ -92,6 +94,7 @@ show = pick[:8]
 images = (render.thumbnails([ds.mesh(train_ids[i]) for i in show], 128)
           + render.thumbnails(mesh_sets["per-shape decoders (phase 1)"][: len(show)], 128)
           + render.thumbnails(mesh_sets["hypernetwork"][: len(show)], 128))
+# caption: Truth, phase 1's decoders and the hypernetwork's decoders.
 figures.save_figure(plots.image_grid(images, ncols=len(show), size=1.4,
                                      suptitle="truth, per-shape decoder (phase 1), hypernetwork (phase 3)"),
                     "reconstruction_gallery", notebook=NB, scale=SCALE)
@@ -107,6 +110,7 @@ shell = {"hypernetwork": analysis.shell_stats(gen_w, anchor.expand_as(gen_w)),
 shell_values = {k: {"pairwise_cosine": s["pairwise_cosine"], "residual_cosine": s["residual_cosine"],
                     "residual_ratio": float(np.mean(s["residual_ratio"])), "low_std_dims": s["low_std_dims"]}
                 for k, s in shell.items()}
+# caption: The hypernetwork's decoders in weight space: the same shell diagnostics as notebook 05.
 figures.save_figure(plots.cosine_shell(shell), "cosine_shell", notebook=NB, scale=SCALE)
 shell_values
 
@@ -123,6 +127,7 @@ for a, b in pairs:
     z = torch.stack([(1 - t) * hr.codes[a] + t * hr.codes[b] for t in ts])
     images += render.thumbnails(collapse.decode(ws.spec, hr.weights(z), cfg.weightspace.mesh_resolution), 128)
     titles += [f"t = {t:.2f}" for t in ts]
+# caption: Decoders written from codes along a straight path between two shapes.
 figures.save_figure(plots.image_grid(images, titles, ncols=len(ts), size=1.5, suptitle="code interpolation"),
                     "interpolation", notebook=NB, scale=SCALE)
 
@@ -150,12 +155,14 @@ clouds = {"samples": collapse.mesh_clouds(samples, wd.cloud_points, SEED),
 gm = collapse.generated(clouds["samples"], clouds["held out"], clouds["train"])
 copy_rows = rng.choice(len(train_ids), hc.samples, replace=len(train_ids) < hc.samples)
 copier = collapse.generated(clouds["train"][copy_rows], clouds["held out"], clouds["train"])
+# caption: Phase 4: the VAE over the codes and the latent diffusion model on its latents.
 figures.save_figure(plots.curves({"VAE (reconstruction + β·KL)": tuple(np.asarray(vae_hist).T),
                                   "latent diffusion (loss EMA)": tuple(np.asarray(dit_hist).T)},
                                  "phase 4 training", "step", "loss", logy=True), "phase4_training", notebook=NB, scale=SCALE)
 show = list(range(min(8, len(samples))))
 near = [train_ids[gm["nearest_train"][j]] for j in show]
 images = render.thumbnails([samples[j] for j in show], 128) + render.thumbnails([ds.mesh(i) for i in near], 128)
+# caption: Phase 4 samples (top) and their nearest training shapes (bottom).
 figures.save_figure(plots.image_grid(images, [f"sample {j}" for j in show] + [ds.categories[i] for i in near],
                                      ncols=len(show), size=1.5,
                                      suptitle="phase 4 samples (top) and their nearest training shape (Chamfer)"),

@@ -137,6 +137,7 @@ for n in sizes:  # the OOD section below reuses the largest N's models
 
 # %%
 ns = np.array(sizes)
+# caption: Against the number of training shapes N: the decoder's SDF error and the latent DiT's loss.
 figures.save_figure(plots.curves({"SDF L1 mean": (ns, [rows[n]["sdf_l1_mean"] for n in sizes]),
                                   "SDF L1 max": (ns, [rows[n]["sdf_l1_max"] for n in sizes]),
                                   "latent DiT loss EMA": (ns, [rows[n]["dit_loss_ema"] for n in sizes])},
@@ -144,6 +145,7 @@ figures.save_figure(plots.curves({"SDF L1 mean": (ns, [rows[n]["sdf_l1_mean"] fo
                                  hlines={"thesis DiT EMA, 20 shapes": thesis.PILOT_LOSS_EMA,
                                          f"thesis DiT EMA, {thesis.SHAPES} shapes": thesis.FULL_LOSS_EMA}),
                     "fit_and_loss", notebook=NB, scale=SCALE)
+# caption: Against N: recall on training shapes, and held-out F-score of the DiT beside retrieval.
 figures.save_figure(plots.curves({"recall top-1 (training shapes)": (ns, [rows[n]["recall_top1"] for n in sizes]),
                                   "held-out F, diffusion": (ns, [rows[n]["test"]["diffusion"]["fscore"] for n in sizes]),
                                   "held-out F, retrieval": (ns, [rows[n]["test"]["retrieval"]["fscore"] for n in sizes]),
@@ -185,9 +187,11 @@ show = list(range(min(8, len(ood_ids))))
 images = [ds.renders(ood_ids[j])["images"][int(ood_views[j, 0])] for j in show]
 for b in (0.0, 1.0):
     images += render.thumbnails([galleries[b][j] for j in show], 128)
+# caption: Out-of-distribution inputs: the DiT's sample and the same latent moved onto the training latents' manifold.
 figures.save_figure(plots.image_grid(images, ncols=len(show), suptitle="out-of-distribution: one input view, the DiT's "
                                     "sample, the same latent moved onto the training latents' manifold (blend 1)"),
                     "ood_manifold_gallery", notebook=NB, scale=SCALE)
+# caption: Share of out-of-distribution meshes in one part, for each blend towards the training manifold.
 figures.save_figure(plots.bar_counts({k: v["ood_holds_together"] for k, v in manifold.items()},
                                      f"OOD meshes whose largest part holds ≥ 90 % of the volume (N = {n})", ylabel="share"),
                     "ood_manifold", notebook=NB, scale=SCALE)

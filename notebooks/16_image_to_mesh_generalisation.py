@@ -151,6 +151,7 @@ seconds = time.perf_counter() - t0
 
 # %%
 names = list(results)
+# caption: F-score on every held-out shape for each method: the DiT at 1-8 views, retrieval, refinement, the decoder's ceiling.
 figures.save_figure(plots.bar_counts({n: results[n]["fscore"] for n in names},
                                      f"held-out shapes ({len(test_ids)}): F-score@0.02", ylabel="F-score"),
                     "fscore_by_method", notebook=NB, scale=SCALE)
@@ -162,6 +163,7 @@ rows_img = ([inputs[c4][2][j][0] for j in show] + render.thumbnails([ds.mesh(tes
             + render.thumbnails([latent_to_mesh(parts.decoder, samples[c4][j], res) for j in show], 128)
             + render.thumbnails([latent_to_mesh(parts.decoder, z_ref[j], res) for j in show], 128)
             + render.thumbnails([latent_to_mesh(parts.decoder, parts.latents[oracle[j]], res) for j in show], 128))
+# caption: One input view, truth, the DiT from 4 views, refinement, and oracle retrieval.
 figures.save_figure(plots.image_grid(rows_img, ncols=len(show), suptitle="one input view, truth, DiT (4 views), "
                                      "refined, oracle retrieval"), "gallery", notebook=NB, scale=SCALE)
 

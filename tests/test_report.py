@@ -1,11 +1,15 @@
 """`make report`: one HTML page from the notebooks, figures and recorded values, opened in headless
 Chromium: it loads, every image loads, every link resolves."""
 
+import fnmatch
+import html
 import shutil
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sdfnets import paths
 from sdfnets.repro import execute as notebooks
@@ -101,3 +105,69 @@ def test_text_from_values_files_is_shown_never_run(tmp_path, monkeypatch):
         assert "<script>alert('corpus')</script>" in text and 'onerror="alert(1)"' in text
     finally:
         driver.quit()
+
+
+def test_each_figure_sits_under_the_cell_that_saved_it_with_its_caption(tmp_path, monkeypatch):
+    """The committed full-scale report: every figure once, in the order the notebook saves them, captioned with
+    the `# caption:` written above the call that saved it."""
+    import re
+
+    import jupytext
+
+    monkeypatch.setenv("SDFNETS_FIGURES_DIR", str(paths.REPO_ROOT / "figures"))  # read only
+    page = report.build("full", out=tmp_path / "report").read_text()
+    for src in notebooks.list_notebooks():
+        saved = sorted(p.name for p in (paths.REPO_ROOT / "figures" / "full" / src.stem).glob("*.*"))
+        shown = re.findall(rf'(?:src|href)="figures/{src.stem}/([^"]+)"', page)
+        assert sorted(set(shown)) == saved and len(shown) == len(saved), src.stem
+        order = [p for c in jupytext.read(src).cells if c.cell_type == "code" for p, _ in report._figures_of(c.source)]
+        rank = [next(i for i, p in enumerate(order) if fnmatch.fnmatch(Path(name).stem, p)) for name in shown]
+        assert rank == sorted(rank), f"{src.stem}: figures out of the notebook's order"
+        for _, caption in (x for c in jupytext.read(src).cells if c.cell_type == "code" for x in report._figures_of(c.source)):
+            if saved:
+                assert caption and caption in html.unescape(page), (src.stem, caption)
+
+
+GUARD = {"script": 0, "on": 0, "javascript": 0}
+
+
+def _active(page: str) -> dict:
+    """What in a page could run: script elements, on* attributes, javascript: links."""
+    from html.parser import HTMLParser
+
+    found = {"script": 0, "on": 0, "javascript": 0}
+
+    class Scan(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            found["script"] += tag == "script"
+            for name, value in attrs:
+                found["on"] += name.lower().startswith("on")
+                found["javascript"] += (value or "").strip().lower().startswith("javascript:")
+
+    Scan().feed(page)
+    return found
+
+
+@pytest.mark.slow
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.lists(st.sampled_from(list("<>\"'=/&;:()[]!` ab") + [
+    "<script>", "</script>", "javascript:", "onerror=", "<img src=x ", "[x](javascript:alert(1))", "<!--", "]]>",
+    "<a href=", "**", "\n\n", "$x$"]), max_size=12).map("".join))
+def test_fuzzed_values_files_add_nothing_that_runs(tmp_path_factory, monkeypatch, text):
+    """Any text in a values file's fields, findings and keys leaves the page with exactly the scripts, event
+    attributes and javascript: links of a page built from plain values (the template's own)."""
+    import json
+
+    tmp = tmp_path_factory.mktemp("fuzz")
+    monkeypatch.setenv("SDFNETS_FIGURES_DIR", str(tmp / "figures"))
+    values = paths.values_path("02_anchor_decoders", "smoke")
+    values.parent.mkdir(parents=True)
+
+    def page_with(s):
+        values.write_text(json.dumps({"corpus": s, "device": s, "git_commit": s, "num_shapes": s, "findings": [s],
+                                      "values": {s or "k": s}}))
+        return report.build("smoke", out=tmp / "report").read_text()
+
+    if not any(GUARD.values()):
+        GUARD.update(_active(page_with("plain")))
+    assert _active(page_with(text)) == GUARD
