@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 import numpy as np
 
 from . import figures  # noqa: F401  (applies the project style)
@@ -53,9 +54,12 @@ def bar_counts(counts: dict[str, float], title: str, xlabel: str = "", ylabel: s
     names = list(counts)
     if max((len(k) for k in names), default=0) <= 14:
         fig, ax = plt.subplots(figsize=(max(4.0, 0.45 * len(counts) + 1.5), 3.0))
-        ax.bar(names, [counts[k] for k in names], color="#7f93b8")
+        vals = [counts[k] for k in names]
+        ax.bar(names, vals, color="#7f93b8")
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
+        if all(float(v).is_integer() for v in vals):  # counts: whole-number ticks
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.tick_params(axis="x", rotation=45)
     else:
         fig, ax = plt.subplots(figsize=(7.5, 0.8 + 0.28 * len(names)))
@@ -152,8 +156,9 @@ def curves(series: dict[str, tuple[np.ndarray, np.ndarray]], title: str, xlabel:
            hlines: dict[str, float] | None = None, vlines: dict[str, float] | None = None):
     """Lines (x, y) by name; optional shaded (low, high) bands and labelled reference lines."""
     fig, ax = plt.subplots(figsize=(5.4, 3.4))
-    for name, (x, y) in series.items():
-        (line,) = ax.plot(x, y, marker="o" if len(x) < 20 else None, ms=3, label=name)
+    styles = ("-", "--", "-.", ":")  # a curve drawn over another stays visible through the gaps of its dashes
+    for i, (name, (x, y)) in enumerate(series.items()):
+        (line,) = ax.plot(x, y, ls=styles[i % len(styles)], marker="o" if len(x) < 20 else None, ms=3, label=name)
         if band and name in band:
             ax.fill_between(x, *band[name], color=line.get_color(), alpha=0.2, lw=0)
     for name, y in (hlines or {}).items():
@@ -167,7 +172,7 @@ def curves(series: dict[str, tuple[np.ndarray, np.ndarray]], title: str, xlabel:
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="best", framealpha=0.8)
     fig.tight_layout()
     return fig
 
@@ -221,6 +226,7 @@ def attractors(results: dict[str, dict], labels: dict[int, str] | None = None, s
         b.set_xticks(range(len(top)), [(labels or {}).get(k, str(k)) for k, _ in top], rotation=60, fontsize=6,
                      ha="right")
         b.set(title=f"nearest training shape over {len(x)} inputs ({len(counts)} distinct)", ylabel="inputs")
+        b.yaxis.set_major_locator(MaxNLocator(integer=True))
     fig.suptitle(f"attractors ({'raw weight vectors' if space == 'weights' else 'residuals from the common start'})")
     fig.tight_layout()
     return fig
