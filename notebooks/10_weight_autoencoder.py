@@ -131,8 +131,10 @@ images = (render.thumbnails([ds.mesh(seen[j]) for j in show], 128)
           + render.thumbnails([true_meshes["training"][j] for j in show], 128)
           + render.thumbnails(recon[w_name], 128) + render.thumbnails(recon[f_name], 128))
 titles = (["truth"] * len(show) + ["per-shape decoder"] * len(show)
-          + [f"cos {rows[(w_name, 'training')]['cos'][j]:.4f}, F {rows[(w_name, 'training')]['fscore'][j]:.2f}" for j in show]
-          + [f"cos {rows[(f_name, 'training')]['cos'][j]:.4f}, F {rows[(f_name, 'training')]['fscore'][j]:.2f}" for j in show])
+          + [f"weight AE: cos {rows[(w_name, 'training')]['cos'][j]:.4f}, F {rows[(w_name, 'training')]['fscore'][j]:.2f}"
+             for j in show]
+          + [f"function AE: cos {rows[(f_name, 'training')]['cos'][j]:.4f}, F {rows[(f_name, 'training')]['fscore'][j]:.2f}"
+             for j in show])
 # caption: Truth and the reconstructions of each autoencoder, with weight cosine and F-score.
 figures.save_figure(plots.image_grid(images, titles, ncols=len(show), size=1.5,
                                      suptitle=f"training shapes: truth, decoder, weight-MSE AE, function AE ({ac.diffusion_latent} dims)"),

@@ -111,8 +111,12 @@ ax[0].set_yticks(y, names, fontsize=8)
 ax[0].invert_yaxis()
 ax[0].set(xlabel="F-score@0.02 on held-out shapes", title="what the meshes say")
 ax[0].legend(fontsize=7, loc="upper right")
-t0 = [table[n]["loss_t0"] for n in names]
-ax[1].barh(y, t0, color=["C3"] * 4 + ["C1", "C1", "C2"], log=True)
+t0 = np.array([np.nan if table[n]["loss_t0"] is None else table[n]["loss_t0"] for n in names], float)
+ax[1].scatter(t0, y, c=["C3"] * 4 + ["C1", "C1", "C2"], zorder=3)  # points, not bars: the axis is logarithmic
+ax[1].hlines(y, np.nanmin(t0) / 2, t0, color="0.8", lw=0.8)
+ax[1].set_xscale("log")
+for yi in y[np.isnan(t0)]:
+    ax[1].annotate("no diffusion model: no loss by timestep", (np.nanmin(t0) / 2, yi), fontsize=7, va="center")
 ax[1].axvline(thesis.LOSS_AT_T0, color="k", ls="--", lw=0.9, label=f"thesis, phase 7: {thesis.LOSS_AT_T0}")
 ax[1].set_yticks(y, [f"{table[n]['dims']:,} dims" for n in names], fontsize=8)
 ax[1].invert_yaxis()

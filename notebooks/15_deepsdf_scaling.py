@@ -137,23 +137,26 @@ for n in sizes:  # the OOD section below reuses the largest N's models
 
 # %%
 ns = np.array(sizes)
-# caption: Against the number of training shapes N: the decoder's SDF error and the latent DiT's loss.
-figures.save_figure(plots.curves({"SDF L1 mean": (ns, [rows[n]["sdf_l1_mean"] for n in sizes]),
-                                  "SDF L1 max": (ns, [rows[n]["sdf_l1_max"] for n in sizes]),
-                                  "latent DiT loss EMA": (ns, [rows[n]["dit_loss_ema"] for n in sizes])},
-                                 "phase 11 fit and phase 12 loss against N", "training shapes N", "value", logy=True,
-                                 hlines={"thesis DiT EMA, 20 shapes": thesis.PILOT_LOSS_EMA,
-                                         f"thesis DiT EMA, {thesis.SHAPES} shapes": thesis.FULL_LOSS_EMA}),
-                    "fit_and_loss", notebook=NB, scale=SCALE)
-# caption: Against N: recall on training shapes, and held-out F-score of the DiT beside retrieval.
-figures.save_figure(plots.curves({"recall top-1 (training shapes)": (ns, [rows[n]["recall_top1"] for n in sizes]),
-                                  "held-out F, diffusion": (ns, [rows[n]["test"]["diffusion"]["fscore"] for n in sizes]),
-                                  "held-out F, retrieval": (ns, [rows[n]["test"]["retrieval"]["fscore"] for n in sizes]),
-                                  "OOD: cosine to nearest training latent": (ns, [rows[n]["ood_nearest_cosine"] for n in sizes]),
-                                  "OOD: largest part ≥ 90 % of the volume": (ns, [rows[n]["ood"]["holds_together"] for n in sizes]),
-                                  "OOD: F against the true figure": (ns, [rows[n]["ood"]["fscore_truth"] for n in sizes])},
-                                 "phase 12 against N", "training shapes N", "value"),
-                    "image_to_latent", notebook=NB, scale=SCALE)
+# caption: Against the number of training shapes N: the decoder's SDF error and the latent DiT's loss, each on its own axis.
+figures.save_figure(plots.panels({
+    "clamped SDF L1 (training shapes)": {"mean": (ns, [rows[n]["sdf_l1_mean"] for n in sizes]),
+                                         "max": (ns, [rows[n]["sdf_l1_max"] for n in sizes])},
+    "latent DiT loss EMA": {"ours": (ns, [rows[n]["dit_loss_ema"] for n in sizes])}},
+    "phase 11 fit and phase 12 loss against N", "training shapes N", logy=("clamped SDF L1 (training shapes)",
+                                                                         "latent DiT loss EMA"),
+    hlines={"latent DiT loss EMA": {"thesis, 20 shapes": thesis.PILOT_LOSS_EMA,
+                                    f"thesis, {thesis.SHAPES} shapes": thesis.FULL_LOSS_EMA}}),
+    "fit_and_loss", notebook=NB, scale=SCALE)
+# caption: Against N: recall on training shapes, held-out F-score of the DiT beside retrieval, and three views of the out-of-distribution outputs.
+figures.save_figure(plots.panels({
+    "recall top-1 (training shapes)": {"DiT": (ns, [rows[n]["recall_top1"] for n in sizes])},
+    "held-out F-score@0.02": {"diffusion": (ns, [rows[n]["test"]["diffusion"]["fscore"] for n in sizes]),
+                              "retrieval": (ns, [rows[n]["test"]["retrieval"]["fscore"] for n in sizes])},
+    "OOD: cosine to nearest training latent": {"DiT": (ns, [rows[n]["ood_nearest_cosine"] for n in sizes])},
+    "OOD: share with one part ≥ 90 % of volume": {"DiT": (ns, [rows[n]["ood"]["holds_together"] for n in sizes])},
+    "OOD: F-score against the true figure": {"DiT": (ns, [rows[n]["ood"]["fscore_truth"] for n in sizes])}},
+    "phase 12 against N", "training shapes N"),
+    "image_to_latent", notebook=NB, scale=SCALE)
 
 # %% [markdown]
 # ## Out-of-distribution outputs that hold together: onto the training latents' manifold

@@ -164,8 +164,10 @@ rows_img = ([inputs[c4][2][j][0] for j in show] + render.thumbnails([ds.mesh(tes
             + render.thumbnails([latent_to_mesh(parts.decoder, z_ref[j], res) for j in show], 128)
             + render.thumbnails([latent_to_mesh(parts.decoder, parts.latents[oracle[j]], res) for j in show], 128))
 # caption: One input view, truth, the DiT from 4 views, refinement, and oracle retrieval.
-figures.save_figure(plots.image_grid(rows_img, ncols=len(show), suptitle="one input view, truth, DiT (4 views), "
-                                     "refined, oracle retrieval"), "gallery", notebook=NB, scale=SCALE)
+row_names = ("input view", "truth", "DiT, 4 views", "refined", "oracle retrieval")
+figures.save_figure(plots.image_grid(rows_img, [r for r in row_names for _ in show], ncols=len(show),
+                                     suptitle=f"{len(show)} held-out shapes, one per column"), "gallery",
+                    notebook=NB, scale=SCALE)
 
 # %%
 strip = {k: {m: v[m] for m in ("fscore", "chamfer_l1", "iou", "normal_consistency", "one_part", "holds_together",

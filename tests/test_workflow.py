@@ -18,6 +18,14 @@ SNAKEFILE = paths.REPO_ROOT / "workflow" / "Snakefile"
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
 
+@pytest.fixture(autouse=True)
+def own_outputs(tmp_path, monkeypatch):
+    """Each test's own figures and build folders: whether a notebook is fresh must not depend on what other
+    tests of the session ran before (the notebooks at smoke record values there)."""
+    monkeypatch.setenv("SDFNETS_FIGURES_DIR", str(tmp_path / "figures"))
+    monkeypatch.setenv("SDFNETS_BUILD_DIR", str(tmp_path / "build"))
+
+
 def _snakemake(*args, cwd, env=None):
     return subprocess.run([SNAKEMAKE, "-s", str(SNAKEFILE), "--rerun-triggers", "mtime", *args], cwd=cwd, capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, timeout=600)

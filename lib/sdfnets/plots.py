@@ -177,6 +177,29 @@ def curves(series: dict[str, tuple[np.ndarray, np.ndarray]], title: str, xlabel:
     return fig
 
 
+def panels(panels: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]], title: str, xlabel: str,
+           logy: Sequence[str] = (), hlines: dict[str, dict[str, float]] | None = None):
+    """Small multiples: one axis per quantity (its name is the axis label), its lines by name, sharing x;
+    for quantities that do not share a unit. ``logy`` names the panels with a log y axis, ``hlines`` their
+    labelled reference lines."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.3 * len(panels), 3.2), sharex=True, squeeze=False)
+    styles = ("-", "--", "-.", ":")
+    for ax, (quantity, series) in zip(axes[0], panels.items()):
+        for i, (name, (x, y)) in enumerate(series.items()):
+            ax.plot(x, y, ls=styles[i % len(styles)], marker="o", ms=3, label=name)
+        for name, y in (hlines or {}).get(quantity, {}).items():
+            ax.axhline(y, color="0.4", ls="--", lw=0.8)
+            ax.annotate(name, (ax.get_xlim()[0], y), fontsize=7, va="bottom", color="0.3")
+        if quantity in logy:
+            ax.set_yscale("log")
+        ax.set(xlabel=xlabel, ylabel=quantity)
+        if len(series) > 1:
+            ax.legend(fontsize=7, loc="best", framealpha=0.8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
 def cosine_shell(stats: dict[str, dict], low_std: float = 1e-4):
     """The warm-start cosine-shell diagnostic, four panels, one colour per weight dataset
     (``stats[name]`` from :func:`sdfnets.weightspace.analysis.shell_stats`)."""
