@@ -116,7 +116,7 @@ ax[1].scatter(t0, y, c=["C3"] * 4 + ["C1", "C1", "C2"], zorder=3)  # points, not
 ax[1].hlines(y, np.nanmin(t0) / 2, t0, color="0.8", lw=0.8)
 ax[1].set_xscale("log")
 for yi in y[np.isnan(t0)]:
-    ax[1].annotate("no diffusion model: no loss by timestep", (np.nanmin(t0) / 2, yi), fontsize=7, va="center")
+    ax[1].annotate("not recorded for this row", (np.nanmin(t0) / 2, yi), fontsize=7, va="center")
 ax[1].axvline(thesis.LOSS_AT_T0, color="k", ls="--", lw=0.9, label=f"thesis, phase 7: {thesis.LOSS_AT_T0}")
 ax[1].set_yticks(y, [f"{table[n]['dims']:,} dims" for n in names], fontsize=8)
 ax[1].invert_yaxis()

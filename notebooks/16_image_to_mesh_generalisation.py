@@ -166,7 +166,7 @@ rows_img = ([inputs[c4][2][j][0] for j in show] + render.thumbnails([ds.mesh(tes
 # caption: One input view, truth, the DiT from 4 views, refinement, and oracle retrieval.
 row_names = ("input view", "truth", "DiT, 4 views", "refined", "oracle retrieval")
 figures.save_figure(plots.image_grid(rows_img, [r for r in row_names for _ in show], ncols=len(show),
-                                     suptitle=f"{len(show)} held-out shapes, one per column"), "gallery",
+                                     suptitle="held-out shapes, one per column"), "gallery",
                     notebook=NB, scale=SCALE)
 
 # %%
