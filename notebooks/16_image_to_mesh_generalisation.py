@@ -48,6 +48,7 @@ from sdfnets.data.splits import with_ood
 from sdfnets.deepsdf import reconstruct
 from sdfnets.image2latent import encoders
 from sdfnets.image2latent import generalise as gen
+from sdfnets.multiview import hull
 
 NB = "16_image_to_mesh_generalisation"
 torch.backends.cuda.matmul.allow_tf32 = True  # grids, fits and refinement in TF32 on a GPU (notebook 15 measures the difference)
@@ -95,6 +96,21 @@ for c in conditions:
           f"{time.perf_counter() - t0:.0f} s")
 
 # %% [markdown]
+# ## The visual hull: the same views, no learning
+# A point of the cube is kept when it projects inside the object's silhouette in every view (known poses):
+# the largest shape those views allow (`sdfnets.multiview.hull`). Nothing is trained, so held-out and
+# out-of-distribution shapes are alike to it; concavities no silhouette sees stay filled. It is the baseline
+# an image → 3-D method should beat from the same views.
+
+# %%
+for k in (1, 2, 4, 8):
+    c = gen.Condition(k, "known")
+    _, told, images, _ = inputs[c]
+    results[f"visual hull, {c.name}"] = hull.measure(ds, test_ids, images, told.numpy(), yfov, res)
+    print(f"visual hull, {c.name}: F {results[f'visual hull, {c.name}']['fscore']:.3f} "
+          f"(DiT {results[f'diffusion, {c.name}']['fscore']:.3f})")
+
+# %% [markdown]
 # ## Closing the gap: silhouette refinement and best-of-S sampling
 # Refinement starts from the DiT's sample and follows the gradient of the silhouette loss through the
 # frozen decoder at the poses the DiT was told (with default poses they are wrong, so the refinement
@@ -140,6 +156,7 @@ ood = {"diffusion": gen.measure(parts, z_ood, ds, ood_ids, res)}
 ood["refined"] = gen.measure(parts, gen.refine_all(parts, z_ood, images, told, yfov, rcfg), ds, ood_ids, res)
 ood["retrieval"] = gen.measure(parts, parts.latents[metrics.retrieve(feats, ood_ids, vids, train_ids)].cpu(), ds,
                                ood_ids, res)
+ood["visual hull"] = hull.measure(ds, ood_ids, images, told.numpy(), yfov, res)
 ood["oracle retrieval"] = gen.measure(parts, parts.latents[gen.oracle_rows(ds, ood_ids, train_ids)].cpu(), ds, ood_ids,
                                       res)
 for k, v in ood.items():

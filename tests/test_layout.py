@@ -7,7 +7,7 @@ import ast
 
 from sdfnets import paths
 
-SCIENCE = ("config", "data", "deepsdf", "diffusion", "weightspace", "image2latent", "metrics", "train", "field",
+SCIENCE = ("config", "data", "deepsdf", "diffusion", "weightspace", "image2latent", "multiview", "metrics", "train", "field",
            "layers", "thesis", "paths", "io", "devices", "cudagraphs", "parallel")
 
 

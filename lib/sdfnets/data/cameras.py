@@ -68,3 +68,16 @@ def default_poses(k: int) -> np.ndarray:
     d = GALLERY_DIRECTION / np.linalg.norm(GALLERY_DIRECTION)
     az, el = math.degrees(math.atan2(d[0], d[2])), math.degrees(math.asin(d[1]))
     return np.stack([camera_pose(az + j * 360.0 / k, el) for j in range(k)])
+
+
+def project(points: np.ndarray, poses: np.ndarray, yfov: float) -> tuple[np.ndarray, np.ndarray]:
+    """World points [N, 3] seen by cameras [K, 4, 4] (camera-to-world, OpenGL: looking down -Z, +Y up, square
+    images of vertical field of view ``yfov``): image coordinates [K, N, 2] in [-1, 1] (x right, y down, pixel
+    centres of an R-pixel image at (2i + 1) / R - 1) and depth in front of the camera [K, N] (negative behind)."""
+    world_to_cam = np.linalg.inv(poses)
+    p = np.einsum("kij,nj->kni", world_to_cam[:, :3, :3], points) + world_to_cam[:, None, :3, 3]
+    depth = -p[..., 2]
+    t = np.tan(yfov / 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        uv = np.stack([p[..., 0] / (depth * t), -p[..., 1] / (depth * t)], -1)
+    return uv, depth

@@ -6,13 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import trimesh
-from tqdm import tqdm
 
 from .. import metrics
 from ..data.bank import SDFBank
-from ..field import clamped_l1, grid_to_mesh, sdf_grid
-from ..parallel import default_workers, process_pool
+from ..field import clamped_l1, sdf_grid
 from .model import latent_to_mesh
 
 
@@ -28,14 +25,6 @@ def per_shape_sdf_l1(decoder, latents: torch.Tensor, bank: SDFBank, num_points: 
     return torch.cat(out).numpy()
 
 
-def _grid_job(args) -> tuple:
-    """Marching cubes, metrics against the truth and connected parts of one SDF grid (a worker's job)."""
-    grid, samples, seed = args
-    mesh = grid_to_mesh(grid)
-    found = {**metrics.mesh_metrics(mesh, samples, seed=seed), **metrics.components(mesh)}
-    return (None, None, found) if mesh is None else (mesh.vertices, mesh.faces, found)
-
-
 def mesh_and_metrics(decoder, latents: torch.Tensor, dataset, obj_ids, resolution: int = 128,
                      progress: bool = True, workers: int | None = None):
     """Decode the mesh of ``latents[k]`` and measure it against shape ``obj_ids[k]``'s samples; each
@@ -45,13 +34,7 @@ def mesh_and_metrics(decoder, latents: torch.Tensor, dataset, obj_ids, resolutio
     ids = [int(i) for i in obj_ids]
     jobs = ((sdf_grid(decoder.field(z), resolution, device=decoder.device), dataset.sdf(i), i)
             for z, i in zip(latents, ids))
-    workers = default_workers(len(ids)) if workers is None else min(workers, len(ids))
-    done = (map(_grid_job, jobs) if workers <= 1 else process_pool(workers).map(_grid_job, jobs))
-    meshes, rows = [], []
-    for i, (v, f, found) in zip(ids, tqdm(done, total=len(ids), desc="mesh", unit="shape", disable=not progress)):
-        meshes.append(None if v is None else trimesh.Trimesh(v, f, process=False))
-        rows.append({"obj_idx": i, **found})
-    return meshes, rows
+    return metrics.grids_and_metrics(jobs, ids, progress=progress, workers=workers)
 
 
 def interpolate(decoder, z0: torch.Tensor, z1: torch.Tensor, num: int = 5, resolution: int = 96):

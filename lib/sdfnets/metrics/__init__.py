@@ -6,6 +6,7 @@ from .sets import chamfer_pointflow, memorisation, set_metrics
 from .shapes import (
                      FSCORE_TAU,
                      components,
+                     grids_and_metrics,
                      mesh_metrics,
                      mesh_metrics_many,
                      parts_summary,
@@ -16,6 +17,6 @@ from .shapes import (
 )
 from .vectors import attractors, cosine_matrix, nearest_rows, pairwise_cosine, recall, retrieve
 
-__all__ = ["chamfer_pointflow", "memorisation", "set_metrics", "FSCORE_TAU", "components", "mesh_metrics",
+__all__ = ["chamfer_pointflow", "memorisation", "set_metrics", "FSCORE_TAU", "components", "grids_and_metrics", "mesh_metrics",
            "mesh_metrics_many", "parts_summary", "sample_surface", "summarize", "surface_metrics", "volumetric_iou",
            "attractors", "cosine_matrix", "nearest_rows", "pairwise_cosine", "recall", "retrieve"]

@@ -108,6 +108,32 @@ def parts_summary(rows: list[dict], share: float = 0.9) -> dict:
             "components_mean": float(np.mean([r["components"] for r in rows]))}
 
 
+def grid_job(args) -> tuple:
+    """Marching cubes, metrics against the truth and connected parts of one SDF grid (a worker's job):
+    ``(grid, sdf_samples, seed)`` -> (vertices or None, faces or None, metrics and parts)."""
+    from ..field import grid_to_mesh
+
+    grid, samples, seed = args
+    mesh = grid_to_mesh(grid)
+    found = {**mesh_metrics(mesh, samples, seed=seed), **components(mesh)}
+    return (None, None, found) if mesh is None else (mesh.vertices, mesh.faces, found)
+
+
+def grids_and_metrics(jobs, ids: list[int], progress: bool = True, workers: int | None = None, desc: str = "mesh"):
+    """The meshes and metric rows of ``jobs`` (an iterable of :func:`grid_job`'s arguments, one per id in
+    ``ids``): the grids are made one by one by the caller's iterator while worker processes (default every core
+    from 4 cores up) run marching cubes and metrics of the grids before them."""
+    from tqdm import tqdm
+
+    workers = default_workers(len(ids)) if workers is None else min(workers, len(ids))
+    done = map(grid_job, jobs) if workers <= 1 else process_pool(workers).map(grid_job, jobs)
+    meshes, rows = [], []
+    for i, (v, f, found) in zip(ids, tqdm(done, total=len(ids), desc=desc, unit="shape", disable=not progress)):
+        meshes.append(None if v is None else trimesh.Trimesh(v, f, process=False))
+        rows.append({"obj_idx": i, **found})
+    return meshes, rows
+
+
 def summarize(rows: list[dict]) -> dict:
     """Mean of each mesh metric over shapes (NaN-aware), and how many meshes came out empty."""
     keys = ("chamfer_l1", "chamfer_l2", "fscore", "normal_consistency", "iou")
