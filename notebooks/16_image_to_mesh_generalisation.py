@@ -180,8 +180,8 @@ rows_img = ([inputs[c4][2][j][0] for j in show] + render.thumbnails([ds.mesh(tes
             + render.thumbnails([latent_to_mesh(parts.decoder, samples[c4][j], res) for j in show], 128)
             + render.thumbnails([latent_to_mesh(parts.decoder, z_ref[j], res) for j in show], 128)
             + render.thumbnails([latent_to_mesh(parts.decoder, parts.latents[oracle[j]], res) for j in show], 128))
-# caption: One input view, truth, the DiT from 4 views, refinement, and oracle retrieval.
 row_names = ("input view", "truth", "DiT, 4 views", "refined", "oracle retrieval")
+# caption: One input view, truth, the DiT from 4 views, refinement, and oracle retrieval.
 figures.save_figure(plots.image_grid(rows_img, [r for r in row_names for _ in show], ncols=len(show),
                                      suptitle="held-out shapes, one per column"), "gallery",
                     notebook=NB, scale=SCALE)

@@ -49,6 +49,10 @@ def test_conventions(src):
     text = "\n".join(c.source for c in _code(nb))
     assert "nn.Module" not in text and "../" not in text and ".savefig(" not in text
     assert "record_values" in text
+    from sdfnets.repro.report import _figures_of
+
+    uncaptioned = [name for c in _code(nb) for name, caption in _figures_of(c.source) if not caption]
+    assert not uncaptioned, f"a `# caption:` line above the call that saves {uncaptioned} (the report prints it)"
 
 
 # The write-up's numbers live in sdfnets.thesis; a phase notebook quotes them from there, in cells
