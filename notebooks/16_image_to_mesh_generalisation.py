@@ -48,6 +48,7 @@ from sdfnets.data.splits import with_ood
 from sdfnets.deepsdf import reconstruct
 from sdfnets.image2latent import encoders
 from sdfnets.image2latent import generalise as gen
+from sdfnets.field import sdf_grid
 from sdfnets.multiview import hull
 
 NB = "16_image_to_mesh_generalisation"
@@ -109,6 +110,12 @@ for k in (1, 2, 4, 8):
     results[f"visual hull, {c.name}"] = hull.measure(ds, test_ids, images, told.numpy(), yfov, res)
     print(f"visual hull, {c.name}: F {results[f'visual hull, {c.name}']['fscore']:.3f} "
           f"(DiT {results[f'diffusion, {c.name}']['fscore']:.3f})")
+# the DiT's shape held inside the hull of the same views: the silhouettes cut what they rule out
+c4 = gen.Condition(4, "known")
+dit_grids = (sdf_grid(parts.decoder.field(z), res, device=parts.decoder.device) for z in samples[c4])
+results[f"DiT inside the hull, {c4.name}"] = hull.measure(ds, test_ids, inputs[c4][2], inputs[c4][1].numpy(), yfov,
+                                                          res, within=dit_grids)
+print(f"DiT inside the hull, {c4.name}: F {results[f'DiT inside the hull, {c4.name}']['fscore']:.3f}")
 
 # %% [markdown]
 # ## Closing the gap: silhouette refinement and best-of-S sampling

@@ -70,15 +70,18 @@ def constrain(sdf: torch.Tensor | np.ndarray, hull: torch.Tensor | np.ndarray):
     return np.maximum(sdf, hull)
 
 
-def measure(dataset, ids, images: np.ndarray, poses, yfov: float, resolution: int = 128,
+def measure(dataset, ids, images: np.ndarray, poses, yfov: float, resolution: int = 128, within=None,
             progress: bool = False) -> dict:
     """The hull of each shape's views (``images`` [M, K, H, W, 3], ``poses`` [M, K, 4, 4]) measured against the
-    shape like any method's meshes: the summary (F-score, Chamfer, IoU, parts) and the rows."""
+    shape like any method's meshes: the summary (F-score, Chamfer, IoU, parts) and the rows. With ``within``
+    (an iterable of another method's SDF grids on the same grid, one per shape): that method held inside the
+    hull (:func:`constrain`) instead."""
     from .. import metrics
 
     ids = [int(i) for i in ids]
     poses = np.asarray(poses, np.float64)
-    jobs = ((hull_sdf(carve(foreground(images[j]), poses[j], yfov, resolution)), dataset.sdf(i), i)
-            for j, i in enumerate(ids))
+    hulls = (hull_sdf(carve(foreground(images[j]), poses[j], yfov, resolution)) for j in range(len(ids)))
+    grids = hulls if within is None else (constrain(np.asarray(g), h) for g, h in zip(within, hulls))
+    jobs = ((g, dataset.sdf(i), i) for g, i in zip(grids, ids))
     _, rows = metrics.grids_and_metrics(jobs, ids, progress=progress, desc="visual hull")
     return metrics.summarize(rows) | metrics.parts_summary(rows) | {"rows": rows}
