@@ -49,7 +49,7 @@ from sdfnets.deepsdf import reconstruct
 from sdfnets.image2latent import encoders
 from sdfnets.image2latent import generalise as gen
 from sdfnets.field import sdf_grid
-from sdfnets.multiview import hull
+from sdfnets.multiview import hull, pixelsdf
 
 NB = "16_image_to_mesh_generalisation"
 torch.backends.cuda.matmul.allow_tf32 = True  # grids, fits and refinement in TF32 on a GPU (notebook 15 measures the difference)
@@ -118,6 +118,24 @@ results[f"DiT inside the hull, {c4.name}"] = hull.measure(ds, test_ids, inputs[c
 print(f"DiT inside the hull, {c4.name}: F {results[f'DiT inside the hull, {c4.name}']['fscore']:.3f}")
 
 # %% [markdown]
+# ## Pixel-aligned features: reading the views where each point projects
+# A small CNN per view, each query point's feature where it projects in each view with its silhouette flag and
+# its coordinates in that camera's frame, mean and variance over the views, an MLP to the SDF
+# (`sdfnets.multiview.pixelsdf`), trained from scratch on the training shapes' renders and SDF samples with 1 to
+# `max_views` random views per step. Local features tie the prediction to the geometry in the views instead of
+# to the nearest training shape.
+
+# %%
+pixel, pixel_run = pixelsdf.train(cfg, ds, train_ids)
+for k in (1, 2, 4, 8):
+    c = gen.Condition(k, "known")
+    _, told, images, _ = inputs[c]
+    results[f"pixel-aligned, {c.name}"] = pixelsdf.measure(pixel, ds, test_ids, images, told.numpy(),
+                                                            cfg.pixel.image_size, res)
+    print(f"pixel-aligned, {c.name}: F {results[f'pixel-aligned, {c.name}']['fscore']:.3f} "
+          f"(hull {results[f'visual hull, {c.name}']['fscore']:.3f}, DiT {results[f'diffusion, {c.name}']['fscore']:.3f})")
+
+# %% [markdown]
 # ## Closing the gap: silhouette refinement and best-of-S sampling
 # Refinement starts from the DiT's sample and follows the gradient of the silhouette loss through the
 # frozen decoder at the poses the DiT was told (with default poses they are wrong, so the refinement
@@ -164,6 +182,7 @@ ood["refined"] = gen.measure(parts, gen.refine_all(parts, z_ood, images, told, y
 ood["retrieval"] = gen.measure(parts, parts.latents[metrics.retrieve(feats, ood_ids, vids, train_ids)].cpu(), ds,
                                ood_ids, res)
 ood["visual hull"] = hull.measure(ds, ood_ids, images, told.numpy(), yfov, res)
+ood["pixel-aligned"] = pixelsdf.measure(pixel, ds, ood_ids, images, told.numpy(), cfg.pixel.image_size, res)
 ood["oracle retrieval"] = gen.measure(parts, parts.latents[gen.oracle_rows(ds, ood_ids, train_ids)].cpu(), ds, ood_ids,
                                       res)
 for k, v in ood.items():

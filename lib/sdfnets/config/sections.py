@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 
 __all__ = ["Config", "CorpusViewsConfig", "DataConfig", "DeepSDFConfig", "DiffusionTransformer", "EncoderConfig",
-           "HypernetConfig", "ImageToLatentConfig", "RefineConfig",
+           "HypernetConfig", "ImageToLatentConfig", "PixelSDFConfig", "RefineConfig",
            "WeightAutoencoderConfig", "WeightDiffusionConfig", "WeightSpaceConfig", "run_settings"]
 
 
@@ -310,6 +310,26 @@ class RefineConfig:
 
 
 @dataclass(frozen=True)
+class PixelSDFConfig:
+    """Image -> shape from pixel-aligned features (PIFu-style, several views): a small CNN per view, each query
+    point's feature where it projects in each view with its depth and silhouette flag, mean and variance over
+    the views, an MLP to the SDF; trained from scratch on the training shapes' renders and SDF samples."""
+
+    width: int = 32  # CNN channels (feature maps at 1/4 of the image)
+    feature: int = 64  # per-view feature after the shared point MLP
+    hidden: int = 256  # the SDF MLP's width
+    image_size: int = 128  # views resized to this
+    steps: int = 20000
+    batch: int = 16  # shapes per step
+    points: int = 2048  # SDF samples per shape and step
+    max_views: int = 8  # K in [1, max_views] random views per step
+    lr: float = 5e-4
+    clamp: float = 0.1
+    checkpoint_every: int = 1000
+    mesh_resolution: int = evaluation(128)
+
+
+@dataclass(frozen=True)
 class Config:
     scale: str
     seed: int = 0
@@ -324,6 +344,7 @@ class Config:
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     image2latent: ImageToLatentConfig = field(default_factory=ImageToLatentConfig)
     refine: RefineConfig = field(default_factory=RefineConfig)
+    pixel: PixelSDFConfig = field(default_factory=PixelSDFConfig)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -1,0 +1,217 @@
+"""A signed distance read from the views where each point projects (pixel-aligned features, several views).
+
+Global image codes retrieve (Tatarchenko et al., CVPR 2019); features tied to where a point falls in each
+view generalise to shapes never seen (PIFu; pooled over views by mean and variance as in SparseNeuS). For a
+query point and K posed views:
+
+1. a small CNN turns each view (RGB and its silhouette) into a feature map at a quarter of its size;
+2. the point is projected into each view (:func:`project`, the renders' pinhole camera); the view's feature
+   there (bilinear), whether it falls inside the silhouette, and its depth and coordinates in that camera's
+   frame go through a shared MLP;
+3. mean and variance over the views, with the point's own coordinates, go through an MLP to the SDF.
+
+Trained from scratch on the training shapes' renders and SDF samples with phase 11's clamped L1, K random
+views per step; nothing pretrained, nothing per shape. Runs resume through :mod:`sdfnets.train.loop`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..config import Config, run_settings
+from ..data.cameras import CAMERA_DISTANCE
+from ..field import clamped_l1
+from ..layers import PositionalEncoding
+from ..train import loop
+
+
+def project(points: torch.Tensor, poses: torch.Tensor, yfov: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`sdfnets.data.cameras.project` batched in torch: points [B, N, 3], poses [B, K, 4, 4] ->
+    image coordinates [B, K, N, 2] in [-1, 1] (x right, y down; ``grid_sample``'s convention with
+    ``align_corners=False``) and the points in each camera's frame [B, K, N, 3]."""
+    w2c = torch.linalg.inv(poses)
+    cam = torch.einsum("bkij,bnj->bkni", w2c[..., :3, :3], points) + w2c[..., None, :3, 3]
+    depth = (-cam[..., 2]).clamp_min(1e-4)
+    t = math.tan(yfov / 2)
+    uv = torch.stack([cam[..., 0] / (depth * t), -cam[..., 1] / (depth * t)], -1)
+    return uv, cam
+
+
+def views_tensor(images: torch.Tensor, size: int) -> torch.Tensor:
+    """uint8 views [..., H, W, 3] on white -> [..., 4, size, size] floats: RGB in [-1, 1] and the silhouette."""
+    x = images.float() / 255.0
+    mask = (images < 245).any(-1, keepdim=True).float()
+    x = torch.cat([x * 2 - 1, mask], -1).movedim(-1, -3)
+    lead = x.shape[:-3]
+    x = x.reshape(-1, *x.shape[-3:])
+    if x.shape[-1] != size:
+        x = F.interpolate(x, size=(size, size), mode="area")
+    return x.reshape(*lead, 4, size, size)
+
+
+class PixelSDF(nn.Module):
+    def __init__(self, width: int = 32, feature: int = 64, hidden: int = 256, yfov: float = 0.9):
+        super().__init__()
+        self.yfov = yfov
+        w = width
+        self.cnn = nn.Sequential(
+            nn.Conv2d(4, w, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(w, 2 * w, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(2 * w, 2 * w, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(2 * w, 2 * w, 3, padding=1))
+        self.pe = PositionalEncoding(6)
+        per_view = 2 * w + 1 + self.pe.out_dim  # feature, inside the silhouette, the point in the camera's frame
+        self.point = nn.Sequential(nn.Linear(per_view, feature), nn.ReLU(), nn.Linear(feature, feature), nn.ReLU())
+        self.sdf = nn.Sequential(nn.Linear(2 * feature + self.pe.out_dim, hidden), nn.ReLU(),
+                                 nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
+                                 nn.Linear(hidden, 1))
+        # start near zero: the clamped L1 passes no gradient to a prediction already beyond the clamp
+        nn.init.zeros_(self.sdf[-1].bias)
+        self.sdf[-1].weight.data.mul_(0.01)
+
+    def encode(self, views: torch.Tensor) -> torch.Tensor:
+        """Views [B, K, 4, S, S] -> feature maps [B, K, C, S/4, S/4] (the silhouette kept as the last channel)."""
+        b, k = views.shape[:2]
+        flat = views.flatten(0, 1)
+        feats = self.cnn(flat)
+        mask = F.interpolate(flat[:, 3:], size=feats.shape[-2:], mode="area")
+        return torch.cat([feats, mask], 1).unflatten(0, (b, k))
+
+    def forward(self, maps: torch.Tensor, poses: torch.Tensor, points: torch.Tensor,
+                valid: torch.Tensor | None = None) -> torch.Tensor:
+        """SDF [B, N] at ``points`` [B, N, 3] from the feature maps of :meth:`encode` and the views' poses
+        [B, K, 4, 4]; ``valid`` [B, K] marks the views that exist (fewer than K for some shapes)."""
+        b, k = maps.shape[:2]
+        uv, cam = project(points, poses, self.yfov)
+        sampled = F.grid_sample(maps.flatten(0, 1), uv.flatten(0, 1)[:, :, None], align_corners=False)
+        sampled = sampled[..., 0].transpose(1, 2).unflatten(0, (b, k))  # [B, K, N, C+1]
+        cam = cam + torch.tensor([0.0, 0.0, CAMERA_DISTANCE], device=cam.device)  # the object's centre at 0
+        h = self.point(torch.cat([sampled, self.pe(cam)], -1))  # [B, K, N, F]
+        wgt = (torch.ones(b, k, device=h.device) if valid is None else valid.float())[..., None, None]
+        n = wgt.sum(1).clamp_min(1)
+        mean = (h * wgt).sum(1) / n
+        var = ((h - mean[:, None]) ** 2 * wgt).sum(1) / n
+        return self.sdf(torch.cat([mean, var, self.pe(points)], -1))[..., 0]
+
+
+class Trainer:
+    """Phase-free training of :class:`PixelSDF`: each step, ``batch`` training shapes, K in [1, max_views] of
+    their views (one K per step) and ``points`` of their SDF samples; clamped L1."""
+
+    def __init__(self, cfg: Config, dataset, ids, device):
+        pc = cfg.pixel
+        self.cfg, self.device = pc, torch.device(device)
+        self.ids = [int(i) for i in ids]
+        renders = [dataset.renders(i) for i in self.ids]
+        self.yfov = float(renders[0]["yfov"])
+        self.views = views_tensor(torch.as_tensor(np.stack([r["images"] for r in renders])), pc.image_size).to(
+            self.device, torch.float16 if self.device.type == "cuda" else torch.float32)
+        self.poses = torch.as_tensor(np.stack([r["poses"] for r in renders])).float().to(self.device)
+        sdf = [dataset.sdf(i) for i in self.ids]
+        self.points = torch.as_tensor(np.stack([s["points"] for s in sdf])).float().to(self.device)
+        self.sdf = torch.as_tensor(np.stack([s["sdf"] for s in sdf])).float().to(self.device)
+        torch.manual_seed(cfg.seed)
+        self.model = PixelSDF(pc.width, pc.feature, pc.hidden, self.yfov).to(self.device)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=pc.lr)
+        self.gen = torch.Generator(device="cpu").manual_seed(cfg.seed)
+        self.step, self.total = 0, pc.steps
+        self._loss = torch.zeros((), device=self.device)
+        self._count = 0
+
+    def _batch(self):
+        pc, g = self.cfg, self.gen
+        s = torch.randint(len(self.ids), (pc.batch,), generator=g)
+        k = int(torch.randint(1, pc.max_views + 1, (1,), generator=g))
+        v = torch.stack([torch.randperm(self.views.shape[1], generator=g)[:k] for _ in range(pc.batch)])
+        p = torch.randint(self.points.shape[1], (pc.batch, pc.points), generator=g)
+        s, v, p = s.to(self.device), v.to(self.device), p.to(self.device)
+        views = self.views[s[:, None], v].float()
+        return views, self.poses[s[:, None], v], self.points[s[:, None], p], self.sdf[s[:, None], p]
+
+    def run(self, n: int) -> None:
+        self.model.train()
+        for _ in range(n):
+            views, poses, pts, target = self._batch()
+            pred = self.model(self.model.encode(views), poses, pts)
+            loss = clamped_l1(pred, target, self.cfg.clamp).mean()
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+            self._loss += loss.detach()
+            self._count += 1
+            self.step += 1
+
+    def loss(self) -> float:
+        value = float(self._loss) / max(self._count, 1)
+        self._loss.zero_()
+        self._count = 0
+        return value
+
+    def state(self) -> dict:
+        return {"model": self.model.state_dict(), "optimizer": self.opt.state_dict(), "step": self.step,
+                "generator": self.gen.get_state()}
+
+    def load_state(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["optimizer"])
+        self.step = state["step"]
+        self.gen.set_state(state["generator"])
+
+
+def train(cfg: Config, dataset, ids, *, device=None, progress: bool = True, max_steps: int | None = None):
+    """Load the finished run of ``cfg.pixel`` on the shapes ``ids`` of ``dataset``, or train (resuming) it;
+    returns (model, run)."""
+    from ..devices import default_device
+
+    device = default_device(device)
+    body = {"pixel": run_settings(cfg.pixel), "seed": cfg.seed, "data": loop.data_name(dataset),
+            "ids": [int(i) for i in ids]}
+    run_dir = loop.run_dir("pixelsdf", "pixelsdf", body)
+    holder = {}
+
+    def make():
+        holder["trainer"] = Trainer(cfg, dataset, ids, device)
+        return holder["trainer"]
+
+    r = loop.load_or_train(make, run_dir, desc="pixel-aligned SDF", checkpoint_every=cfg.pixel.checkpoint_every,
+                           log_every=max(1, min(100, cfg.pixel.steps // 20)),
+                           progress=progress, max_steps=max_steps, device=device, extra={"config": cfg.to_dict()})
+    yfov = float(dataset.renders(int(ids[0]))["yfov"])
+    model = PixelSDF(cfg.pixel.width, cfg.pixel.feature, cfg.pixel.hidden, yfov).to(device)
+    model.load_state_dict(r.state["model"])
+    return model.eval(), r
+
+
+@torch.no_grad()
+def sdf_grid(model: PixelSDF, images: np.ndarray, poses: np.ndarray, image_size: int, resolution: int = 128,
+             chunk: int = 2**16) -> np.ndarray:
+    """The SDF [R, R, R] of one object from its views (uint8 [K, H, W, 3], poses [K, 4, 4]) on the grid of
+    :func:`sdfnets.field.grid_points`."""
+    from ..field import grid_points
+
+    dev = next(model.parameters()).device
+    views = views_tensor(torch.as_tensor(np.asarray(images)), image_size)[None].to(dev)
+    maps = model.encode(views)
+    told = torch.as_tensor(np.asarray(poses)).float()[None].to(dev)
+    pts = grid_points(resolution, device=dev)
+    out = torch.cat([model(maps, told, pts[None, s:s + chunk])[0] for s in range(0, len(pts), chunk)])
+    return out.reshape(resolution, resolution, resolution).float().cpu().numpy()
+
+
+def measure(model: PixelSDF, dataset, ids, images: np.ndarray, poses, image_size: int, resolution: int = 128,
+            progress: bool = False) -> dict:
+    """The model's mesh of each shape from its views (``images`` [M, K, H, W, 3], ``poses`` [M, K, 4, 4]),
+    measured against the shape like any method's: the summary (F-score, Chamfer, IoU, parts) and the rows."""
+    from .. import metrics
+
+    ids = [int(i) for i in ids]
+    poses = np.asarray(poses)
+    jobs = ((sdf_grid(model, images[j], poses[j], image_size, resolution), dataset.sdf(i), i)
+            for j, i in enumerate(ids))
+    _, rows = metrics.grids_and_metrics(jobs, ids, progress=progress, desc="pixel-aligned SDF")
+    return metrics.summarize(rows) | metrics.parts_summary(rows) | {"rows": rows}
