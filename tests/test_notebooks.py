@@ -150,10 +150,12 @@ EXPECT = {
                 for r in v["by_n"].values())),
     "16_image_to_mesh_generalisation": lambda v, rec: (
         v["held_out_shapes"] == 1 and v["ood_shapes"] == 1 and v["pipeline"] == "runs of this scale"
-        and len(v["methods"]) == 17 and 0 <= v["pose_search_median_degrees"] <= 180 and {"oracle retrieval", "fitted to SDF samples", "refined, 4 views, known poses",
-                                         "best of 2, 4 views, known poses"} <= set(v["methods"])
+        and len(v["methods"]) == 26 and 0 <= v["pose_search_median_degrees"] <= 180
+        and {"oracle retrieval", "fitted to SDF samples", "refined, 4 views, known poses", "best of 2, 4 views, known poses",
+             "visual hull, 4 views, known poses", "DiT inside the hull, 4 views, known poses",
+             "pixel-aligned, 4 views, known poses"} <= set(v["methods"])
         and all(0 <= m["fscore"] <= 1 and 0 <= m["holds_together"] <= 1 for m in v["methods"].values())
-        and set(v["ood"]) == {"diffusion", "refined", "retrieval", "oracle retrieval"}),
+        and set(v["ood"]) == {"diffusion", "refined", "retrieval", "oracle retrieval", "visual hull", "pixel-aligned"}),
     "12_image_to_latent": lambda v, rec: (
         v["encoder"] == "viewnet" and v["recall"]["pilot"]["top1"] == 1.0 and v["recall"]["full"]["top1"] >= 0.8
         and v["recall"]["full"]["cos_mean"] > 0.95 and v["test"]["shapes"] == 1 and v["ood"]["full"]["shapes"] == 1
