@@ -116,8 +116,12 @@ def test_processes_writing_one_file_at_once_never_move_each_others_half_file(tmp
     for k, src in enumerate(srcs):
         src.write_bytes(bytes([k]) * 4096)
     dst = tmp_path / "renders" / "obj_0077.npz"
-    with mp.get_context("fork").Pool(4) as pool:
-        pool.map(_write_many, [([str(s) for s in srcs], str(dst), 300)] * 4)
+    pool = mp.get_context("fork").Pool(4)
+    try:  # close and join, not the context manager's terminate(): terminating fork workers can leave one
+        pool.map(_write_many, [([str(s) for s in srcs], str(dst), 300)] * 4)  # blocked on the queue's lock
+    finally:
+        pool.close()
+        pool.join()
     assert dst.read_bytes() in {s.read_bytes() for s in srcs}
     assert json.loads(dst.with_suffix(".json").read_text())["i"] == 299
     assert sorted(p.name for p in dst.parent.iterdir()) == ["obj_0077.json", "obj_0077.npz"]  # no temporary left
