@@ -8,6 +8,7 @@ import trimesh
 from sdfnets.data.cameras import CAMERA_DISTANCE, camera_poses, fov_for_unit_sphere, project
 from sdfnets.field import grid_points
 from sdfnets.image2latent.refine import camera_rays
+from sdfnets.data.render import foreground
 from sdfnets.multiview import hull
 
 
@@ -15,16 +16,16 @@ def test_projection_inverts_the_renderers_rays():
     poses = camera_poses(5)
     yfov, res = fov_for_unit_sphere(CAMERA_DISTANCE), 16
     o, d = camera_rays(torch.as_tensor(poses), yfov, res)
-    pts = (o + 1.7 * d)[:, :: 7].numpy().astype(np.float64)  # points on every 7th pixel's ray
+    pts = (o + 1.7 * d)[:, :: 7].double()  # points on every 7th pixel's ray
     for k in range(len(poses)):
-        uv, depth = project(pts[k], poses[k:k + 1], yfov)
+        uv, cam = project(pts[k][None], torch.as_tensor(poses[k:k + 1])[None], yfov)
         c = (np.arange(res) + 0.5) / res * 2 - 1
         want = np.stack(np.meshgrid(c, c, indexing="xy"), -1).reshape(-1, 2)[:: 7]  # x right, y down
-        np.testing.assert_allclose(uv[0], want, atol=1e-5)
-        assert (depth > 0).all()
-    uv, depth = project(np.zeros((1, 3)), poses, yfov)
-    np.testing.assert_allclose(uv, 0, atol=1e-9)
-    np.testing.assert_allclose(depth, CAMERA_DISTANCE, rtol=1e-6)
+        np.testing.assert_allclose(uv[0, 0].numpy(), want, atol=1e-5)
+        assert (-cam[..., 2] > 0).all()
+    uv, cam = project(torch.zeros(1, 1, 3, dtype=torch.float64), torch.as_tensor(poses)[None], yfov)
+    np.testing.assert_allclose(uv.numpy(), 0, atol=1e-9)
+    np.testing.assert_allclose(-cam[..., 2].numpy(), CAMERA_DISTANCE, rtol=1e-6)
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +48,7 @@ def test_the_hull_holds_the_shape_and_little_more(views):
     inside = np.zeros(len(pts), bool)
     for part in shape.split(only_watertight=False):
         inside |= part.contains(pts)
-    masks = hull.foreground(images)
+    masks = foreground(images)
     occ = hull.carve(masks, poses, yfov, resolution=48).reshape(-1)
     assert occ[inside].mean() > 0.99  # the hull holds the shape
     iou = (occ & inside).sum() / (occ | inside).sum()
@@ -60,7 +61,7 @@ def test_the_hull_holds_the_shape_and_little_more(views):
 
 def test_fewer_views_carve_less_and_the_constraint_only_removes(views):
     shape, images, poses, yfov = views
-    masks = hull.foreground(images)
+    masks = foreground(images)
     one, eight = (hull.carve(masks[:k], poses[:k], yfov, resolution=32).sum() for k in (1, 8))
     assert one > eight
     sdf = np.random.default_rng(0).normal(size=(32, 32, 32)).astype(np.float32)

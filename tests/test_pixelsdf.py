@@ -6,16 +6,18 @@ import torch
 
 from sdfnets import config
 from sdfnets.data.cameras import CAMERA_DISTANCE, camera_poses, fov_for_unit_sphere
-from sdfnets.data.cameras import project as project_np
 from sdfnets.multiview import pixelsdf
 
 
-def test_the_batched_projection_is_the_cameras():
+def test_the_batched_projection_is_the_pinhole_camera():
+    """The projection the network samples its views with, against the pinhole model written out in numpy."""
     poses = camera_poses(6)
     yfov = fov_for_unit_sphere(CAMERA_DISTANCE)
     pts = np.random.default_rng(0).uniform(-1, 1, (50, 3))
     uv, cam = pixelsdf.project(torch.as_tensor(pts)[None].float(), torch.as_tensor(poses)[None].float(), yfov)
-    want, depth = project_np(pts, poses, yfov)
+    local = np.einsum("kij,nj->kni", np.linalg.inv(poses)[:, :3, :3], pts) + np.linalg.inv(poses)[:, None, :3, 3]
+    depth = -local[..., 2]
+    want = np.stack([local[..., 0], -local[..., 1]], -1) / (depth * np.tan(yfov / 2))[..., None]
     np.testing.assert_allclose(uv[0].numpy(), want, atol=1e-4)
     np.testing.assert_allclose(-cam[0, ..., 2].numpy(), depth, atol=1e-4)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import torch
 
 CAMERA_DISTANCE = 2.5  # the renders' distance from the origin (the unit sphere holds every shape)
 UP = np.array([0.0, 1.0, 0.0])
@@ -70,14 +71,13 @@ def default_poses(k: int) -> np.ndarray:
     return np.stack([camera_pose(az + j * 360.0 / k, el) for j in range(k)])
 
 
-def project(points: np.ndarray, poses: np.ndarray, yfov: float) -> tuple[np.ndarray, np.ndarray]:
-    """World points [N, 3] seen by cameras [K, 4, 4] (camera-to-world, OpenGL: looking down -Z, +Y up, square
-    images of vertical field of view ``yfov``): image coordinates [K, N, 2] in [-1, 1] (x right, y down, pixel
-    centres of an R-pixel image at (2i + 1) / R - 1) and depth in front of the camera [K, N] (negative behind)."""
-    world_to_cam = np.linalg.inv(poses)
-    p = np.einsum("kij,nj->kni", world_to_cam[:, :3, :3], points) + world_to_cam[:, None, :3, 3]
-    depth = -p[..., 2]
-    t = np.tan(yfov / 2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        uv = np.stack([p[..., 0] / (depth * t), -p[..., 1] / (depth * t)], -1)
-    return uv, depth
+def project(points: torch.Tensor, poses: torch.Tensor, yfov: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """World points [B, N, 3] seen by cameras [B, K, 4, 4] (camera-to-world, OpenGL: looking down -Z, +Y up,
+    square images of vertical field of view ``yfov``): image coordinates [B, K, N, 2] in [-1, 1] (x right,
+    y down; pixel centres of an R-pixel image at (2i + 1) / R - 1, ``grid_sample``'s convention with
+    ``align_corners=False``) and the points in each camera's frame [B, K, N, 3] (depth is -z)."""
+    w2c = torch.linalg.inv(poses)
+    cam = torch.einsum("bkij,bnj->bkni", w2c[..., :3, :3], points) + w2c[..., None, :3, 3]
+    depth = (-cam[..., 2]).clamp_min(1e-9)
+    t = math.tan(yfov / 2)
+    return torch.stack([cam[..., 0] / (depth * t), -cam[..., 1] / (depth * t)], -1), cam

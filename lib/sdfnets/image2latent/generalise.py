@@ -127,12 +127,7 @@ def best_of_all(parts: Parts, f, told, images, yfov: float, samples: int, seed: 
 
 def measure(parts: Parts, z: torch.Tensor, dataset, ids, resolution: int) -> dict:
     """Mesh metrics and parts of each latent's mesh against its shape: the summary and the rows."""
-    _, rows = ev.mesh_and_metrics(parts.decoder, z, dataset, ids, resolution, progress=False)
-    return summary(rows) | {"rows": rows}
-
-
-def summary(rows: list[dict]) -> dict:
-    return metrics.summarize(rows) | metrics.parts_summary(rows)
+    return metrics.summary_of(ev.mesh_and_metrics(parts.decoder, z, dataset, ids, resolution, progress=False)[1])
 
 
 def with_estimated_poses(parts: Parts, f, told, images, yfov: float, cfg: rf.RefineConfig, seed: int = 0,

@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 from ..config import RefineConfig
 from ..data.cameras import camera_pose
+from ..data.render import foreground
 from ..deepsdf import fused as fused_step
 
 
@@ -37,8 +38,7 @@ CPU_CONFIG = RefineConfig(steps=20, res=16, samples=24)  # what a 2-core CPU doe
 def foreground_masks(images: np.ndarray | torch.Tensor, res: int, threshold: int = 245) -> torch.Tensor:
     """[K, res, res] float foreground share of each pixel of ``images`` [K, H, W, 3] uint8 on a white
     background (any channel below ``threshold``), area-averaged down to ``res``."""
-    img = torch.as_tensor(np.asarray(images))
-    fg = (img[..., :3] < threshold).any(-1).float()[:, None]
+    fg = foreground(torch.as_tensor(np.asarray(images)), threshold).float()[:, None]
     return F.adaptive_avg_pool2d(fg, res)[:, 0]
 
 

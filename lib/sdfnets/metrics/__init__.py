@@ -7,6 +7,8 @@ from .shapes import (
                      FSCORE_TAU,
                      components,
                      grids_and_metrics,
+                     measure_grids,
+                     summary_of,
                      mesh_metrics,
                      mesh_metrics_many,
                      parts_summary,
@@ -17,6 +19,6 @@ from .shapes import (
 )
 from .vectors import attractors, cosine_matrix, nearest_rows, pairwise_cosine, recall, retrieve
 
-__all__ = ["chamfer_pointflow", "memorisation", "set_metrics", "FSCORE_TAU", "components", "grids_and_metrics", "mesh_metrics",
-           "mesh_metrics_many", "parts_summary", "sample_surface", "summarize", "surface_metrics", "volumetric_iou",
+__all__ = ["chamfer_pointflow", "memorisation", "set_metrics", "FSCORE_TAU", "components", "grids_and_metrics", "measure_grids", "mesh_metrics",
+           "mesh_metrics_many", "parts_summary", "sample_surface", "summarize", "summary_of", "surface_metrics", "volumetric_iou",
            "attractors", "cosine_matrix", "nearest_rows", "pairwise_cosine", "recall", "retrieve"]

@@ -13,13 +13,8 @@ import torch
 from scipy import ndimage
 
 from ..data.cameras import project
+from ..data.render import foreground
 from ..field import BOUND, grid_points
-
-
-def foreground(images: np.ndarray, threshold: int = 245) -> np.ndarray:
-    """[K, H, W] bool masks of images [K, H, W, 3] uint8 rendered on white: any channel below ``threshold``
-    (the renders' background is exactly white; anti-aliased edges count as object)."""
-    return (np.asarray(images)[..., :3] < threshold).any(-1)
 
 
 def carve(masks: np.ndarray, poses: np.ndarray, yfov: float, resolution: int = 128,
@@ -31,14 +26,14 @@ def carve(masks: np.ndarray, poses: np.ndarray, yfov: float, resolution: int = 1
     masks = np.asarray(masks, bool)
     if dilate:
         masks = np.stack([ndimage.binary_dilation(m, iterations=dilate) for m in masks])
-    pts = grid_points(resolution, bound=bound).numpy().astype(np.float64)
+    pts = grid_points(resolution, bound=bound).double()
     keep = np.ones(len(pts), bool)
-    for mask, pose in zip(masks, poses):  # one view at a time: memory of one [R^3, 2] projection
-        uv, depth = project(pts[keep], pose[None], yfov)
+    for mask, pose in zip(masks, torch.as_tensor(np.asarray(poses)).double()):  # one view at a time
+        uv, cam = (x[0, 0].numpy() for x in project(pts[torch.from_numpy(keep)][None], pose[None, None], yfov))
         h, w = mask.shape
-        col = np.floor((uv[0, :, 0] + 1) / 2 * w).astype(np.int64)
-        row = np.floor((uv[0, :, 1] + 1) / 2 * h).astype(np.int64)
-        inside = (depth[0] > 0) & (col >= 0) & (col < w) & (row >= 0) & (row < h)
+        col = np.floor((uv[:, 0] + 1) / 2 * w).astype(np.int64)
+        row = np.floor((uv[:, 1] + 1) / 2 * h).astype(np.int64)
+        inside = (cam[:, 2] < 0) & (col >= 0) & (col < w) & (row >= 0) & (row < h)
         hit = np.zeros(inside.shape, bool)
         hit[inside] = mask[row[inside], col[inside]]
         idx = np.flatnonzero(keep)
@@ -79,9 +74,7 @@ def measure(dataset, ids, images: np.ndarray, poses, yfov: float, resolution: in
     from .. import metrics
 
     ids = [int(i) for i in ids]
-    poses = np.asarray(poses, np.float64)
     hulls = (hull_sdf(carve(foreground(images[j]), poses[j], yfov, resolution)) for j in range(len(ids)))
     grids = hulls if within is None else (constrain(np.asarray(g), h) for g, h in zip(within, hulls))
-    jobs = ((g, dataset.sdf(i), i) for g, i in zip(grids, ids))
-    _, rows = metrics.grids_and_metrics(jobs, ids, progress=progress, desc="visual hull")
-    return metrics.summarize(rows) | metrics.parts_summary(rows) | {"rows": rows}
+    return metrics.measure_grids(((g, dataset.sdf(i), i) for g, i in zip(grids, ids)), ids, progress=progress,
+                                 desc="visual hull")

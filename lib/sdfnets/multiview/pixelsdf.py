@@ -16,36 +16,23 @@ views per step; nothing pretrained, nothing per shape. Runs resume through :mod:
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..config import Config, run_settings
-from ..data.cameras import CAMERA_DISTANCE
+from ..data.cameras import CAMERA_DISTANCE, project
+from ..data.render import foreground
 from ..field import clamped_l1
 from ..layers import PositionalEncoding
 from ..train import loop
 
 
-def project(points: torch.Tensor, poses: torch.Tensor, yfov: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """:func:`sdfnets.data.cameras.project` batched in torch: points [B, N, 3], poses [B, K, 4, 4] ->
-    image coordinates [B, K, N, 2] in [-1, 1] (x right, y down; ``grid_sample``'s convention with
-    ``align_corners=False``) and the points in each camera's frame [B, K, N, 3]."""
-    w2c = torch.linalg.inv(poses)
-    cam = torch.einsum("bkij,bnj->bkni", w2c[..., :3, :3], points) + w2c[..., None, :3, 3]
-    depth = (-cam[..., 2]).clamp_min(1e-4)
-    t = math.tan(yfov / 2)
-    uv = torch.stack([cam[..., 0] / (depth * t), -cam[..., 1] / (depth * t)], -1)
-    return uv, cam
-
-
 def views_tensor(images: torch.Tensor, size: int) -> torch.Tensor:
     """uint8 views [..., H, W, 3] on white -> [..., 4, size, size] floats: RGB in [-1, 1] and the silhouette."""
     x = images.float() / 255.0
-    mask = (images < 245).any(-1, keepdim=True).float()
+    mask = foreground(images)[..., None].float()
     x = torch.cat([x * 2 - 1, mask], -1).movedim(-1, -3)
     lead = x.shape[:-3]
     x = x.reshape(-1, *x.shape[-3:])
@@ -188,19 +175,15 @@ def train(cfg: Config, dataset, ids, *, device=None, progress: bool = True, max_
 
 
 @torch.no_grad()
-def sdf_grid(model: PixelSDF, images: np.ndarray, poses: np.ndarray, image_size: int, resolution: int = 128,
-             chunk: int = 2**16) -> np.ndarray:
+def sdf_grid(model: PixelSDF, images: np.ndarray, poses: np.ndarray, image_size: int, resolution: int = 128) -> np.ndarray:
     """The SDF [R, R, R] of one object from its views (uint8 [K, H, W, 3], poses [K, 4, 4]) on the grid of
     :func:`sdfnets.field.grid_points`."""
-    from ..field import grid_points
+    from ..field import sdf_grid as grid_of
 
     dev = next(model.parameters()).device
-    views = views_tensor(torch.as_tensor(np.asarray(images)), image_size)[None].to(dev)
-    maps = model.encode(views)
+    maps = model.encode(views_tensor(torch.as_tensor(np.asarray(images)), image_size)[None].to(dev))
     told = torch.as_tensor(np.asarray(poses)).float()[None].to(dev)
-    pts = grid_points(resolution, device=dev)
-    out = torch.cat([model(maps, told, pts[None, s:s + chunk])[0] for s in range(0, len(pts), chunk)])
-    return out.reshape(resolution, resolution, resolution).float().cpu().numpy()
+    return grid_of(lambda pts: model(maps, told, pts[None])[0], resolution, device=dev)
 
 
 def measure(model: PixelSDF, dataset, ids, images: np.ndarray, poses, image_size: int, resolution: int = 128,
@@ -210,8 +193,6 @@ def measure(model: PixelSDF, dataset, ids, images: np.ndarray, poses, image_size
     from .. import metrics
 
     ids = [int(i) for i in ids]
-    poses = np.asarray(poses)
-    jobs = ((sdf_grid(model, images[j], poses[j], image_size, resolution), dataset.sdf(i), i)
+    jobs = ((sdf_grid(model, images[j], np.asarray(poses)[j], image_size, resolution), dataset.sdf(i), i)
             for j, i in enumerate(ids))
-    _, rows = metrics.grids_and_metrics(jobs, ids, progress=progress, desc="pixel-aligned SDF")
-    return metrics.summarize(rows) | metrics.parts_summary(rows) | {"rows": rows}
+    return metrics.measure_grids(jobs, ids, progress=progress, desc="pixel-aligned SDF")
