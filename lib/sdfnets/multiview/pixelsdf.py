@@ -94,11 +94,18 @@ class Trainer:
         pc = cfg.pixel
         self.cfg, self.device = pc, torch.device(device)
         self.ids = [int(i) for i in ids]
-        renders = [dataset.renders(i) for i in self.ids]
-        self.yfov = float(renders[0]["yfov"])
-        self.views = views_tensor(torch.as_tensor(np.stack([r["images"] for r in renders])), pc.image_size).to(
-            self.device, torch.float16 if self.device.type == "cuda" else torch.float32)
-        self.poses = torch.as_tensor(np.stack([r["poses"] for r in renders])).float().to(self.device)
+        # one shape at a time: at full scale the renders are 5.6 GB of uint8, 30 GB as float32
+        store = torch.float16 if self.device.type == "cuda" else torch.float32
+        views, poses = [], []
+        for i in self.ids:
+            r = dataset.renders(i)
+            views.append(views_tensor(torch.as_tensor(r["images"]), pc.image_size).to(self.device, store))
+            poses.append(torch.as_tensor(r["poses"]).float())
+        self.yfov = float(dataset.renders(self.ids[0])["yfov"])
+        self.views = torch.stack(views)
+        self.poses = torch.stack(poses).to(self.device)
+        # bf16 autocast on a GPU (the loss and the optimiser in float32)
+        self.autocast = torch.autocast("cuda", torch.bfloat16, enabled=self.device.type == "cuda")
         sdf = [dataset.sdf(i) for i in self.ids]
         self.points = torch.as_tensor(np.stack([s["points"] for s in sdf])).float().to(self.device)
         self.sdf = torch.as_tensor(np.stack([s["sdf"] for s in sdf])).float().to(self.device)
@@ -124,8 +131,9 @@ class Trainer:
         self.model.train()
         for _ in range(n):
             views, poses, pts, target = self._batch()
-            pred = self.model(self.model.encode(views), poses, pts)
-            loss = clamped_l1(pred, target, self.cfg.clamp).mean()
+            with self.autocast:
+                pred = self.model(self.model.encode(views), poses, pts)
+            loss = clamped_l1(pred.float(), target, self.cfg.clamp).mean()
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             self.opt.step()

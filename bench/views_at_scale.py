@@ -1,0 +1,80 @@
+"""Image -> shape from known-pose views on notebook 16's held-out and out-of-distribution shapes at a scale:
+the visual hull (no learning) and the pixel-aligned SDF network, from the same views (``random_views``,
+seed 0), at the notebook's mesh resolution. The pixel-aligned network is trained first (or loaded: its run
+resumes, so ``--max-steps`` splits it over several jobs). Writes after each row and skips rows already in
+``--out``, so a run stopped early keeps what it measured and the next one goes on.
+
+    python bench/views_at_scale.py --scale full --methods hull,pixel --out bench/results/views-gpu.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from sdfnets import config
+from sdfnets.data import load_or_build
+from sdfnets.data.splits import random_views, with_ood
+from sdfnets.devices import device_name
+from sdfnets.multiview import hull, pixelsdf
+from sdfnets.repro.provenance import git_commit
+
+KEEP = ("fscore", "chamfer_l1", "iou", "normal_consistency", "one_part", "holds_together")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--scale", default="full")
+    ap.add_argument("--methods", default="hull,pixel")
+    ap.add_argument("--views", default="4,8,1,2")
+    ap.add_argument("--max-steps", type=int, default=None, help="stop the pixel-aligned training there (resumable)")
+    ap.add_argument("--out", type=Path, required=True)
+    args = ap.parse_args()
+    cfg = config.resolve(args.scale)
+    ds = load_or_build(cfg.data)
+    train_ids, test_ids, ood_ids = with_ood(ds, cfg.image2latent.ood_category)
+    yfov = float(ds.renders(test_ids[0])["yfov"])
+    res = cfg.image2latent.mesh_resolution
+    out = json.loads(args.out.read_text()) if args.out.exists() else {"rows": {}}
+    out |= {"what": __doc__.split("\n\n")[0], "scale": args.scale, "commit": git_commit(), "device": device_name(),
+            "resolution": res, "held_out_shapes": len(test_ids), "ood_shapes": len(ood_ids)}
+    methods = args.methods.split(",")
+    model = None
+    if "pixel" in methods:
+        t0 = time.perf_counter()
+        model, run = pixelsdf.train(cfg, ds, train_ids, max_steps=args.max_steps)
+        out["pixel_training"] = {"steps": run.steps, "of": cfg.pixel.steps, "seconds": round(run.seconds, 1),
+                                 "final_loss": run.history[-1][1] if run.history else None, "steps_per_second": round(run.steps_per_second, 2),
+                                 "wall_seconds_this_job": round(time.perf_counter() - t0, 1)}
+        print("pixel-aligned training:", out["pixel_training"], flush=True)
+        if not run.finished:
+            methods.remove("pixel")
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps(out, indent=1))
+    for name, ids, ks in (("held-out", test_ids, [int(k) for k in args.views.split(",")]), ("ood", ood_ids, [4])):
+        for k in ks:
+            vids = random_views(len(ids), k, cfg.data.num_views, seed=0).numpy()
+            renders = [ds.renders(int(i)) for i in ids]
+            images = np.stack([r["images"][v] for r, v in zip(renders, vids)])
+            poses = np.stack([r["poses"][v] for r, v in zip(renders, vids)])
+            for method in methods:
+                row = f"{method}, {name}, {k} views, known poses"
+                if row in out["rows"]:
+                    continue
+                t0 = time.perf_counter()
+                if method == "hull":
+                    found = hull.measure(ds, ids, images, poses, yfov, res)
+                else:
+                    found = pixelsdf.measure(model, ds, ids, images, poses, cfg.pixel.image_size, res)
+                out["rows"][row] = {m: found[m] for m in KEEP} | {"seconds": round(time.perf_counter() - t0, 1)}
+                print(row, {m: round(v, 3) for m, v in out["rows"][row].items()}, flush=True)
+                args.out.parent.mkdir(parents=True, exist_ok=True)
+                args.out.write_text(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
