@@ -29,12 +29,14 @@ KEEP = ("fscore", "chamfer_l1", "iou", "normal_consistency", "one_part", "holds_
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--scale", default="full")
-    ap.add_argument("--methods", default="hull,pixel")
+    ap.add_argument("--methods", default="hull,pixel,pixel+hull")
     ap.add_argument("--views", default="4,8,1,2")
     ap.add_argument("--max-steps", type=int, default=None, help="stop the pixel-aligned training there (resumable)")
+    ap.add_argument("--pixel", type=json.loads, default={}, help='overrides of the pixel section, e.g. \'{"steps": 40000}\'')
+    ap.add_argument("--label", default="pixel", help="the pixel-aligned rows' name (one per --pixel variant)")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
-    cfg = config.resolve(args.scale)
+    cfg = config.resolve(args.scale, pixel=args.pixel)
     ds = load_or_build(cfg.data)
     train_ids, test_ids, ood_ids = with_ood(ds, cfg.image2latent.ood_category)
     yfov = float(ds.renders(test_ids[0])["yfov"])
@@ -44,15 +46,15 @@ def main() -> None:
             "resolution": res, "held_out_shapes": len(test_ids), "ood_shapes": len(ood_ids)}
     methods = args.methods.split(",")
     model = None
-    if "pixel" in methods:
+    if any(m.startswith("pixel") for m in methods):
         t0 = time.perf_counter()
         model, run = pixelsdf.train(cfg, ds, train_ids, max_steps=args.max_steps)
-        out["pixel_training"] = {"steps": run.steps, "of": cfg.pixel.steps, "seconds": round(run.seconds, 1),
+        out.setdefault("pixel_training", {})[args.label] = {"overrides": args.pixel,"steps": run.steps, "of": cfg.pixel.steps, "seconds": round(run.seconds, 1),
                                  "final_loss": run.history[-1][1] if run.history else None, "steps_per_second": round(run.steps_per_second, 2),
                                  "wall_seconds_this_job": round(time.perf_counter() - t0, 1)}
-        print("pixel-aligned training:", out["pixel_training"], flush=True)
+        print("pixel-aligned training:", out["pixel_training"][args.label], flush=True)
         if not run.finished:
-            methods.remove("pixel")
+            methods = [m for m in methods if not m.startswith("pixel")]
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(json.dumps(out, indent=1))
     for name, ids, ks in (("held-out", test_ids, [int(k) for k in args.views.split(",")]), ("ood", ood_ids, [4])):
@@ -62,14 +64,18 @@ def main() -> None:
             images = np.stack([r["images"][v] for r, v in zip(renders, vids)])
             poses = np.stack([r["poses"][v] for r, v in zip(renders, vids)])
             for method in methods:
-                row = f"{method}, {name}, {k} views, known poses"
+                row = f"{method.replace('pixel', args.label)}, {name}, {k} views, known poses"
                 if row in out["rows"]:
                     continue
                 t0 = time.perf_counter()
                 if method == "hull":
                     found = hull.measure(ds, ids, images, poses, yfov, res)
-                else:
+                elif method == "pixel":
                     found = pixelsdf.measure(model, ds, ids, images, poses, cfg.pixel.image_size, res)
+                else:  # "pixel+hull": the network's SDF held inside the hull of the same views
+                    grids = (pixelsdf.sdf_grid(model, images[j], poses[j], cfg.pixel.image_size, res)
+                             for j in range(len(ids)))
+                    found = hull.measure(ds, ids, images, poses, yfov, res, within=grids)
                 out["rows"][row] = {m: found[m] for m in KEEP} | {"seconds": round(time.perf_counter() - t0, 1)}
                 print(row, {m: round(v, 3) for m, v in out["rows"][row].items()}, flush=True)
                 args.out.parent.mkdir(parents=True, exist_ok=True)
