@@ -352,7 +352,7 @@ def bench_page() -> str:
            "baseline in one process and records the ratio. Dated notes on the GPU runs are in `bench/notes/`.", "",
            "## Benchmarks", "", "| benchmark | ratio | what the ratio means | device | commit |",
            "|---|---:|---|---|---|"]
-    runs = []
+    runs, shapes = [], []
     for path in sorted((paths.BENCH_DIR / "results").glob("*.json")):
         rec = json.loads(path.read_text())
         if "ratio" in rec and isinstance(rec["ratio"], (int, float)):
@@ -361,11 +361,23 @@ def bench_page() -> str:
                        f"`{str(rec.get('git_commit', '?'))[:7]}` |")
         elif "gpu_minutes" in rec:
             runs.append((path, rec))
+        elif isinstance(rec.get("rows"), dict) and all("fscore" in r for r in rec["rows"].values()):
+            shapes.append((path, rec))
     out += ["", "## Full-scale runs of the figures", "", "| results | commit | device | GPU-minutes | complete |",
             "|---|---|---|---:|---|"]
     for path, rec in runs:
         out.append(f"| [{path.stem}](results/{path.name}) | `{str(rec.get('commit', '?'))[:7]}` | "
                    f"{rec.get('device', '?')} | {rec['gpu_minutes']:.1f} | {'yes' if rec.get('complete') else 'no'} |")
+    for path, rec in shapes:
+        out += ["", f"## Shapes measured: [{path.stem}](results/{path.name})", "", str(rec.get("what", "")), "",
+                "| row | F@0.02 | CD-L1 | IoU | one part | run | commit |", "|---|---:|---:|---:|---:|---|---|"]
+        for name, r in rec["rows"].items():
+            run = r.get("run", "")
+            commit = rec.get("runs", {}).get(run, {}).get("commit", rec.get("commit", "?"))
+            out.append(f"| {name} | {r['fscore']:.3f} | {r['chamfer_l1']:.3f} | {r['iou']:.3f} | "
+                       f"{r['one_part']:.2f} | {run} | `{str(commit)[:7]}` |")
+        for run, info in rec.get("runs", {}).items():
+            out.append(f"\n- **{run}** (`{info.get('commit', '?')}`): {info.get('note', '')}")
     return "\n".join(out) + "\n"
 
 
