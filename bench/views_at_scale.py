@@ -1,5 +1,6 @@
 """Image -> shape from known-pose views on notebook 16's held-out and out-of-distribution shapes at a scale:
-the visual hull (no learning) and the pixel-aligned SDF network, from the same views (``random_views``,
+the visual hull (no learning) and the pixel-aligned SDF network (with and without the grid's clean-up:
+``pixel`` / ``pixel-raw``), from the same views (``random_views``,
 seed 0), at the notebook's mesh resolution. The pixel-aligned network is trained first (or loaded: its run
 resumes, so ``--max-steps`` splits it over several jobs). Writes after each row and skips rows already in
 ``--out``, so a run stopped early keeps what it measured and the next one goes on.
@@ -33,6 +34,8 @@ def main() -> None:
     ap.add_argument("--views", default="4,8,1,2")
     ap.add_argument("--max-steps", type=int, default=None, help="stop the pixel-aligned training there (resumable)")
     ap.add_argument("--pixel", type=json.loads, default={}, help='overrides of the pixel section, e.g. \'{"steps": 40000}\'')
+    ap.add_argument("--release", type=Path, default=None, help="measure this released pixel-aligned network "
+                    "(e.g. checkpoints/pixelsdf-sweethome3d.safetensors) instead of training one")
     ap.add_argument("--label", default="pixel", help="the pixel-aligned rows' name (one per --pixel variant)")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
@@ -46,7 +49,15 @@ def main() -> None:
             "resolution": res, "held_out_shapes": len(test_ids), "ood_shapes": len(ood_ids)}
     methods = args.methods.split(",")
     model = None
-    if any(m.startswith("pixel") for m in methods):
+    if args.release is not None:
+        from sdfnets.devices import default_device
+        from sdfnets.multiview import release
+
+        model, meta = release.load(args.release, default_device())
+        cfg = config.resolve(args.scale, pixel={k: v for k, v in meta["pixel"].items() if k in ("width", "feature",
+                                                "hidden", "image_size")} | args.pixel)
+        out.setdefault("pixel_training", {})[args.label] = {"release": str(args.release)}
+    elif any(m.startswith("pixel") for m in methods):
         t0 = time.perf_counter()
         model, run = pixelsdf.train(cfg, ds, train_ids, max_steps=args.max_steps)
         out.setdefault("pixel_training", {})[args.label] = {"overrides": args.pixel,"steps": run.steps, "of": cfg.pixel.steps, "seconds": round(run.seconds, 1),
@@ -70,8 +81,9 @@ def main() -> None:
                 t0 = time.perf_counter()
                 if method == "hull":
                     found = hull.measure(ds, ids, images, poses, yfov, res)
-                elif method == "pixel":
-                    found = pixelsdf.measure(model, ds, ids, images, poses, cfg.pixel.image_size, res)
+                elif method in ("pixel", "pixel-raw"):  # raw: the grid as the network gives it, no clean-up
+                    tidy = (cfg.pixel.smooth, cfg.pixel.min_part) if method == "pixel" else (0.0, 0.0)
+                    found = pixelsdf.measure(model, ds, ids, images, poses, cfg.pixel.image_size, res, *tidy)
                 else:  # "pixel+hull": the network's SDF held inside the hull of the same views
                     grids = (pixelsdf.sdf_grid(model, images[j], poses[j], cfg.pixel.image_size, res)
                              for j in range(len(ids)))

@@ -131,7 +131,7 @@ for k in (1, 2, 4, 8):
     c = gen.Condition(k, "known")
     _, told, images, _ = inputs[c]
     results[f"pixel-aligned, {c.name}"] = pixelsdf.measure(pixel, ds, test_ids, images, told.numpy(),
-                                                            cfg.pixel.image_size, res)
+                                                            cfg.pixel.image_size, res, cfg.pixel.smooth, cfg.pixel.min_part)
     print(f"pixel-aligned, {c.name}: F {results[f'pixel-aligned, {c.name}']['fscore']:.3f} "
           f"(hull {results[f'visual hull, {c.name}']['fscore']:.3f}, DiT {results[f'diffusion, {c.name}']['fscore']:.3f})")
 
@@ -182,7 +182,8 @@ ood["refined"] = gen.measure(parts, gen.refine_all(parts, z_ood, images, told, y
 ood["retrieval"] = gen.measure(parts, parts.latents[metrics.retrieve(feats, ood_ids, vids, train_ids)].cpu(), ds,
                                ood_ids, res)
 ood["visual hull"] = hull.measure(ds, ood_ids, images, told.numpy(), yfov, res)
-ood["pixel-aligned"] = pixelsdf.measure(pixel, ds, ood_ids, images, told.numpy(), cfg.pixel.image_size, res)
+ood["pixel-aligned"] = pixelsdf.measure(pixel, ds, ood_ids, images, told.numpy(), cfg.pixel.image_size, res,
+                                        cfg.pixel.smooth, cfg.pixel.min_part)
 ood["oracle retrieval"] = gen.measure(parts, parts.latents[gen.oracle_rows(ds, ood_ids, train_ids)].cpu(), ds, ood_ids,
                                       res)
 for k, v in ood.items():

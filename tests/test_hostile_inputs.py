@@ -576,8 +576,10 @@ def test_the_demo_under_20_concurrent_hostile_uploads_stays_small_and_leaves_not
     assert all(kind == "mesh" for kind, _ in answers["ok"]), answers["ok"]
     assert all("too large" in text for _, text in answers["bomb"])
     assert all("not a readable image" in text for _, text in answers["text"])
-    assert all(kind == "error" and "\n" not in text for n in ("thin", "tall", "grey16") for kind, text in answers[n])
-    assert len(stored) == len(answers["ok"])  # served from the demo's folder: gradio made no copies
+    # degenerate but readable images: a one-line error (nothing crosses zero) or a mesh of what fills the view
+    assert all(kind == "mesh" or "\n" not in text for n in ("thin", "tall", "grey16") for kind, text in answers[n]), answers
+    meshes = sum(kind == "mesh" for a in answers.values() for kind, _ in a)
+    assert len(stored) == min(meshes, 16)  # served from the demo's folder (the last 16): gradio made no copies
     assert peak_mb < 2500, f"{peak_mb:.0f} MB peak"
     assert demo.returncode == 0 and "Traceback" not in log, log[-3000:]
     assert [p for p in temp.rglob("*") if p.is_file()] == []  # uploads and meshes gone with the demo

@@ -38,3 +38,44 @@ def test_training_lowers_the_loss_and_a_resumed_run_is_the_same_run(smoke_datase
     r = smoke_dataset.renders(7)
     grid = pixelsdf.sdf_grid(model, r["images"][:3], r["poses"][:3], cfg.pixel.image_size, resolution=16)
     assert grid.shape == (16, 16, 16) and np.isfinite(grid).all()
+
+
+def test_clean_grid_drops_a_floater_and_keeps_the_shape():
+    """A sphere of radius 0.5 with a small sphere floating beside it: one part after the clean-up, the big
+    sphere's radius unchanged to within a cell."""
+    from sdfnets.field import BOUND, clean_grid, grid_points, grid_to_mesh
+    from sdfnets.metrics.shapes import components
+
+    pts = grid_points(64).numpy()
+    sdf = np.minimum(np.linalg.norm(pts, axis=1) - 0.5, np.linalg.norm(pts - [0.8, 0.8, 0.0], axis=1) - 0.06)
+    grid = sdf.reshape(64, 64, 64).astype(np.float32)
+    assert components(grid_to_mesh(grid))["components"] == 2
+    mesh = grid_to_mesh(clean_grid(grid))
+    assert components(mesh)["components"] == 1
+    radius = np.linalg.norm(mesh.vertices, axis=1)
+    assert abs(np.median(radius) - 0.5) < 2 * BOUND / 63
+    np.testing.assert_array_equal(clean_grid(grid, smooth=0, min_part=0), grid)  # both off: the grid as it was
+
+
+def test_a_released_network_loads_as_it_was_saved(tmp_path):
+    from safetensors.torch import save_file
+
+    from sdfnets.multiview import release
+
+    torch.manual_seed(0)
+    model = pixelsdf.PixelSDF(8, 16, 32, yfov=fov_for_unit_sphere(CAMERA_DISTANCE)).eval()
+    pixel = {"width": 8, "feature": 16, "hidden": 32, "image_size": 32}
+    path = release.export(model, pixel, tmp_path / "p.safetensors", corpus="procedural", train_shapes=3,
+                          metrics={"F": 0.5}, card="# card\n")
+    loaded, meta = release.load(path)
+    assert meta["pixel"] == pixel and meta["metrics"] == {"F": 0.5} and (tmp_path / "p.md").read_text() == "# card\n"
+    assert loaded.yfov == pytest.approx(model.yfov)
+    views = torch.rand(1, 3, 4, 32, 32) * 2 - 1
+    poses = torch.as_tensor(camera_poses(3)).float()[None]
+    pts = torch.rand(1, 200, 3) - 0.5
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(loaded.encode(views), poses, pts), model(model.encode(views), poses, pts),
+                                   atol=2e-3, rtol=0)  # float16 storage
+    save_file({"w": torch.zeros(2)}, str(tmp_path / "other.safetensors"), metadata={"format": "something-else"})
+    with pytest.raises(ValueError, match="something-else"):
+        release.load(tmp_path / "other.safetensors")

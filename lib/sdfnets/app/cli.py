@@ -264,20 +264,24 @@ def image2mesh(
     pose: Optional[list[str]] = typer.Option(None, "--pose", help="AZIMUTH,ELEVATION in degrees, once per image "
                                                                    "(default: views turning around the object)."),
     resolution: int = typer.Option(128, "--resolution", "-r", help="Marching-cubes grid (16-512)."),
-    seed: int = typer.Option(0, help="Diffusion sampling seed."),
-    checkpoint: Optional[str] = typer.Option(None, help="Release file (default: the committed one in checkpoints/)."),
+    method: str = typer.Option("pixel", "--method", "-m", help="pixel: the pixel-aligned SDF network, which reads "
+                               "the geometry in the views (best on unseen shapes); diffusion: phase 12's latent DiT "
+                               "on global image features."),
+    seed: int = typer.Option(0, help="Diffusion sampling seed (--method diffusion)."),
+    checkpoint: Optional[str] = typer.Option(None, help="Release file of the method (default: the committed one in "
+                                             "checkpoints/)."),
     device: Optional[str] = typer.Option(None, help="cpu or cuda (default: cuda when available)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output file."),
-    refine: bool = typer.Option(False, "--refine/--no-refine", help="Move the predicted latent until the shape's "
-                                "silhouettes match the images (at the given or default poses)."),
+    refine: bool = typer.Option(False, "--refine/--no-refine", help="--method diffusion: move the predicted latent "
+                                "until the shape's silhouettes match the images (at the given or default poses)."),
 ):
-    """Phase 12: image(s) -> mesh (project encoder -> latent diffusion -> DeepSDF -> marching cubes)."""
+    """Image(s) -> mesh: the pixel-aligned SDF network (default) or phase 12's latent diffusion; marching cubes."""
     from pathlib import Path
 
     from tqdm import tqdm
 
     from ..image2latent.release import ReleaseMismatch
-    from .image2mesh import ImageToMesh, InputError, check_count, load_image, parse_pose
+    from .image2mesh import InputError, check_count, load_image, parse_pose, pipeline
 
     try:
         suffix = Path(output).suffix.lower()
@@ -285,6 +289,8 @@ def image2mesh(
             raise InputError(f"{output}: the output must end in .glb, .obj or .ply")
         _check_output(Path(output), overwrite)
         check_count(len(images))
+        if refine and method != "diffusion":
+            raise InputError("--refine moves the diffusion model's latent: use it with --method diffusion")
         poses = None
         if pose:
             if len(pose) != len(images):
@@ -296,7 +302,7 @@ def image2mesh(
             poses = np.stack([camera_pose(*parse_pose(p)) for p in pose])
         checked = [load_image(p, check=True) for p in images]
         loaded = [img for img, _ in checked]
-        pipe = ImageToMesh(checkpoint, device)
+        pipe = pipeline(method, checkpoint, device)
         for _, warning in checked:  # after every refusal: a command that stops says only why
             if warning:
                 typer.secho(f"warning: {warning}", fg="yellow", err=True)
@@ -321,10 +327,11 @@ def image2mesh(
 def demo(
     host: str = typer.Option("127.0.0.1", help="Interface to bind (0.0.0.0 to expose it; localhost by default)."),
     port: int = typer.Option(7860, help="Port."),
-    checkpoint: Optional[str] = typer.Option(None, help="Release file (default: the committed one)."),
+    method: str = typer.Option("pixel", "--method", "-m", help="The method selected at first: pixel or diffusion."),
+    checkpoint: Optional[str] = typer.Option(None, help="Release file of --method (default: the committed one)."),
     device: Optional[str] = typer.Option(None, help="cpu or cuda."),
 ):
-    """Phase 12 web demo (gradio): upload 1-8 images, get the mesh in a 3-D viewer and as a file."""
+    """Web demo (gradio): upload 1-8 images, get the mesh in a 3-D viewer and as a file."""
     from .demo import build
     from .image2mesh import MAX_FILE_MB
 
@@ -332,7 +339,13 @@ def demo(
     # hint to publish the demo through gradio's share servers (it is meant for this machine or its network)
     import signal
 
-    blocks = build(checkpoint, device)
+    from .image2mesh import InputError
+
+    try:
+        blocks = build(checkpoint, device, method)
+    except (InputError, FileNotFoundError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2)
 
     def stop(*_):  # SIGTERM as Ctrl-C: gradio closes its server, and the demo's stored files are removed at exit
         raise KeyboardInterrupt

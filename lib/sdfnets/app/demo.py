@@ -9,25 +9,28 @@ from pathlib import Path
 
 import gradio as gr
 
-from .image2mesh import MAX_IMAGES, ImageToMesh, InputError, check_count, load_image
+from .image2mesh import DEFAULT_METHOD, MAX_IMAGES, METHODS, InputError, check_count, load_image, pipeline
 
 KEEP_RESULTS = 16  # meshes kept (older ones are deleted); everything the demo stored goes when it stops
 UPLOAD_MAX_AGE_S = 600  # users' uploaded images are deleted this long after they arrived
 
 INTRO = f"""# sdfnets · image → mesh
 Upload 1 to {MAX_IMAGES} images of **one** object (views from around it work best; an RGBA image
-with a transparent background is composited on white like the training renders). The project's
-own image encoder, a latent diffusion transformer and the DeepSDF decoder turn them into a mesh."""
+with a transparent background is composited on white like the training renders). **pixel** (the
+default) reads each point's signed distance from the views where it projects, with the views' poses
+(default: turning around the object); **diffusion** is phase 12: the project's image encoder, a latent
+diffusion transformer and the DeepSDF decoder. Both were trained on renders of furniture only."""
 
 
-def build(checkpoint=None, device=None) -> gr.Blocks:
-    """The demo's app. Everything it stores — users' uploads (gradio's cache) and the meshes it serves — lives
+def build(checkpoint=None, device=None, method: str = DEFAULT_METHOD) -> gr.Blocks:
+    """The demo's app, ``method`` selected at first (``checkpoint`` is its release; the other method's committed
+    release loads when first chosen). Everything it stores — users' uploads (gradio's cache) and the meshes it serves — lives
     in one temporary folder, removed when the process exits; results are served from where they are written,
     so gradio keeps no copies beyond the last ``KEEP_RESULTS``."""
     import atexit
     import shutil
 
-    pipe = ImageToMesh(checkpoint, device)
+    pipes = {method: pipeline(method, checkpoint, device)}
     root = Path(tempfile.mkdtemp(prefix="sdfnets-demo-"))
     atexit.register(shutil.rmtree, root, ignore_errors=True)
     os.environ["GRADIO_TEMP_DIR"] = str(root)  # gradio's cache for this process: uploads land here
@@ -35,15 +38,17 @@ def build(checkpoint=None, device=None) -> gr.Blocks:
     out_dir.mkdir()
     counter = iter(range(10**9))
 
-    def run(files, resolution, seed, refine=False, progress=gr.Progress()):
+    def run(files, chosen, resolution, seed, refine=False, progress=gr.Progress()):
         files = [f if isinstance(f, str) else f.name for f in files or []]
         try:
             check_count(len(files))
             checked = [load_image(f, name=Path(f).name, check=True) for f in files]
             images = [img for img, _ in checked]
-            mesh = pipe(images, resolution=int(resolution), seed=int(seed), refine=bool(refine),
+            if chosen not in pipes:
+                pipes[chosen] = pipeline(chosen, None, device)
+            mesh = pipes[chosen](images, resolution=int(resolution), seed=int(seed), refine=bool(refine),
                         progress=lambda f, text: progress(f, desc=text))
-        except (InputError, RuntimeError) as exc:
+        except (InputError, RuntimeError, FileNotFoundError) as exc:
             raise gr.Error(str(exc), print_exception=False)  # the user sees it; the log needs no traceback
         path = out_dir / f"mesh-{next(counter):06d}.glb"
         mesh.export(path)
@@ -62,14 +67,15 @@ def build(checkpoint=None, device=None) -> gr.Blocks:
             with gr.Column():
                 files = gr.File(label=f"images (1-{MAX_IMAGES})", file_count="multiple", file_types=["image"],
                                 type="filepath", elem_id="images")
+                chosen = gr.Radio(list(METHODS), value=method, label="method", elem_id="method")
                 resolution = gr.Slider(32, 256, value=128, step=16, label="marching-cubes resolution",
                                        elem_id="resolution")
-                seed = gr.Number(0, label="seed", precision=0)
-                refine = gr.Checkbox(False, label="refine against the silhouettes", elem_id="refine")
+                seed = gr.Number(0, label="seed (diffusion)", precision=0)
+                refine = gr.Checkbox(False, label="refine against the silhouettes (diffusion)", elem_id="refine")
                 go = gr.Button("Make the mesh", variant="primary", elem_id="run")
             with gr.Column():
                 viewer = gr.Model3D(label="mesh", elem_id="viewer", clear_color=(1, 1, 1, 1))
                 download = gr.File(label="download", elem_id="download")
                 info = gr.Markdown(elem_id="info")
-        go.click(run, [files, resolution, seed, refine], [viewer, download, info])
+        go.click(run, [files, chosen, resolution, seed, refine], [viewer, download, info])
     return demo

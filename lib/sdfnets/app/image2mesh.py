@@ -1,6 +1,7 @@
 """Image(s) -> mesh for people (``sdfnets image2mesh``, the web demo): input checks, camera poses,
-the released models, and the pipeline encoder -> latent diffusion -> DeepSDF decoder -> marching
-cubes.
+the released models, and two pipelines: the pixel-aligned SDF network (the default: each grid point's SDF
+read from the views where it projects) and phase 12's encoder -> latent diffusion -> DeepSDF decoder; then
+marching cubes.
 
 Input images are treated like the renders the models learned from: RGBA is composited onto the
 renders' white background (alpha becomes the background), grayscale becomes RGB, any size is
@@ -128,9 +129,71 @@ def _read(load, path: Path, device, what: str):
                          f"({type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else 'no detail'})") from exc
 
 
+def _mesh_from_grid(grid, times: dict, say):
+    from ..field import grid_to_mesh
+
+    say(0.9, "marching cubes")
+    t = time.perf_counter()
+    mesh = grid_to_mesh(grid, near_surface_only=True)
+    times["marching_cubes_s"] = time.perf_counter() - t
+    if mesh is None:
+        raise RuntimeError("the predicted shape is empty (the field never crosses zero)")
+    mesh.metadata["timings"] = times
+    say(1.0, "done")
+    return mesh
+
+
+def _check_resolution(resolution: int) -> None:
+    if not 16 <= resolution <= 512:
+        raise InputError(f"resolution {resolution}: choose between 16 and 512")
+
+
+def _poses_for(images: list[np.ndarray], poses) -> np.ndarray:
+    check_count(len(images))
+    poses = default_poses(len(images)) if poses is None else np.asarray(poses)
+    if len(poses) != len(images):
+        raise InputError(f"{len(poses)} poses for {len(images)} images")
+    return poses
+
+
+class PixelAlignedToMesh:
+    """The released pixel-aligned SDF network (:mod:`sdfnets.multiview.pixelsdf`): each grid point's SDF read
+    from the views where it projects, at the given poses (default: :func:`default_poses`). Deterministic; no
+    latent space, so ``seed`` and ``refine`` do not apply."""
+
+    def __init__(self, checkpoint: str | Path | None = None, device=None):
+        from ..multiview import release as pixel_release
+
+        path = Path(checkpoint) if checkpoint else paths.RELEASE_DIR / pixel_release.DEFAULT_NAME
+        if not path.is_file():
+            raise FileNotFoundError(f"no pixel-aligned checkpoint at {path}: run notebook 16 at full scale "
+                                    "(it exports one) or pass --checkpoint")
+        self.device = default_device(device)
+        self.model, self.meta = _read(pixel_release.load, path, self.device, "a pixel-aligned SDF release")
+
+    @torch.no_grad()
+    def __call__(self, images: list[np.ndarray], poses: np.ndarray | None = None, resolution: int = 128,
+                 seed: int = 0, progress=None, refine: bool = False):
+        """A trimesh.Trimesh, or an InputError / RuntimeError with a message for the user;
+        ``progress(fraction, text)`` between the stages. On a GPU the network runs in bf16."""
+        from ..config.sections import PixelSDFConfig
+        from ..multiview.pixelsdf import sdf_grid
+
+        _check_resolution(resolution)
+        if refine:
+            raise InputError("--refine moves the diffusion model's latent: use it with --method diffusion")
+        poses = _poses_for(images, poses)
+        say = progress or (lambda *_: None)
+        pc = PixelSDFConfig(**{k: v for k, v in self.meta["pixel"].items() if k in PixelSDFConfig.__dataclass_fields__})
+        say(0.2, f"reading the views at each point of a {resolution}^3 grid")
+        t = time.perf_counter()
+        grid = sdf_grid(self.model, np.stack(images), poses, pc.image_size, resolution, pc.smooth, pc.min_part)
+        return _mesh_from_grid(grid, {"grid_s": time.perf_counter() - t}, say)
+
+
 class ImageToMesh:
-    """The released phase-12 pipeline. ``ImageToMesh()`` loads ``checkpoints/image2mesh-*.safetensors``
-    and the DeepSDF release it names."""
+    """The released phase-12 pipeline (``--method diffusion``). ``ImageToMesh()`` loads
+    ``checkpoints/image2mesh-*.safetensors`` and the DeepSDF release it names."""
 
     def __init__(self, checkpoint: str | Path | None = None, device=None):
         from ..deepsdf import release as deepsdf_release
@@ -148,10 +211,7 @@ class ImageToMesh:
         self.decoder.eval()
 
     def latent(self, images: list[np.ndarray], poses: np.ndarray | None = None, seed: int = 0) -> torch.Tensor:
-        check_count(len(images))
-        poses = default_poses(len(images)) if poses is None else np.asarray(poses)
-        if len(poses) != len(images):
-            raise InputError(f"{len(poses)} poses for {len(images)} images")
+        poses = _poses_for(images, poses)
         feats = self.encoder.encode(np.stack(images))[None]
         return self.model.sample(feats, torch.as_tensor(poses, dtype=torch.float32)[None], seed=seed,
                                  encoder=self.encoder.name)[0]
@@ -174,10 +234,9 @@ class ImageToMesh:
         decoder runs in bf16 and the DDIM loop replays a CUDA graph. ``refine``: move the DiT's latent
         until the shape's silhouettes match the images (:meth:`refine`).
         ``progress(fraction, text)`` is called between the stages."""
-        from ..field import grid_to_mesh, sdf_grid_sparse
+        from ..field import sdf_grid_sparse
 
-        if not 16 <= resolution <= 512:
-            raise InputError(f"resolution {resolution}: choose between 16 and 512")
+        _check_resolution(resolution)
         say = progress or (lambda *_: None)
         times = {}
         t = time.perf_counter()
@@ -195,12 +254,16 @@ class ImageToMesh:
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
             grid = sdf_grid_sparse(self.decoder.field(z), resolution, device=self.decoder.device)
         times["grid_s"] = time.perf_counter() - t
-        say(0.9, "marching cubes")
-        t = time.perf_counter()
-        mesh = grid_to_mesh(grid, near_surface_only=True)
-        times["marching_cubes_s"] = time.perf_counter() - t
-        if mesh is None:
-            raise RuntimeError("the predicted shape is empty (the decoded field never crosses zero)")
-        mesh.metadata["timings"] = times
-        say(1.0, "done")
-        return mesh
+        return _mesh_from_grid(grid, times, say)
+
+
+METHODS = {"pixel": PixelAlignedToMesh, "diffusion": ImageToMesh}
+DEFAULT_METHOD = "pixel"
+
+
+def pipeline(method: str = DEFAULT_METHOD, checkpoint: str | Path | None = None, device=None):
+    """The image -> mesh pipeline of ``method``: ``pixel`` (the pixel-aligned SDF network, the default: it reads
+    the geometry in the views) or ``diffusion`` (phase 12: the latent DiT on global image features)."""
+    if method not in METHODS:
+        raise InputError(f"method {method!r}: choose one of {', '.join(METHODS)}")
+    return METHODS[method](checkpoint, device)

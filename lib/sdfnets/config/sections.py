@@ -327,6 +327,8 @@ class PixelSDFConfig:
     clamp: float = 0.1
     checkpoint_every: int = 1000
     mesh_resolution: int = evaluation(128)
+    smooth: float = evaluation(0.016)  # the SDF grid smoothed (Gaussian, this length: a 128^3 cell) before meshing
+    min_part: float = evaluation(0.05)  # inside regions under this share of the largest dropped (floaters)
 
 
 @dataclass(frozen=True)

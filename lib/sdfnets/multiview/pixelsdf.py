@@ -183,24 +183,28 @@ def train(cfg: Config, dataset, ids, *, device=None, progress: bool = True, max_
 
 
 @torch.no_grad()
-def sdf_grid(model: PixelSDF, images: np.ndarray, poses: np.ndarray, image_size: int, resolution: int = 128) -> np.ndarray:
+def sdf_grid(model: PixelSDF, images: np.ndarray, poses: np.ndarray, image_size: int, resolution: int = 128,
+             smooth: float = 0.0, min_part: float = 0.0) -> np.ndarray:
     """The SDF [R, R, R] of one object from its views (uint8 [K, H, W, 3], poses [K, 4, 4]) on the grid of
-    :func:`sdfnets.field.grid_points`."""
-    from ..field import sdf_grid as grid_of
+    :func:`sdfnets.field.grid_points`, evaluated coarse to fine (bf16 on a GPU); with ``smooth`` or
+    ``min_part``, tidied by :func:`sdfnets.field.clean_grid`."""
+    from ..field import clean_grid, sdf_grid_sparse
 
     dev = next(model.parameters()).device
-    maps = model.encode(views_tensor(torch.as_tensor(np.asarray(images)), image_size)[None].to(dev))
-    told = torch.as_tensor(np.asarray(poses)).float()[None].to(dev)
-    return grid_of(lambda pts: model(maps, told, pts[None])[0], resolution, device=dev)
+    with torch.autocast("cuda", torch.bfloat16, enabled=dev.type == "cuda"):
+        maps = model.encode(views_tensor(torch.as_tensor(np.asarray(images)), image_size)[None].to(dev))
+        told = torch.as_tensor(np.asarray(poses)).float()[None].to(dev)
+        grid = sdf_grid_sparse(lambda pts: model(maps, told, pts[None])[0], resolution, device=dev)
+    return clean_grid(grid, smooth, min_part) if smooth or min_part else grid
 
 
 def measure(model: PixelSDF, dataset, ids, images: np.ndarray, poses, image_size: int, resolution: int = 128,
-            progress: bool = False) -> dict:
+            smooth: float = 0.0, min_part: float = 0.0, progress: bool = False) -> dict:
     """The model's mesh of each shape from its views (``images`` [M, K, H, W, 3], ``poses`` [M, K, 4, 4]),
     measured against the shape like any method's: the summary (F-score, Chamfer, IoU, parts) and the rows."""
     from .. import metrics
 
     ids = [int(i) for i in ids]
-    jobs = ((sdf_grid(model, images[j], np.asarray(poses)[j], image_size, resolution), dataset.sdf(i), i)
-            for j, i in enumerate(ids))
+    jobs = ((sdf_grid(model, images[j], np.asarray(poses)[j], image_size, resolution, smooth, min_part),
+             dataset.sdf(i), i) for j, i in enumerate(ids))
     return metrics.measure_grids(jobs, ids, progress=progress, desc="pixel-aligned SDF")
