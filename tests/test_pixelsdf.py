@@ -41,15 +41,16 @@ def test_training_lowers_the_loss_and_a_resumed_run_is_the_same_run(smoke_datase
 
 
 def test_clean_grid_drops_a_floater_and_keeps_the_shape():
-    """A sphere of radius 0.5 with a small sphere floating beside it: one part after the clean-up, the big
-    sphere's radius unchanged to within a cell."""
+    """A sphere of radius 0.5 with a small sphere floating beside it and a small bubble inside: one part after
+    the clean-up, the big sphere's radius unchanged to within a cell."""
     from sdfnets.field import BOUND, clean_grid, grid_points, grid_to_mesh
     from sdfnets.metrics.shapes import components
 
     pts = grid_points(64).numpy()
     sdf = np.minimum(np.linalg.norm(pts, axis=1) - 0.5, np.linalg.norm(pts - [0.8, 0.8, 0.0], axis=1) - 0.06)
+    sdf = np.maximum(sdf, 0.08 - np.linalg.norm(pts - [0.1, 0.0, 0.0], axis=1))  # the bubble
     grid = sdf.reshape(64, 64, 64).astype(np.float32)
-    assert components(grid_to_mesh(grid))["components"] == 2
+    assert components(grid_to_mesh(grid))["components"] == 3
     mesh = grid_to_mesh(clean_grid(grid))
     assert components(mesh)["components"] == 1
     radius = np.linalg.norm(mesh.vertices, axis=1)

@@ -78,19 +78,29 @@ def sdf_grid_sparse(field: Field, resolution: int = 256, *, device=None, base: i
 def clean_grid(values: np.ndarray, smooth: float = 0.016, min_part: float = 0.05, bound: float = BOUND) -> np.ndarray:
     """A predicted SDF grid (of :func:`grid_points`) made tidier before marching cubes: Gaussian-smoothed
     (``smooth``: the standard deviation as a length, 0.016 = one cell of a 128^3 grid; a network read off
-    images is noisy at that scale) and with every inside region holding less than ``min_part`` of the largest
-    one's cells pushed outside (floaters). scipy has each half; nothing does both on a grid."""
+    images is noisy at that scale), every inside region holding less than ``min_part`` of the largest one's
+    cells pushed outside (floaters) and every enclosed pocket of outside that small filled (bubbles). scipy
+    has the parts (filter, labelling); nothing does this on a grid."""
     from scipy import ndimage
 
     cell = 2 * bound / (values.shape[0] - 1)
     out = ndimage.gaussian_filter(values, smooth / cell) if smooth > 0 else np.array(values, copy=True)
     if min_part > 0:
         labels, n = ndimage.label(out < 0)
-        if n > 1:
-            sizes = np.bincount(labels.ravel())[1:]
-            small = np.flatnonzero(sizes < min_part * sizes.max()) + 1
-            drop = np.isin(labels, small)
-            out[drop] = np.abs(out[drop]) + 1e-6
+        if n == 0:
+            return out
+        sizes = np.bincount(labels.ravel())[1:]
+        keep = min_part * sizes.max()
+        drop = np.isin(labels, np.flatnonzero(sizes < keep) + 1)
+        out[drop] = np.abs(out[drop]) + 1e-6
+        # and the small pockets of outside enclosed by the shape (bubbles: each one more surface part)
+        labels, n = ndimage.label(out >= 0)
+        border = np.unique(np.concatenate([np.concatenate([f.ravel() for f in (a[0], a[-1])])
+                                           for a in (labels, labels.transpose(1, 0, 2), labels.transpose(2, 0, 1))]))
+        sizes = np.bincount(labels.ravel(), minlength=n + 1)
+        pockets = np.setdiff1d(np.flatnonzero(sizes < keep), np.append(border, 0))
+        fill = np.isin(labels, pockets)
+        out[fill] = -np.abs(out[fill]) - 1e-6
     return out
 
 
