@@ -54,11 +54,10 @@ print(f"{ds}\n{len(ids)} networks x {spec.num_params:,} parameters, {wc.steps} s
 ws = fit.train_weight_set(cfg, ds, ids, "relu_pe", "anchor")
 median, p95 = float(np.median(ws.loss)), float(np.percentile(ws.loss, 95))
 print(f"trained in {ws.meta['seconds']:.1f} s")
-fig = plots.histograms({"per-shape decoders": ws.loss}, "final per-shape SDF error", "clamped L1", bins=50)
-for x, label, ls in ((median, "median", "-"), (p95, "95th pct", "--"), (thesis.PER_SHAPE_LOSS_MEDIAN, "thesis median", ":"),
-                     (thesis.PER_SHAPE_LOSS_P95, "thesis 95th", ":")):
-    fig.axes[0].axvline(x, color="k", ls=ls, lw=0.8)
-    fig.axes[0].annotate(label, (x, fig.axes[0].get_ylim()[1]), rotation=90, va="top", fontsize=7)
+fig = plots.histograms({"per-shape decoders": ws.loss}, "final per-shape SDF error", "clamped L1", bins=50,
+                       ylabel="shapes", marks={"median": median, "95th percentile": p95,
+                                               "thesis median": thesis.PER_SHAPE_LOSS_MEDIAN,
+                                               "thesis 95th percentile": thesis.PER_SHAPE_LOSS_P95})
 # caption: Per-shape SDF error of every shape's own decoder, beside the thesis' median and 95th percentile.
 figures.save_figure(fig, "per_shape_loss_histogram", notebook=NB, scale=SCALE)
 # caption: The batched training of every decoder (mean over networks).

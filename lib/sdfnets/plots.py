@@ -76,16 +76,27 @@ def bar_counts(counts: dict[str, float], title: str, xlabel: str = "", ylabel: s
     return fig
 
 
-def histograms(series: dict[str, np.ndarray], title: str, xlabel: str, bins: int = 60, log: bool = False):
+def histograms(series: dict[str, np.ndarray], title: str, xlabel: str, bins: int = 60, log: bool = False,
+               marks: dict[str, float] | None = None, ylabel: str = "count"):
+    """Histograms on shared bins; ``marks`` are named values drawn as vertical lines (in the legend, each its
+    own style), e.g. a median beside the thesis'. Small or large x values get a ×10^n offset, not long ticks."""
     fig, ax = plt.subplots(figsize=(5.0, 3.2))
     lo = min(float(np.min(v)) for v in series.values())
     hi = max(float(np.max(v)) for v in series.values())
+    if marks:
+        lo, hi = min(lo, *marks.values()), max(hi, *marks.values())
     edges = np.linspace(lo, hi, bins + 1)
     for name, v in series.items():
         ax.hist(v, bins=edges, alpha=0.6, label=name, log=log)
+    styles = ["-", "--", ":", "-."]
+    for i, (name, x) in enumerate((marks or {}).items()):
+        ax.axvline(x, color=f"C{1 + i // len(styles)}", ls=styles[i % len(styles)], lw=1.2, label=name)
+    ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3), useMathText=True)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(title)
     ax.set_xlabel(xlabel)
-    ax.legend()
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     return fig
 
@@ -211,15 +222,18 @@ def cosine_shell(stats: dict[str, dict], low_std: float = 1e-4):
         b.scatter(s["along_init"], s["across_init"], s=8, alpha=0.6, label=name)
         ev = s["pca_explained"]
         c.plot(np.arange(1, len(ev) + 1), np.cumsum(ev), label=name)
-        d.hist(np.log10(np.maximum(s["std"], 1e-12)), bins=120, alpha=0.6,
-               label=f"{name}: {s['low_std_dims']:,} of {s['dims']:,} below {low_std:g}")
+        std = np.asarray(s["std"])
+        still = std <= 1e-12  # never moved from where every network started: no bar on a log axis can show them
+        d.hist(np.log10(std[~still]), bins=100, alpha=0.6,
+               label=f"{name}: {s['low_std_dims']:,} of {s['dims']:,} below {low_std:g}"
+                     + (f"\n  ({int(still.sum()):,} of them never move: std 0, not drawn)" if still.any() else ""))
     a.set(title="pairwise cosine of trained weight vectors", xlabel="cosine", ylabel="pairs")
     b.set(title="each network: along its start vs across it", xlabel="component along the start vector",
           ylabel="norm orthogonal to the start")
     b.axvline(0, color="0.6", lw=0.6)
     c.set(title="PCA of the weight dataset", xlabel="principal components", ylabel="cumulative explained variance",
           xscale="log", ylim=(0, 1.02))
-    d.axvline(np.log10(low_std), color="k", ls="--", lw=0.8)
+    d.axvline(np.log10(low_std), color="k", ls="--", lw=0.8, label=f"std {low_std:g} (the thesis' cut)")
     d.set(title="per-dimension std over the dataset", xlabel="log10 std", ylabel="dimensions", yscale="log")
     for x in (a, b, c, d):
         x.legend(fontsize=7)
