@@ -164,9 +164,16 @@ def scatter_categories(xy: np.ndarray, categories: Sequence[str], title: str, xl
 
 def curves(series: dict[str, tuple[np.ndarray, np.ndarray]], title: str, xlabel: str, ylabel: str,
            logy: bool = False, band: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
-           hlines: dict[str, float] | None = None, vlines: dict[str, float] | None = None):
-    """Lines (x, y) by name; optional shaded (low, high) bands and labelled reference lines."""
+           hlines: dict[str, float] | None = None, vlines: dict[str, float] | None = None,
+           logx_base: int | None = None):
+    """Lines (x, y) by name; optional shaded (low, high) bands and labelled reference lines; ``logx_base``: a
+    log x axis of that base, ticked at the points' x values (e.g. 1, 2, 4, 8 views)."""
     fig, ax = plt.subplots(figsize=(5.4, 3.4))
+    if logx_base:
+        xs = sorted({float(v) for x, _ in series.values() for v in np.asarray(x)})
+        ax.set_xscale("log", base=logx_base)
+        ax.set_xticks(xs, [f"{v:g}" for v in xs])
+        ax.set_xlim(xs[0] / 1.3, xs[-1] * 1.3)
     styles = ("-", "--", "-.", ":")  # a curve drawn over another stays visible through the gaps of its dashes
     for i, (name, (x, y)) in enumerate(series.items()):
         (line,) = ax.plot(x, y, ls=styles[i % len(styles)], marker="o" if len(x) < 20 else None, ms=3, label=name)
@@ -174,7 +181,8 @@ def curves(series: dict[str, tuple[np.ndarray, np.ndarray]], title: str, xlabel:
             ax.fill_between(x, *band[name], color=line.get_color(), alpha=0.2, lw=0)
     for name, y in (hlines or {}).items():
         ax.axhline(y, color="0.4", ls="--", lw=0.8)
-        ax.annotate(name, (ax.get_xlim()[0], y), fontsize=7, va="bottom", color="0.3")
+        ax.annotate(name, (ax.get_xlim()[0], y), xytext=(3, 1), textcoords="offset points", fontsize=7,
+                    va="bottom", color="0.3")
     for name, x in (vlines or {}).items():
         ax.axvline(x, color="0.4", ls=":", lw=0.8)
         ax.annotate(name, (x, ax.get_ylim()[1]), fontsize=7, va="top", rotation=90, color="0.3")
