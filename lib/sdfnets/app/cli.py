@@ -274,6 +274,10 @@ def image2mesh(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output file."),
     refine: bool = typer.Option(False, "--refine/--no-refine", help="--method diffusion: move the predicted latent "
                                 "until the shape's silhouettes match the images (at the given or default poses)."),
+    cutout: bool = typer.Option(True, "--cutout/--no-cutout", help="Cut the object out of a photo's background "
+                                "(no alpha, a border not mostly white) and frame it like the training renders."),
+    save_inputs: Optional[str] = typer.Option(None, "--save-inputs", help="Folder to write the views as the model "
+                                              "sees them (after any cut-out)."),
 ):
     """Image(s) -> mesh: the pixel-aligned SDF network (default) or phase 12's latent diffusion; marching cubes."""
     from pathlib import Path
@@ -300,8 +304,14 @@ def image2mesh(
             from ..data.cameras import camera_pose
 
             poses = np.stack([camera_pose(*parse_pose(p)) for p in pose])
-        checked = [load_image(p, check=True) for p in images]
+        checked = [load_image(p, check=True, cutout=cutout) for p in images]
         loaded = [img for img, _ in checked]
+        if save_inputs:
+            from PIL import Image
+
+            Path(save_inputs).mkdir(parents=True, exist_ok=True)
+            for p, img in zip(images, loaded):
+                Image.fromarray(img).save(Path(save_inputs) / f"{Path(p).stem}.png")
         pipe = pipeline(method, checkpoint, device)
         for _, warning in checked:  # after every refusal: a command that stops says only why
             if warning:

@@ -46,9 +46,11 @@ def _eight_bit(img: Image.Image) -> Image.Image:
     return Image.fromarray(np.clip(np.round(a * (255.0 / top)), 0, 255).astype(np.uint8), "L")
 
 
-def load_image(source, name: str | None = None, size: int = IMAGE_SIZE, *, check: bool = False):
-    """A path, bytes or PIL image -> uint8 [size, size, 3], prepared like the renders. With ``check``:
-    (that image, a warning or None), the warning saying when it does not look like a training render."""
+def load_image(source, name: str | None = None, size: int = IMAGE_SIZE, *, check: bool = False, cutout: bool = True):
+    """A path, bytes or PIL image -> uint8 [size, size, 3], prepared like the renders. A photo with a background
+    (no alpha, a border not mostly white) has its object cut out and framed like the renders
+    (:mod:`.cutout`) unless ``cutout`` is off. With ``check``: (that image, a warning or None), the warning
+    saying when the input does not look like a training render."""
     name = name or (str(source) if isinstance(source, (str, Path)) else "image")
     if isinstance(source, (str, Path)):
         p = Path(source)
@@ -72,18 +74,30 @@ def load_image(source, name: str | None = None, size: int = IMAGE_SIZE, *, check
             raise InputError(f"{name}: not a readable image ({type(exc).__name__}: {exc})") from exc
     else:
         img = source
-    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+    has_alpha = img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info)
+    if has_alpha:
         rgba = img.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         img = Image.alpha_composite(white, rgba)
     img = _eight_bit(img).convert("RGB")  # grayscale, palette, CMYK
     if max(img.size) > 4 * size:  # shrink first, keeping the aspect: the padded square below stays small
         img.thumbnail((4 * size, 4 * size), Image.Resampling.LANCZOS)
+    warning = unlike_training(np.asarray(img), name)
+    if warning and cutout and not has_alpha and min(img.size) >= 16:
+        from .cutout import object_mask, on_white
+
+        mask = object_mask(np.asarray(img))
+        if mask.any():
+            out = on_white(np.asarray(img), mask, size)
+            warning = (f"{name}: a photo with a background: the object was cut out of it (a random walker from "
+                       f"its border and centre: {mask.mean():.0%} of the photo kept); the "
+                       "models saw renders of furniture on white only, so expect the nearest furniture-like shape")
+            return (out, warning) if check else out
     side = max(img.size)
     square = Image.new("RGB", (side, side), (255, 255, 255))
     square.paste(img, ((side - img.width) // 2, (side - img.height) // 2))
     out = np.asarray(square.resize((size, size), Image.Resampling.LANCZOS), dtype=np.uint8)
-    return (out, unlike_training(np.asarray(img), name)) if check else out
+    return (out, warning) if check else out
 
 
 def unlike_training(image: np.ndarray, name: str = "the image") -> str | None:
