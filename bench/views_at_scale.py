@@ -19,6 +19,7 @@ import numpy as np
 
 from sdfnets import config
 from sdfnets.data import load_or_build
+from sdfnets.data.cameras import default_poses
 from sdfnets.data.splits import random_views, with_ood
 from sdfnets.devices import device_name
 from sdfnets.multiview import hull, pixelsdf
@@ -37,6 +38,8 @@ def main() -> None:
     ap.add_argument("--release", type=Path, default=None, help="measure this released pixel-aligned network "
                     "(e.g. checkpoints/pixelsdf-sweethome3d.safetensors) instead of training one")
     ap.add_argument("--label", default="pixel", help="the pixel-aligned rows' name (one per --pixel variant)")
+    ap.add_argument("--poses", default="known", choices=("known", "default"),
+                    help="the views' true poses, or the default ones a user without camera data gets")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
     cfg = config.resolve(args.scale, pixel=args.pixel)
@@ -74,20 +77,21 @@ def main() -> None:
             renders = [ds.renders(int(i)) for i in ids]
             images = np.stack([r["images"][v] for r, v in zip(renders, vids)])
             poses = np.stack([r["poses"][v] for r, v in zip(renders, vids)])
+            told = poses if args.poses == "known" else np.broadcast_to(default_poses(k), poses.shape).copy()
             for method in methods:
-                row = f"{method.replace('pixel', args.label)}, {name}, {k} views, known poses"
+                row = f"{method.replace('pixel', args.label)}, {name}, {k} views, {args.poses} poses"
                 if row in out["rows"]:
                     continue
                 t0 = time.perf_counter()
                 if method == "hull":
-                    found = hull.measure(ds, ids, images, poses, yfov, res)
+                    found = hull.measure(ds, ids, images, told, yfov, res)
                 elif method in ("pixel", "pixel-raw"):  # raw: the grid as the network gives it, no clean-up
                     tidy = (cfg.pixel.smooth, cfg.pixel.min_part) if method == "pixel" else (0.0, 0.0)
-                    found = pixelsdf.measure(model, ds, ids, images, poses, cfg.pixel.image_size, res, *tidy)
+                    found = pixelsdf.measure(model, ds, ids, images, told, cfg.pixel.image_size, res, *tidy)
                 else:  # "pixel+hull": the network's SDF held inside the hull of the same views
-                    grids = (pixelsdf.sdf_grid(model, images[j], poses[j], cfg.pixel.image_size, res)
+                    grids = (pixelsdf.sdf_grid(model, images[j], told[j], cfg.pixel.image_size, res)
                              for j in range(len(ids)))
-                    found = hull.measure(ds, ids, images, poses, yfov, res, within=grids)
+                    found = hull.measure(ds, ids, images, told, yfov, res, within=grids)
                 out["rows"][row] = {m: found[m] for m in KEEP} | {"seconds": round(time.perf_counter() - t0, 1)}
                 print(row, {m: round(v, 3) for m, v in out["rows"][row].items()}, flush=True)
                 args.out.parent.mkdir(parents=True, exist_ok=True)
