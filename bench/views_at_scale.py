@@ -22,7 +22,7 @@ from sdfnets.data import load_or_build
 from sdfnets.data.cameras import default_poses
 from sdfnets.data.splits import random_views, with_ood
 from sdfnets.devices import device_name
-from sdfnets.multiview import hull, pixelsdf
+from sdfnets.multiview import hull, pixelsdf, pixeltrain
 from sdfnets.repro.provenance import git_commit
 
 KEEP = ("fscore", "chamfer_l1", "iou", "normal_consistency", "one_part", "holds_together")
@@ -62,7 +62,7 @@ def main() -> None:
         out.setdefault("pixel_training", {})[args.label] = {"release": str(args.release)}
     elif any(m.startswith("pixel") for m in methods):
         t0 = time.perf_counter()
-        model, run = pixelsdf.train(cfg, ds, train_ids, max_steps=args.max_steps)
+        model, run = pixeltrain.train(cfg, ds, train_ids, max_steps=args.max_steps)
         out.setdefault("pixel_training", {})[args.label] = {"overrides": args.pixel,"steps": run.steps, "of": cfg.pixel.steps, "seconds": round(run.seconds, 1),
                                  "final_loss": run.history[-1][1] if run.history else None, "steps_per_second": round(run.steps_per_second, 2),
                                  "wall_seconds_this_job": round(time.perf_counter() - t0, 1)}

@@ -53,7 +53,7 @@ from sdfnets.deepsdf import reconstruct
 from sdfnets.image2latent import encoders
 from sdfnets.image2latent import generalise as gen
 from sdfnets.field import sdf_grid
-from sdfnets.multiview import hull, pixelsdf
+from sdfnets.multiview import hull, pixelsdf, pixeltrain
 
 NB = "16_image_to_mesh_generalisation"
 torch.backends.cuda.matmul.allow_tf32 = True  # grids, fits and refinement in TF32 on a GPU (notebook 15 measures the difference)
@@ -130,7 +130,7 @@ print(f"DiT inside the hull, {c4.name}: F {results[f'DiT inside the hull, {c4.na
 # to the nearest training shape.
 
 # %%
-pixel, pixel_run = pixelsdf.train(cfg, ds, train_ids)
+pixel, pixel_run = pixeltrain.train(cfg, ds, train_ids)
 for k in (1, 2, 4, 8):
     c = gen.Condition(k, "known")
     _, told, images, _ = inputs[c]

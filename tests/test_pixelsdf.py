@@ -6,7 +6,7 @@ import torch
 
 from sdfnets import config
 from sdfnets.data.cameras import CAMERA_DISTANCE, camera_poses, fov_for_unit_sphere
-from sdfnets.multiview import pixelsdf
+from sdfnets.multiview import pixelsdf, pixeltrain
 
 
 def test_the_batched_projection_is_the_pinhole_camera():
@@ -27,12 +27,12 @@ def test_training_lowers_the_loss_and_a_resumed_run_is_the_same_run(smoke_datase
     monkeypatch.setenv("SDFNETS_RUNS_DIR", str(tmp_path / "a"))
     cfg = config.resolve("smoke")
     ids = list(range(6))
-    model, run = pixelsdf.train(cfg, smoke_dataset, ids, device="cpu", progress=False)
+    model, run = pixeltrain.train(cfg, smoke_dataset, ids, device="cpu", progress=False)
     losses = [v for _, v in run.history]
     assert np.mean(losses[-3:]) < 0.8 * np.mean(losses[:3]), losses
     monkeypatch.setenv("SDFNETS_RUNS_DIR", str(tmp_path / "b"))
-    pixelsdf.train(cfg, smoke_dataset, ids, device="cpu", progress=False, max_steps=100)  # an interrupted run
-    resumed, _ = pixelsdf.train(cfg, smoke_dataset, ids, device="cpu", progress=False)
+    pixeltrain.train(cfg, smoke_dataset, ids, device="cpu", progress=False, max_steps=100)  # an interrupted run
+    resumed, _ = pixeltrain.train(cfg, smoke_dataset, ids, device="cpu", progress=False)
     for a, b in zip(model.state_dict().values(), resumed.state_dict().values()):
         torch.testing.assert_close(a, b)
     r = smoke_dataset.renders(7)
