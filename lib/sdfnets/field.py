@@ -75,12 +75,12 @@ def sdf_grid_sparse(field: Field, resolution: int = 256, *, device=None, base: i
     return values.cpu().numpy()
 
 
-def clean_grid(values: np.ndarray, smooth: float = 0.016, min_part: float = 0.05, bound: float = BOUND) -> np.ndarray:
-    """A predicted SDF grid (of :func:`grid_points`) made tidier before marching cubes: Gaussian-smoothed
-    (``smooth``: the standard deviation as a length, 0.016 = one cell of a 128^3 grid; a network read off
-    images is noisy at that scale), every inside region holding less than ``min_part`` of the largest one's
-    cells pushed outside (floaters) and every enclosed pocket of outside that small filled (bubbles). scipy
-    has the parts (filter, labelling); nothing does this on a grid."""
+def clean_grid(values: np.ndarray, smooth: float = 0.0, min_part: float = 0.05, bound: float = BOUND) -> np.ndarray:
+    """A predicted SDF grid (of :func:`grid_points`) made tidier before marching cubes: every inside region
+    holding less than ``min_part`` of the largest one's cells pushed outside (floaters), every enclosed pocket
+    of outside that small filled (bubbles), and optionally Gaussian-smoothed first (``smooth``: the standard
+    deviation as a length; 0.016 is one cell of a 128^3 grid). scipy has the parts (filter, labelling);
+    nothing does this on a grid."""
     from scipy import ndimage
 
     cell = 2 * bound / (values.shape[0] - 1)
