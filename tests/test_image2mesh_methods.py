@@ -35,8 +35,8 @@ def test_the_pixel_aligned_default_reads_the_held_out_armchair_better_than_diffu
         res = CliRunner().invoke(app, args + ([] if method == "pixel" else ["--method", method]))
         assert res.exit_code == 0, res.output
         scores[method] = fscore(out, truth)
-    # measured on this example: 0.29 (pixel) vs 0.18 (diffusion)
-    assert scores["pixel"] > 0.25 and scores["pixel"] > scores["diffusion"] + 0.05, scores
+    # measured on this example at 64³: 0.25 (pixel) vs 0.16 (diffusion)
+    assert scores["pixel"] > 0.22 and scores["pixel"] > scores["diffusion"] + 0.05, scores
 
 
 def test_options_of_the_other_method_are_refused_in_one_line(tmp_path):
