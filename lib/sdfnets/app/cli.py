@@ -316,6 +316,13 @@ def image2mesh(
         for _, warning in checked:  # after every refusal: a command that stops says only why
             if warning:
                 typer.secho(f"warning: {warning}", fg="yellow", err=True)
+        if method == "pixel" and poses is None:
+            from ..data.cameras import default_angles
+
+            angles = " ".join(f"{az:.0f},{el:.0f}" for az, el in default_angles(len(images)))
+            typer.secho(f"note: no --pose given, so the views are taken to come from AZIMUTH,ELEVATION {angles}; "
+                        "the pixel-aligned method reads each view where a point projects, so views from elsewhere "
+                        "need their --pose (or --method diffusion)", fg="yellow", err=True)
         with tqdm(total=100, desc="image2mesh", unit="%", bar_format="{l_bar}{bar}| {postfix}") as bar:
             def progress(frac, text):
                 bar.n = int(frac * 100)

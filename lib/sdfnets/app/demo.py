@@ -58,6 +58,12 @@ def build(checkpoint=None, device=None, method: str = DEFAULT_METHOD) -> gr.Bloc
         info = (f"{len(mesh.vertices):,} vertices, {len(mesh.faces):,} faces; "
                 + ", ".join(f"{k.replace('_s', '')} {v:.2f} s" for k, v in t.items()))
         warnings = [w for _, w in checked if w]
+        if chosen == "pixel":
+            from ..data.cameras import default_angles
+
+            angles = ", ".join(f"{az:.0f}°/{el:.0f}°" for az, el in default_angles(len(images)))
+            warnings.append(f"the views are taken to come from azimuth/elevation {angles}, in upload order; "
+                            "views from elsewhere suit the diffusion method better")
         info += "".join(f"\n\n**Warning:** {w}" for w in warnings)
         return str(path), str(path), info
 

@@ -63,12 +63,17 @@ def camera_pose(azimuth_deg: float, elevation_deg: float, distance: float = CAME
     return look_at(eye)
 
 
+def default_angles(k: int) -> list[tuple[float, float]]:
+    """(azimuth, elevation) in degrees of :func:`default_poses`."""
+    d = GALLERY_DIRECTION / np.linalg.norm(GALLERY_DIRECTION)
+    az, el = math.degrees(math.atan2(d[0], d[2])), math.degrees(math.asin(d[1]))
+    return [((az + j * 360.0 / k) % 360.0, el) for j in range(k)]
+
+
 def default_poses(k: int) -> np.ndarray:
     """Without given poses, image j is taken to look from the gallery direction (front-right,
     above) turned by j * 360/k degrees of azimuth."""
-    d = GALLERY_DIRECTION / np.linalg.norm(GALLERY_DIRECTION)
-    az, el = math.degrees(math.atan2(d[0], d[2])), math.degrees(math.asin(d[1]))
-    return np.stack([camera_pose(az + j * 360.0 / k, el) for j in range(k)])
+    return np.stack([camera_pose(az, el) for az, el in default_angles(k)])
 
 
 def project(points: torch.Tensor, poses: torch.Tensor, yfov: float) -> tuple[torch.Tensor, torch.Tensor]:
