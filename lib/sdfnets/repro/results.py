@@ -354,6 +354,8 @@ def bench_page() -> str:
            "|---|---:|---|---|---|"]
     runs, shapes = [], []
     for path in sorted((paths.BENCH_DIR / "results").glob("*.json")):
+        if path.name.endswith("-quick.json"):  # harness checks (git-ignored), not results
+            continue
         rec = json.loads(path.read_text())
         if "ratio" in rec and isinstance(rec["ratio"], (int, float)):
             out.append(f"| [{path.stem}](results/{path.name}) | {rec['ratio']:.3g} | "
