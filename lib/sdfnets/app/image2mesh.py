@@ -83,11 +83,11 @@ def load_image(source, name: str | None = None, size: int = IMAGE_SIZE, *, check
     if max(img.size) > 4 * size:  # shrink first, keeping the aspect: the padded square below stays small
         img.thumbnail((4 * size, 4 * size), Image.Resampling.LANCZOS)
     warning = unlike_training(np.asarray(img), name)
-    if warning and cutout and not has_alpha and min(img.size) >= 16:
+    if warning and cutout and not has_alpha and min(img.size) >= 16 and np.ptp(np.asarray(img)) >= 16:
         from .cutout import object_mask, on_white
 
         mask = object_mask(np.asarray(img))
-        if mask.any():
+        if 0.02 <= mask.mean() <= 0.95:  # an object, not everything or nothing (then the image stays as it is)
             out = on_white(np.asarray(img), mask, size)
             warning = (f"{name}: a photo with a background: the object was cut out of it (a random walker from "
                        f"its border and centre: {mask.mean():.0%} of the photo kept); the "
