@@ -95,8 +95,8 @@ def clean_grid(values: np.ndarray, smooth: float = 0.0, min_part: float = 0.05, 
         out[drop] = np.abs(out[drop]) + 1e-6
         # and the small pockets of outside enclosed by the shape (bubbles: each one more surface part)
         labels, n = ndimage.label(out >= 0)
-        border = np.unique(np.concatenate([np.concatenate([f.ravel() for f in (a[0], a[-1])])
-                                           for a in (labels, labels.transpose(1, 0, 2), labels.transpose(2, 0, 1))]))
+        border = np.unique(np.concatenate([labels[[0, -1]].ravel(), labels[:, [0, -1]].ravel(),
+                                           labels[:, :, [0, -1]].ravel()]))
         sizes = np.bincount(labels.ravel(), minlength=n + 1)
         pockets = np.setdiff1d(np.flatnonzero(sizes < keep), np.append(border, 0))
         fill = np.isin(labels, pockets)

@@ -285,7 +285,7 @@ def image2mesh(
     from tqdm import tqdm
 
     from ..image2latent.release import ReleaseMismatch
-    from .image2mesh import InputError, check_count, load_image, parse_pose, pipeline
+    from .image2mesh import REFINE_NEEDS_DIFFUSION, InputError, check_count, load_image, parse_pose, pipeline
 
     try:
         suffix = Path(output).suffix.lower()
@@ -294,7 +294,7 @@ def image2mesh(
         _check_output(Path(output), overwrite)
         check_count(len(images))
         if refine and method != "diffusion":
-            raise InputError("--refine moves the diffusion model's latent: use it with --method diffusion")
+            raise InputError(REFINE_NEEDS_DIFFUSION)
         poses = None
         if pose:
             if len(pose) != len(images):

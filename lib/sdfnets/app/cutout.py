@@ -15,9 +15,10 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from ..data.render import FOREGROUND_BELOW
+
 WORK_SIZE = 160  # the random walker runs on the photo shrunk to this side: a second on a CPU
 FILL = 0.8  # the object's longer side over the view's, as in the renders
-WHITE = 245  # from this value up in every channel a pixel reads as background (sdfnets.data.render.foreground)
 
 
 def object_mask(image: np.ndarray, border: float = 0.04, centre: float = 0.16, beta: float = 90.0) -> np.ndarray:
@@ -56,7 +57,7 @@ def on_white(image: np.ndarray, mask: np.ndarray, size: int) -> np.ndarray:
     if len(ys) == 0:
         raise ValueError("no object found")
     # the object's own near-white pixels (a white cup) darkened just below what reads as background
-    out = np.where(mask[..., None], np.minimum(image, WHITE - 6), 255).astype(np.uint8)
+    out = np.where(mask[..., None], np.minimum(image, FOREGROUND_BELOW - 6), 255).astype(np.uint8)
     crop = out[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
     side = int(np.ceil(max(crop.shape[:2]) / FILL))
     square = np.full((side, side, 3), 255, np.uint8)

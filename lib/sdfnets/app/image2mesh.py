@@ -170,6 +170,9 @@ def _poses_for(images: list[np.ndarray], poses) -> np.ndarray:
     return poses
 
 
+REFINE_NEEDS_DIFFUSION = "--refine moves the diffusion model's latent: use it with --method diffusion"
+
+
 class PixelAlignedToMesh:
     """The released pixel-aligned SDF network (:mod:`sdfnets.multiview.pixelsdf`): each grid point's SDF read
     from the views where it projects, at the given poses (default: :func:`default_poses`). Deterministic; no
@@ -195,7 +198,7 @@ class PixelAlignedToMesh:
 
         _check_resolution(resolution)
         if refine:
-            raise InputError("--refine moves the diffusion model's latent: use it with --method diffusion")
+            raise InputError(REFINE_NEEDS_DIFFUSION)
         poses = _poses_for(images, poses)
         say = progress or (lambda *_: None)
         pc = PixelSDFConfig(**{k: v for k, v in self.meta["pixel"].items() if k in PixelSDFConfig.__dataclass_fields__})

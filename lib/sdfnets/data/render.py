@@ -21,7 +21,10 @@ BASE_COLOR = (0.55, 0.62, 0.75, 1.0)  # gray-blue
 BACKGROUND = (1.0, 1.0, 1.0, 1.0)
 
 
-def foreground(images, threshold: int = 245):
+FOREGROUND_BELOW = 245  # a pixel with any channel below this is the object's (anti-aliased edges included)
+
+
+def foreground(images, threshold: int = FOREGROUND_BELOW):
     """The object's pixels [..., H, W] of uint8 views [..., H, W, 3] rendered on :data:`BACKGROUND` (numpy or
     torch): any channel below ``threshold``, so anti-aliased edges count as object."""
     return (images[..., :3] < threshold).any(-1)
