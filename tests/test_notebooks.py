@@ -156,6 +156,15 @@ EXPECT = {
              "pixel-aligned, 4 views, known poses", "pixel-aligned, 4 views, default poses"} <= set(v["methods"])
         and all(0 <= m["fscore"] <= 1 and 0 <= m["holds_together"] <= 1 for m in v["methods"].values())
         and set(v["ood"]) == {"diffusion", "refined", "retrieval", "oracle retrieval", "visual hull", "pixel-aligned"}),
+    "17_weight_collapse_dose": lambda v, rec: (
+        v["lr_factors"] == [1.0, 0.25, 0.0625, 0.015625] and len(v["doses"]) == 4
+        # the dose works as designed: a smaller fitting step, a thinner shell (higher cosine), more still dimensions
+        # and a worse fit
+        and all(a["pairwise_cosine"] < b["pairwise_cosine"] and a["sdf_l1_median"] < b["sdf_l1_median"]
+                and a["low_std_dims"] <= b["low_std_dims"]
+                for a, b in zip(list(v["doses"].values()), list(v["doses"].values())[1:]))
+        and all(d["steps"] == v["dit_steps"] and d["loss_t0"] > 0 and 0 <= d["vectors"]["closer_share"] <= 1
+                and d["draws"] for d in v["doses"].values())),
     "12_image_to_latent": lambda v, rec: (
         v["encoder"] == "viewnet" and v["recall"]["pilot"]["top1"] == 1.0 and v["recall"]["full"]["top1"] >= 0.8
         and v["recall"]["full"]["cos_mean"] > 0.95 and v["test"]["shapes"] == 1 and v["ood"]["full"]["shapes"] == 1

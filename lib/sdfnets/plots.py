@@ -197,13 +197,19 @@ def curves(series: dict[str, tuple[np.ndarray, np.ndarray]], title: str, xlabel:
 
 
 def panels(panels: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]], title: str, xlabel: str,
-           logy: Sequence[str] = (), hlines: dict[str, dict[str, float]] | None = None):
+           logy: Sequence[str] = (), hlines: dict[str, dict[str, float]] | None = None,
+           vlines: dict[str, float] | None = None, ncols: int | None = None):
     """Small multiples: one axis per quantity (its name is the axis label), its lines by name, sharing x;
     for quantities that do not share a unit. ``logy`` names the panels with a log y axis, ``hlines`` their
-    labelled reference lines."""
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.3 * len(panels), 3.2), sharex=True, squeeze=False)
+    labelled reference lines, ``vlines`` labelled x positions drawn on every panel; ``ncols`` panels per
+    row (default: all in one row)."""
+    ncols = min(ncols or len(panels), len(panels))
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.3 * ncols, 3.2 * nrows), sharex=True, squeeze=False)
+    for ax in axes.flat[len(panels):]:
+        ax.set_visible(False)
     styles = ("-", "--", "-.", ":")
-    for ax, (quantity, series) in zip(axes[0], panels.items()):
+    for ax, (quantity, series) in zip(axes.flat, panels.items()):
         for i, (name, (x, y)) in enumerate(series.items()):
             ax.plot(x, y, ls=styles[i % len(styles)], marker="o", ms=3, label=name)
         for name, y in (hlines or {}).get(quantity, {}).items():
@@ -211,6 +217,9 @@ def panels(panels: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]], title: s
             ax.annotate(name, (ax.get_xlim()[0], y), fontsize=7, va="bottom", color="0.3")
         if quantity in logy:
             ax.set_yscale("log")
+        for name, x in (vlines or {}).items():
+            ax.axvline(x, color="0.4", ls=":", lw=0.8)
+            ax.annotate(name, (x, ax.get_ylim()[1]), fontsize=7, va="top", ha="right", rotation=90, color="0.3")
         ax.set(xlabel=xlabel, ylabel=quantity)
         if len(series) > 1:
             ax.legend(fontsize=7, loc="best", framealpha=0.8)

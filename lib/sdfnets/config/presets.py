@@ -42,7 +42,8 @@ _PRESETS: dict[str, dict] = {
         deepsdf=dict(hidden=128, num_layers=8, points_per_shape=2048, epochs=80, checkpoint_every=500,
                      mesh_resolution=64, eval_shapes=12, recon_steps=100),
         weightspace=dict(points_per_shape=1024, anchor_steps=1000, steps=250, siren_shapes=12, interp_pairs=3,
-                         perturb_draws=1, grid_resolution=40, mesh_resolution=64),
+                         perturb_draws=1, grid_resolution=40, mesh_resolution=64,
+                         shell_lr_factors=(4.0, 1.0, 0.25, 0.0625)),  # short fits: a wider shell needs a larger step
         weightdiff=dict(d_model=128, num_layers=3, num_heads=4, steps=300, batch=64, lr=3e-4, checkpoint_every=150,
                         test_shapes=6, samples=16, cloud_points=1024, profile_timesteps=8, profile_rows=32,
                         mesh_resolution=56),
@@ -121,6 +122,12 @@ def weight_phase(cfg: "Config", phase: str) -> "Config":
     if phase not in WEIGHT_PHASES:
         raise ValueError(f"unknown weight-space phase {phase!r}; choose one of {', '.join(WEIGHT_PHASES)}")
     return dataclasses.replace(cfg, weightdiff=dataclasses.replace(cfg.weightdiff, **WEIGHT_PHASES[phase]))
+
+
+def shell_dose(cfg: "Config", factor: float) -> "Config":
+    """``cfg`` with phase 1's fitting learning rate multiplied by ``factor`` (notebook 17's dose of shell
+    thickness; 1 is notebook 04's weight dataset)."""
+    return dataclasses.replace(cfg, weightspace=dataclasses.replace(cfg.weightspace, lr=cfg.weightspace.lr * factor))
 
 
 def resolve(scale: str = "smoke", seed: int = 0, **sections: dict) -> Config:

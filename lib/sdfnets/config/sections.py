@@ -146,6 +146,9 @@ class WeightSpaceConfig:
     grid_resolution: int = 64  # occupancy grid of the perturbation IoU
     mesh_resolution: int = 128
     checkpoint_every: int = 500
+    # notebook 17's dose-response: weight datasets fitted at these multiples of ``lr`` (a smaller step leaves
+    # each network nearer the anchor: a thinner shell, a higher pairwise cosine)
+    shell_lr_factors: tuple[float, ...] = another_run((1.0, 0.25, 0.0625, 0.015625))
 
 
 @dataclass(frozen=True)

@@ -99,16 +99,17 @@ class DiffusionModel:
         return self.norm.inverse(z)
 
     def predict(self, features: torch.Tensor, poses: torch.Tensor, shape_ids, k: int, seed: int = 0,
-                batch: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                batch: int | None = None, guidance: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Targets of shapes ``shape_ids`` (rows of ``features`` [N, V, F]) from ``k`` seeded random
-        views each: (targets [M, D] on the CPU, views [M, k])."""
+        views each: (targets [M, D] on the CPU, views [M, k]). ``guidance=0``: the same draws with the
+        "no image" token in place of the views (the model's unconditional prediction)."""
         batch = batch or self.predict_batch
         ids = torch.as_tensor(list(shape_ids), dtype=torch.long)
         vids = random_views(len(ids), k, features.shape[1], seed)
         out = []
         for s in range(0, len(ids), batch):
             f = features[ids[s:s + batch, None], vids[s:s + batch]]
-            out.append(self.sample(f, poses[vids[s:s + batch]], seed=seed + s).cpu())
+            out.append(self.sample(f, poses[vids[s:s + batch]], seed=seed + s, guidance=guidance).cpu())
         return torch.cat(out), vids
 
     def loss_profile(self, targets: torch.Tensor, timesteps, *, features: torch.Tensor | None = None,

@@ -32,6 +32,7 @@ READS: dict[str, tuple[str, ...]] = {
     "14": ("04",),
     "15": ("12",),  # the image encoder
     "16": ("12",),  # the release, or phase 11/12's runs at smaller scales
+    "17": ("04", "12"),  # the anchor and fitting recipe of the weight dataset, notebook 12's image encoder
 }
 NOT_GPU = ("00", "01", "13")  # data statistics, the corpus pack, a table of recorded values
 

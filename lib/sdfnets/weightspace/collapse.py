@@ -1,4 +1,4 @@
-"""The collapse diagnostics of the weight-space line (notebooks ``06``-``10``): what a weight
+"""The collapse diagnostics of the weight-space line (notebooks ``06``-``10`` and ``17``): what a weight
 generator's outputs are, measured in weight space and as meshes, on the same held-out inputs.
 
 - :func:`held_out` -- predictions for held-out shapes against their true weight vectors and the
@@ -7,6 +7,9 @@ generator's outputs are, measured in weight space and as meshes, on the same hel
   longer inflates every cosine; then each prediction decoded and meshed, measured against its
   true shape, against the shape of its top attractor, and beside the retrieval baseline (the
   training decoder whose views look most alike).
+- :func:`nudge` -- how far conditioning moves predictions from the unconditional centroid, toward
+  their targets; :func:`topk_overlap` -- the write-up's "same four shapes regardless of input", on
+  draws of n inputs.
 - :func:`generated` -- unconditional samples as a set: MMD / COV / 1-NNA against held-out shapes
   and the memorisation check against the training shapes.
 """
@@ -71,6 +74,48 @@ def held_out(pred: torch.Tensor, weights: torch.Tensor, start: torch.Tensor, tra
             "mesh": mesh, "inputs": inputs, "meshes": {"prediction": pred_meshes, "retrieval": ret_meshes},
             "cos_true": att["cos_true"], "top_cos": att["top_cos"], "residual_cos_true": res["cos_true"],
             "residual_top_cos": res["top_cos"]}
+
+
+def nudge(pred: torch.Tensor, uncond: torch.Tensor, truth: torch.Tensor) -> dict:
+    """How far the image moves a prediction, the write-up's "~3 % directional nudge" measured: ``c`` is
+    the mean of the unconditional predictions ``uncond`` [M, D] (the same model and noise, the "no image"
+    token in place of the views); per input, ``moved`` = |p - c| / |t - c| (the distance conditioning
+    moved the prediction from the centroid, relative to the target's distance from it) and ``toward``
+    = (p - c) . (t - c) / |t - c|^2 (the share of the way to the target it went: 1 reaches it, 0 does
+    not move toward it). Means over inputs, with the per-input values."""
+    p, u, t = (torch.as_tensor(x).double() for x in (pred, uncond, truth))
+    c = u.mean(0)
+    to_target = t - c
+    moved = (p - c).norm(dim=1) / to_target.norm(dim=1)
+    toward = ((p - c) * to_target).sum(1) / to_target.pow(2).sum(1)
+    return {"moved_mean": float(moved.mean()), "toward_mean": float(toward.mean()),
+            "uncond_spread": float((u - c).norm(dim=1).mean() / to_target.norm(dim=1).mean()),
+            "moved": moved.numpy(), "toward": toward.numpy()}
+
+
+def topk_overlap(top: np.ndarray, sizes=(4, 8, 16, 32), draws: int = 200, seed: int = 0) -> dict:
+    """The write-up's attractor statistic on n inputs: draw n of the held-out inputs (``draws`` times;
+    once when n is all of them) and count the training shapes in *every* drawn input's list of nearest
+    training shapes ``top`` [M, k] (``common``: the write-up found 4 of its 5 on each of its 4 inputs,
+    "the same four regardless of input") and in any of them (``union``: k when every list is the same,
+    k * n when no two share a shape). -> {n: {"common_mean", "common_max", "union_mean", "share_common"}},
+    ``share_common`` the share of draws with at least k - 1 shapes in common (the write-up's case)."""
+    top = np.asarray(top)
+    m, k = top.shape
+    rng = np.random.default_rng(seed)
+    out = {}
+    for n in sizes:
+        if n > m:
+            continue
+        common, union = [], []
+        for _ in range(draws if n < m else 1):
+            lists = [set(top[r].tolist()) for r in rng.choice(m, n, replace=False)]
+            common.append(len(set.intersection(*lists)))
+            union.append(len(set.union(*lists)))
+        common = np.asarray(common)
+        out[n] = {"common_mean": float(common.mean()), "common_max": int(common.max()),
+                  "union_mean": float(np.mean(union)), "share_common": float((common >= k - 1).mean())}
+    return out
 
 
 def summary(result: dict, dataset, top: int = 5) -> dict:
