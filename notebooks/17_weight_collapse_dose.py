@@ -165,7 +165,7 @@ figures.save_figure(plots.curves({f"{k} (cos {shells[k]['pairwise_cosine']:.2f})
 
 # %% tags=["finding"]
 thick = max(DOSES, key=lambda k: shells[k]["pairwise_cosine"])
-base = next(iter(DOSES))
+base = next(k for k, f in DOSES.items() if f == 1)  # notebook 04's weight dataset
 print(thesis.finding("pairwise cosine of the weight vectors, thinnest dose", shells[thick]["pairwise_cosine"],
                      thesis.PAIRWISE_COSINE, f"{thick}; notebook 04's: {shells[base]['pairwise_cosine']:.3f}"))
 print(thesis.finding("per-shape SDF L1 median, thinnest dose", shells[thick]["sdf_l1_median"],

@@ -2,10 +2,15 @@
 
 Source: "From Weight-Space Diffusion to Latent-Space DeepSDF" (976 Objaverse-LVIS shapes). Keep
 values as the write-up states them; where it gives a bound ("≥ 0.34") the key says so.
-:func:`finding` renders the sentence a notebook closes a section with.
+:func:`finding` renders the sentence a notebook closes a section with; :data:`CLAIMS` lists the headline
+findings with where ours is recorded and how a verdict is reached (the fidelity table of ``docs/results.md``
+and the report).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
 
 SHAPES = 976  # the working set after watertight conversion and SDF sampling
 PILOT_SHAPES = 20
@@ -76,3 +81,84 @@ def finding(what: str, ours, thesis, note: str = "") -> str:
     line = f"{what}: here {_fmt(ours)} · thesis {_fmt(thesis)}" + (f" ({note})" if note else "")
     FINDINGS.append(line)
     return line
+
+
+# ---------------------------------------------------------------------------------------------
+# The fidelity table: each headline finding of the write-up against the value a notebook records at full scale
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One headline finding: the write-up's number, where ours is recorded (notebook, ``a/b/c`` key under
+    ``values`` at full scale), whether ours shows the same phenomenon (``holds``) and how near the number must
+    be to count as the same (``tolerance``, relative)."""
+
+    finding: str
+    thesis: float | str  # a word where the write-up gives no number ("destroyed")
+    notebook: str
+    key: str
+    holds: Callable[[float], bool]
+    tolerance: float = 0.25
+    phenomenon: str = ""  # what ``holds`` asks, in words
+    bound: str = ""  # "≥", "≤" or ">": the write-up states a bound, and meeting it is the same number
+
+    def verdict(self, ours: float | None) -> str:
+        """``reproduced`` (the phenomenon, and the number within the tolerance or the bound met), ``reproduced
+        with a measured difference`` (the phenomenon, another number), ``contradicted`` (not the phenomenon) or
+        ``not recorded``."""
+        if ours is None or ours != ours:
+            return "not recorded"
+        if not self.holds(ours):
+            return "contradicted"
+        if isinstance(self.thesis, str):
+            return "reproduced"
+        close = {"≥": ours >= self.thesis, "≤": ours <= self.thesis, ">": ours > self.thesis}.get(
+            self.bound, abs(ours - self.thesis) <= self.tolerance * abs(self.thesis))
+        return "reproduced" if close else "reproduced with a measured difference"
+
+
+CLAIMS: tuple[Claim, ...] = (
+    Claim("per-shape decoders fit their shapes: SDF L1 median", PER_SHAPE_LOSS_MEDIAN, "04_relu_weight_dataset",
+          "sdf_l1_median", lambda v: v < 0.01, phenomenon="< 0.01"),
+    Claim("warm-started weights sit in a thin shell: mean pairwise cosine", PAIRWISE_COSINE, "05_cosine_shell",
+          "anchor start/pairwise_cosine", lambda v: v > 0.5, tolerance=0.02, phenomenon="> 0.5 (random starts: ~0)"),
+    Claim("weight dimensions with std < 1e-4", LOW_STD_DIMS, "05_cosine_shell", "anchor start/low_std_dims",
+          lambda v: v > 0, phenomenon="> 0"),
+    Claim("ReLU+PE tolerates a relative weight perturbation of at least", RELU_PE_COLLAPSE_SIGMA_MIN, "03_siren_warm_start",
+          "perturbation/collapse_sigma/ReLU+PE", lambda v: v > SIREN_COLLAPSE_SIGMA_MAX, bound="≥",
+          phenomenon=f"> {SIREN_COLLAPSE_SIGMA_MAX}, where SIREN has collapsed"),
+    Claim("SIREN collapses by a relative perturbation of at most", SIREN_COLLAPSE_SIGMA_MAX, "03_siren_warm_start",
+          "perturbation/collapse_sigma/SIREN", lambda v: v < RELU_PE_COLLAPSE_SIGMA_MIN, bound="≤",
+          phenomenon=f"< {RELU_PE_COLLAPSE_SIGMA_MIN}, where ReLU+PE holds"),
+    Claim("phase 6 collapses: training shapes nearest for half the held-out inputs", ATTRACTOR_SHAPES,
+          "07_weight_dit_single_view", "phase6/vectors/rows_for_half", lambda v: v <= 2 * ATTRACTOR_SHAPES,
+          tolerance=0.0, phenomenon=f"≤ {2 * ATTRACTOR_SHAPES} of 32"),
+    Claim("phase 6: the same shapes top every input's 5 nearest (draws of 4 inputs)", ATTRACTOR_COMMON_TOP5,
+          "17_weight_collapse_dose", "doses/lr × 1/draws/4/common_mean", lambda v: v >= ATTRACTOR_COMMON_TOP5 - 1,
+          tolerance=0.0, phenomenon=f"≥ {ATTRACTOR_COMMON_TOP5 - 1} shapes in common"),
+    Claim("phase 6: predictions nearer a training vector than their own target (share)", 1.0,
+          "07_weight_dit_single_view", "phase6/vectors/closer_share", lambda v: v >= 0.5, tolerance=0.1,
+          phenomenon="≥ half"),
+    Claim("phase 6: cos(prediction, nearest training vector)", ATTRACTOR_COSINE, "07_weight_dit_single_view",
+          "phase6/vectors/top1_cos_mean", lambda v: v > 0.5, tolerance=0.01, phenomenon="> 0.5"),
+    Claim("phase 6: the image moves a prediction this share of the way to its target", CONDITIONING_NUDGE,
+          "17_weight_collapse_dose", "doses/lr × 1/nudge/toward_mean", lambda v: v <= 0.1, tolerance=1.0,
+          phenomenon="≤ 0.1"),
+    Claim("phase 7: training-loss EMA plateau (standardised MSE)", LOSS_EMA_PLATEAU, "08_weight_dit_multiview",
+          "loss_ema", lambda v: v > 0.1, phenomenon="> 0.1 (far above a latent DiT's)"),
+    Claim("phase 7: loss at t = 0, a flat profile", LOSS_AT_T0, "08_weight_dit_multiview",
+          "loss_profile/weight DiT (phase 7)/0", lambda v: v > 0.1, phenomenon="> 0.1"),
+    Claim("phase 10: the weight autoencoder reconstructs weights to cosine", AE_COS, "10_weight_autoencoder",
+          "trap/weight MSE, 128 dims | training/cos", lambda v: v >= 0.99, tolerance=0.005, phenomenon="≥ 0.99"),
+    Claim("phase 10: ... and its meshes are destroyed (held-out F-score; true decoders ≈ 0.99)", "destroyed",
+          "10_weight_autoencoder", "trap/weight MSE, 128 dims | held-out/fscore", lambda v: v < 0.5, tolerance=0.0,
+          phenomenon="< 0.5"),
+    Claim("phase 11: DeepSDF SDF L1 mean over all shapes", FULL_SDF_L1_MEAN, "11_deepsdf", "full/sdf_l1_mean",
+          lambda v: v < 0.01, phenomenon="< 0.01"),
+    Claim("phase 11: latent pairwise cosine (near-orthogonal codes)", FULL_LATENT_COSINE, "11_deepsdf",
+          "full/latent_cosine", lambda v: v < 0.3, phenomenon="< 0.3"),
+    Claim("phase 12: latent DiT training-loss EMA", FULL_LOSS_EMA, "12_image_to_latent", "loss_ema/full",
+          lambda v: v < 0.05, phenomenon="< 0.05"),
+    Claim("phase 12 pilot: smallest recall margin (cosine)", PILOT_RECALL_MARGIN_MIN, "12_image_to_latent",
+          "recall/pilot/margin_min", lambda v: v > 0, bound=">", phenomenon="> 0 (every shape recalled)"),
+)

@@ -26,6 +26,7 @@ from urllib.parse import quote
 
 from .. import paths
 from .execute import is_fresh, list_notebooks
+from . import results
 
 
 INERT = {c: f"&#{ord(c)};" for c in "&<>\"'[]()*_`$\\!#|~"}  # HTML's and markdown's special characters
@@ -151,7 +152,8 @@ def build(scale: str = "cpu", out: Path | None = None) -> Path:
                     for s in sources)
     cells = [f"# From weight-space diffusion to latent-space DeepSDF: the notebooks at scale `{scale}`\n\n"
              "Every notebook's text, figures, findings (ours beside the thesis') and recorded numbers, built by "
-             f"`make report SCALE={scale}` from `figures/` and `notebooks/`.\n\n{toc}"]
+             f"`make report SCALE={scale}` from `figures/` and `notebooks/`.\n\n{toc}",
+             "## The write-up's findings, here\n\n" + results.FIDELITY_INTRO + "\n\n" + results.fidelity_table()]
     for src in sources:
         cells += _section(src, scale, out_dir)
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(c) for c in cells])
