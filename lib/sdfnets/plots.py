@@ -198,11 +198,11 @@ def curves(series: dict[str, tuple[np.ndarray, np.ndarray]], title: str, xlabel:
 
 def panels(panels: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]], title: str, xlabel: str,
            logy: Sequence[str] = (), hlines: dict[str, dict[str, float]] | None = None,
-           vlines: dict[str, float] | None = None, ncols: int | None = None):
+           vlines: dict[str, float] | None = None, ncols: int | None = None, logx: bool = False):
     """Small multiples: one axis per quantity (its name is the axis label), its lines by name, sharing x;
     for quantities that do not share a unit. ``logy`` names the panels with a log y axis, ``hlines`` their
     labelled reference lines, ``vlines`` labelled x positions drawn on every panel; ``ncols`` panels per
-    row (default: all in one row)."""
+    row (default: all in one row); ``logx`` a log x axis."""
     ncols = min(ncols or len(panels), len(panels))
     nrows = -(-len(panels) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.3 * ncols, 3.2 * nrows), sharex=True, squeeze=False)
@@ -217,6 +217,8 @@ def panels(panels: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]], title: s
             ax.annotate(name, (ax.get_xlim()[0], y), fontsize=7, va="bottom", color="0.3")
         if quantity in logy:
             ax.set_yscale("log")
+        if logx:
+            ax.set_xscale("log")
         for name, x in (vlines or {}).items():
             ax.axvline(x, color="0.4", ls=":", lw=0.8)
             ax.annotate(name, (x, ax.get_ylim()[1]), fontsize=7, va="top", ha="right", rotation=90, color="0.3")
