@@ -104,6 +104,41 @@ def test_train_conditioned_predict_and_errors():
     assert len(set(views[0].tolist())) == 3
     with pytest.raises(ValueError, match="image-conditioned"):
         gen.sample(num=2)
+    # guidance 0: the same draws with the "no image" token, which ignores the views
+    u1, _ = gen.predict(feats, poses, [10, 11], k=3, seed=0, guidance=0.0)
+    u2, _ = gen.predict(feats * 5, poses, [10, 11], k=3, seed=0, guidance=0.0)
+    assert torch.allclose(u1, u2) and not torch.allclose(u1, pred)
+
+
+def test_nudge_of_constructed_predictions():
+    g = torch.Generator().manual_seed(0)
+    truth = torch.randn(6, 20, generator=g)
+    uncond = torch.randn(6, 20, generator=g) * 0.01 + 3.0  # the unconditional draws sit around c = 3
+    c = uncond.mean(0)
+    for share in (0.0, 0.03, 1.0):  # predictions that go that share of the way from c to their targets
+        n = collapse.nudge(c + share * (truth - c), uncond, truth)
+        assert np.isclose(n["toward_mean"], share, atol=1e-6) and np.isclose(n["moved_mean"], share, atol=1e-6)
+    side = torch.zeros_like(truth)  # moved as far as the target, at right angles to it: moved 1, toward 0
+    for i, t in enumerate(truth - c):
+        v = torch.randn(20, generator=g)
+        v -= (v @ t) / (t @ t) * t
+        side[i] = c + v / v.norm() * t.norm()
+    n = collapse.nudge(side, uncond, truth)
+    assert np.isclose(n["moved_mean"], 1.0) and abs(n["toward_mean"]) < 1e-6
+
+
+def test_topk_overlap_counts_shared_attractors():
+    same = np.tile(np.arange(5), (32, 1))  # every input's 5 nearest are the same 5 shapes (the write-up's picture)
+    o = collapse.topk_overlap(same, sizes=(4, 32), draws=20)
+    assert o[4] == {"common_mean": 5.0, "common_max": 5, "union_mean": 5.0, "share_common": 1.0}
+    assert o[32]["common_mean"] == 5.0
+    apart = np.arange(160).reshape(32, 5)  # no two inputs share a shape
+    o = collapse.topk_overlap(apart, sizes=(4, 8, 64), draws=20)
+    assert set(o) == {4, 8} and o[4]["common_mean"] == 0 and o[4]["union_mean"] == 20 and o[8]["union_mean"] == 40
+    half = np.where(np.arange(32)[:, None] < 16, np.arange(5), np.arange(5) + 100)  # two clusters of 16
+    o = collapse.topk_overlap(half, sizes=(4,), draws=400, seed=1)
+    p_one_cluster = 2 * (16 * 15 * 14 * 13) / (32 * 31 * 30 * 29)  # all four drawn from one cluster
+    assert abs(o[4]["share_common"] - p_one_cluster) < 0.05
 
 
 def test_loss_by_timestep_of_exact_and_mean_predictors():
