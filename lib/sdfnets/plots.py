@@ -115,6 +115,11 @@ def plotly_mesh(vertices: np.ndarray, faces: np.ndarray, title: str = "", points
         vertices, faces, _, _ = pcu.decimate_triangle_mesh(np.asarray(vertices, np.float64),
                                                            np.asarray(faces, np.int32), max_faces)
 
+    # float32 coordinates and int32 indices: half the bytes of float64 in the page, no visible difference
+    vertices, faces = np.asarray(vertices, np.float32), np.asarray(faces, np.int32)
+    if points is not None:
+        points = np.asarray(points, np.float32)
+        values = None if values is None else np.asarray(values, np.float32)
     data = [go.Mesh3d(x=vertices[:, 0], y=vertices[:, 2], z=vertices[:, 1], i=faces[:, 0], j=faces[:, 1],
                       k=faces[:, 2], color="#8c9dbf", opacity=1.0 if points is None else 0.35, flatshading=False,
                       name="mesh")]
