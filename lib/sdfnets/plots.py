@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import matplotlib.pyplot as plt
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import MaxNLocator, NullFormatter
 import numpy as np
 
 from . import figures  # noqa: F401  (applies the project style)
@@ -222,8 +222,11 @@ def panels(panels: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]], title: s
             ax.annotate(name, (ax.get_xlim()[0], y), fontsize=7, va="bottom", color="0.3")
         if quantity in logy:
             ax.set_yscale("log")
-        if logx:
+        if logx:  # ticked at the data (a span under a decade would otherwise crowd minor labels)
+            xs = sorted({float(v) for x, _ in series.values() for v in np.asarray(x)})
             ax.set_xscale("log")
+            ax.set_xticks(xs, [f"{v:.2g}" for v in xs])
+            ax.xaxis.set_minor_formatter(NullFormatter())
         for name, x in (vlines or {}).items():
             ax.axvline(x, color="0.4", ls=":", lw=0.8)
             ax.annotate(name, (x, ax.get_ylim()[1]), fontsize=7, va="top", ha="right", rotation=90, color="0.3")
