@@ -73,6 +73,9 @@ def _occupied(spans) -> float:
     return total
 
 
+NEWER_THAN_THE_SEQUENCE = {"17"}  # the collapse dose-response, written after the wave scheduler was retired
+
+
 @pytest.mark.parametrize("source", [FULL_GPU, H100_GPU, X2_GPU, X4_GPU, X4B_GPU, X4C_GPU])
 def test_the_committed_full_sequence_ran_every_gpu_notebook(source):
     """The runs the record calls complete: every GPU notebook finished in some job, and the GPU time is each
@@ -81,7 +84,8 @@ def test_the_committed_full_sequence_ran_every_gpu_notebook(source):
 
     run = _value(source, "jobs")
     finished = {nb for j in run for nb, r in j.get("notebooks", {}).items() if r["status"] == "ran"}
-    assert finished == set(workflow.notebooks()) - {"01", "13"}  # the wave scheduler's jobs: all but 01 and 13
+    # the wave scheduler's jobs: all but 01 and 13, and the notebooks written after these runs
+    assert finished == set(workflow.notebooks()) - {"01", "13"} - NEWER_THAN_THE_SEQUENCE
     assert _value(source, "complete") is True
     for g, seconds in _value(source, "gpu_occupied_seconds").items():
         spans = [(j["start_s"], j["end_s"]) for j in run if str(j.get("gpu")) == g]

@@ -67,8 +67,9 @@ _PRESETS: dict[str, dict] = {
                      eval_shapes=48, recon_shapes=24),
         # a coffee table, like the thesis' obj_0000; the learning rate of the step sweep in bench/weightspace_steps.py
         weightspace=dict(anchor_uid="BlendSwap-CC-BY/0022", lr=2e-3),
-        # 8,000 steps of batch 256, about half the thesis' 15,000: the training curves show where the loss stands
-        weightdiff=dict(steps=8000),
+        # the thesis' 15,000 steps of batch 256 (bench/notes/weight_dits_8k-gpu.json keeps the earlier 8,000-step
+        # runs); notebook 17's four dose runs train 8,000 each
+        weightdiff=dict(steps=15_000, dose_steps=8_000),
         autoencoder=dict(eval_train_shapes=24),  # training shapes meshed beside the 32 held-out ones
         # the scaling diagnostic trains six DeepSDF runs and six DiTs (N = 20 .. 586): 400 of phase 11's 1,500
         # epochs and 4,000 DiT steps at every N, one recipe for every N
@@ -125,9 +126,11 @@ def weight_phase(cfg: "Config", phase: str) -> "Config":
 
 
 def shell_dose(cfg: "Config", factor: float) -> "Config":
-    """``cfg`` with phase 1's fitting learning rate multiplied by ``factor`` (notebook 17's dose of shell
-    thickness; 1 is notebook 04's weight dataset)."""
-    return dataclasses.replace(cfg, weightspace=dataclasses.replace(cfg.weightspace, lr=cfg.weightspace.lr * factor))
+    """Notebook 17's dose of shell thickness: ``cfg`` with phase 1's fitting learning rate multiplied by
+    ``factor`` (1 is notebook 04's weight dataset) and its weight DiTs at ``weightdiff.dose_steps``."""
+    wd = cfg.weightdiff
+    return dataclasses.replace(cfg, weightspace=dataclasses.replace(cfg.weightspace, lr=cfg.weightspace.lr * factor),
+                               weightdiff=dataclasses.replace(wd, steps=wd.dose_steps or wd.steps))
 
 
 def resolve(scale: str = "smoke", seed: int = 0, **sections: dict) -> Config:

@@ -189,6 +189,7 @@ class WeightDiffusionConfig(DiffusionTransformer):
     standardise: str = "per_dim"  # per_dim (phases 6, 7) | global (one scalar, phase 8)
     tokens: int = 8
     checkpoint_every: int = 2500
+    dose_steps: int = another_run(0)  # notebook 17's phase-6 DiTs, one per weight dataset (0: ``steps``)
     # evaluation
     eval_views: int = evaluation(1)  # views per held-out input (phase 7: 4)
     test_shapes: int = evaluation(32)  # held-out inputs meshed and measured (at most)
