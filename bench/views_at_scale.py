@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from sdfnets import config
 from sdfnets.data import load_or_build
@@ -38,8 +39,10 @@ def main() -> None:
     ap.add_argument("--release", type=Path, default=None, help="measure this released pixel-aligned network "
                     "(e.g. checkpoints/pixelsdf-sweethome3d.safetensors) instead of training one")
     ap.add_argument("--label", default="pixel", help="the pixel-aligned rows' name (one per --pixel variant)")
-    ap.add_argument("--poses", default="known", choices=("known", "default"),
-                    help="the views' true poses, or the default ones a user without camera data gets")
+    ap.add_argument("--poses", default="known", choices=("known", "default", "search"),
+                    help="the views' true poses, the default ones a user without camera data gets, or those the "
+                         "pixel-aligned network's silhouettes find from there (sdfnets.multiview.poses)")
+    ap.add_argument("--rounds", type=int, default=1, help="rounds of the pose search")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
     cfg = config.resolve(args.scale, pixel=args.pixel)
@@ -78,8 +81,22 @@ def main() -> None:
             images = np.stack([r["images"][v] for r, v in zip(renders, vids)])
             poses = np.stack([r["poses"][v] for r, v in zip(renders, vids)])
             told = poses if args.poses == "known" else np.broadcast_to(default_poses(k), poses.shape).copy()
+            rows = {m: f"{m.replace('pixel', args.label)}, {name}, {k} views, {args.poses} poses" for m in methods}
+            if args.poses == "search" and not all(r in out["rows"] for r in rows.values()):
+                from sdfnets.image2latent.generalise import view_angle_error
+                from sdfnets.multiview.poses import search_poses
+
+                t0 = time.perf_counter()
+                told = np.stack([search_poses(model, images[j], yfov, cfg.pixel.image_size, rounds=args.rounds)[0]
+                                 for j in range(len(ids))])
+                out.setdefault("pose_search", {})[f"{name}, {k} views"] = {
+                    "median_degrees": float(np.median(view_angle_error(torch.as_tensor(told), torch.as_tensor(poses)))),
+                    "default_median_degrees": float(np.median(view_angle_error(
+                        torch.as_tensor(np.broadcast_to(default_poses(k), poses.shape).copy()), torch.as_tensor(poses)))),
+                    "rounds": args.rounds, "seconds": round(time.perf_counter() - t0, 1)}
+                print("pose search:", out["pose_search"][f"{name}, {k} views"], flush=True)
             for method in methods:
-                row = f"{method.replace('pixel', args.label)}, {name}, {k} views, {args.poses} poses"
+                row = rows[method]
                 if row in out["rows"]:
                     continue
                 t0 = time.perf_counter()

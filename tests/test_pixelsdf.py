@@ -80,3 +80,43 @@ def test_a_released_network_loads_as_it_was_saved(tmp_path):
     save_file({"w": torch.zeros(2)}, str(tmp_path / "other.safetensors"), metadata={"format": "something-else"})
     with pytest.raises(ValueError, match="something-else"):
         release.load(tmp_path / "other.safetensors")
+
+
+def test_grid_silhouettes_match_the_renders_and_tell_cameras_apart(smoke_dataset):
+    """A shape's SDF grid, seen through poses.grid_silhouettes from the cameras that rendered it, casts the
+    renders' silhouettes, and the silhouette IoU tells the cameras apart."""
+    import point_cloud_utils as pcu
+
+    from sdfnets.field import grid_points
+    from sdfnets.image2latent.refine import foreground_masks
+    from sdfnets.multiview import poses
+
+    ds, i = smoke_dataset, 0
+    mesh, r = ds.mesh(i), ds.renders(i)
+    sdf, _, _ = pcu.signed_distance_to_mesh(grid_points(40).numpy().astype(np.float64),
+                                            np.asarray(mesh.vertices, np.float64), np.asarray(mesh.faces, np.int32))
+    grid, yfov = sdf.reshape(40, 40, 40), float(r["yfov"])
+    masks = foreground_masks(r["images"], 24).reshape(len(r["images"]), -1)
+    at_truth = np.diag(poses.silhouette_iou(masks, poses.grid_silhouettes(grid, r["poses"], yfov)).numpy())
+    assert at_truth.min() > 0.8, at_truth
+    # with the rendering cameras themselves as the candidates, most views pick their own (silhouettes repeat
+    # under the shape's symmetries, so not necessarily every one)
+    iou = poses.silhouette_iou(masks, poses.grid_silhouettes(grid, r["poses"], yfov)).numpy()
+    assert (iou.argmax(1) == np.arange(len(iou))).mean() >= 0.75, iou.round(2)
+    # a rotated camera sees another silhouette: the candidates' grid is not flat
+    cands = poses.candidate_poses()
+    spread = poses.silhouette_iou(masks, poses.grid_silhouettes(grid, cands, yfov)).numpy()
+    assert (spread.max(1) - spread.min(1) > 0.2).all() and len(cands) == 24 * len(poses.ELEVATIONS)
+
+
+def test_pose_search_returns_candidate_cameras_with_their_fit(smoke_dataset):
+    from sdfnets.multiview import poses
+
+    torch.manual_seed(0)
+    model = pixelsdf.PixelSDF(8, 16, 32, yfov=fov_for_unit_sphere(CAMERA_DISTANCE)).eval()
+    r = smoke_dataset.renders(0)
+    found, iou = poses.search_poses(model, r["images"][:3], float(r["yfov"]), 32, rounds=2, grid_res=24, res=16,
+                                    azimuths=8, elevations=(0.0, 30.0))
+    cands = poses.candidate_poses(8, (0.0, 30.0))
+    assert found.shape == (3, 4, 4) and iou.shape == (3,) and ((0 <= iou) & (iou <= 1)).all()
+    assert all(np.isclose(cands, f).all((1, 2)).any() for f in found)
