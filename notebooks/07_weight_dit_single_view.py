@@ -90,6 +90,8 @@ for phase, g in runs.items():
     results[phase] = collapse.held_out(pred, ws.weights, ws.init[0], train_ids, test_ids, ds, ws.obj_idx, ws.spec,
                                        k=wd["attractor_k"], resolution=wd["mesh_resolution"], retrieved_rows=retrieved)
     results[phase]["views"] = views
+    results[phase]["write_up"] = collapse.write_up_statistics(g, feats, poses, test_ids, wd["eval_views"], pred,
+                                                              ws.weights[test_ids].cpu(), results[phase], seed=SEED)
     r = results[phase]
     print(phase, {k: round(v, 4) if isinstance(v, float) else v for k, v in r["vectors"].items() if k != "top1_counts"})
     print("   mesh F-score: prediction", round(r["mesh"]["prediction"]["fscore"], 3), "| retrieval",
@@ -122,6 +124,12 @@ print(thesis.finding("phase 6, shapes that are nearest for half the inputs", res
                      thesis.ATTRACTOR_SHAPES))
 print(thesis.finding("phase 6, cos(prediction, nearest training)", r6["top1_cos_mean"], thesis.ATTRACTOR_COSINE))
 print(thesis.finding("phase 6, cos(prediction, its target)", r6["cos_true_mean"], thesis.HELD_OUT_COS_PRED_TRUE))
+w6 = results["phase6"]["write_up"]
+if 4 in w6["draws"]:
+    print(thesis.finding("phase 6, shapes in every input's 5 nearest, draws of 4 inputs", w6["draws"][4]["common_mean"],
+                         thesis.ATTRACTOR_COMMON_TOP5, f"of 32 inputs: {w6['draws'].get(32, {}).get('common_mean', '—')}"))
+print(thesis.finding("phase 6, way to the target the image moves a prediction", w6["nudge"]["toward_mean"],
+                     thesis.CONDITIONING_NUDGE, f"distance moved from the centroid / target's: {w6['nudge']['moved_mean']:.2f}"))
 print(f"phase 6: {r6['closer_share']:.0%} of predictions closer to a training vector than to their target; "
       f"predictions' pairwise cosine {r6['pred_pairwise_cosine']:.4f} vs targets' {r6['truth_pairwise_cosine']:.4f}")
 
@@ -131,6 +139,6 @@ for phase, g in runs.items():
     values[phase] = {"family": g.spec.family, "parameters": count_parameters(g.dit), "dims": g.dit.dim,
                      "tokens": g.dit.tokens, "token_entries": g.dit.chunk, "split": g.dit.split(),
                      "steps": g.config["steps"], "batch": g.config["batch"], "train_seconds": g.seconds,
-                     "loss_ema": g.history[-1][1], **collapse.summary(results[phase], ds)}
+                     "loss_ema": g.history[-1][1], **collapse.summary(results[phase], ds), **results[phase]["write_up"]}
 figures.record_values(NB, values, scale=SCALE, corpus=ds.manifest["corpus"], num_shapes=len(ds))
 values

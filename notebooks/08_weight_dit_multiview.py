@@ -82,6 +82,9 @@ for name, ids in (("held-out", test_ids), ("training", seen)):
                                       k=wd.attractor_k, resolution=wd.mesh_resolution, retrieved_rows=retrieved)
     results[name]["views"] = views
     r = results[name]
+    if name == "held-out":  # the write-up's nudge and 4-input statistic
+        write_up = collapse.write_up_statistics(gen, feats, poses, ids, wd.eval_views, pred, ws.weights[ids].cpu(), r,
+                                                seed=SEED)
     print(name, {k: round(v, 4) if isinstance(v, float) else v for k, v in r["vectors"].items() if k != "top1_counts"})
     print("   mesh F-score:", {k: round(v["fscore"], 3) for k, v in r["mesh"].items()})
 labels = {i: f"{ds.uid_of(i).split('/')[-1]} {ds.categories[i]}" for i in range(len(ds))}
@@ -177,6 +180,11 @@ print(f"the latent DiT at t = 0: {profile['latent DiT (phase 12)'][0]:.2e}")
 print(thesis.finding("phase 7, shapes that are nearest for half the inputs", rv["rows_for_half"], thesis.ATTRACTOR_SHAPES))
 print(thesis.finding("phase 7, cos(prediction, nearest training)", rv["top1_cos_mean"], thesis.ATTRACTOR_COSINE))
 print(thesis.finding("phase 7, cos(prediction, its target)", rv["cos_true_mean"], thesis.HELD_OUT_COS_PRED_TRUE))
+if 4 in write_up["draws"]:
+    print(thesis.finding("phase 7, shapes in every input's 5 nearest, draws of 4 inputs",
+                         write_up["draws"][4]["common_mean"], thesis.ATTRACTOR_COMMON_TOP5))
+print(thesis.finding("phase 7, way to the target the image moves a prediction", write_up["nudge"]["toward_mean"],
+                     thesis.CONDITIONING_NUDGE))
 
 # %%
 values = {
@@ -187,7 +195,7 @@ values = {
     "loss_ema": gen.history[-1][1], "history": gen.history,
     **{name: collapse.summary(r, ds) for name, r in results.items()}, "by_views": by_k,
     "loss_profile": {"timesteps": ts.tolist(), **{k: v.tolist() for k, v in profile.items()}},
-    "latent_dit_held_out": latent_attractors,
+    "latent_dit_held_out": latent_attractors, "write_up": write_up,
 }
 figures.record_values(NB, values, scale=SCALE, corpus=ds.manifest["corpus"], num_shapes=len(ds))
 {k: v for k, v in values.items() if k not in ("history", "split")}

@@ -105,19 +105,16 @@ for name, factor in DOSES.items():
     g = generate.train_weight_dit(config.weight_phase(config.shell_dose(cfg, factor), "phase6"), ws, train_ids,
                                   features=feats[train_ids], poses=poses, encoder=f"{enc.name}:{enc.key}", tag="phase6")
     pred, views = g.predict(feats, poses, test_ids, wd.eval_views, seed=SEED)
-    uncond, _ = g.predict(feats, poses, test_ids, wd.eval_views, seed=SEED, guidance=0.0)
     r = collapse.held_out(pred, ws.weights, ws.init[0], train_ids, test_ids, ds, ws.obj_idx, ws.spec,
                           k=wd.attractor_k, resolution=wd.mesh_resolution)
     t0 = g.loss_profile(ws.weights[profile_ids], [0, wd.timesteps // 2], features=feats[profile_ids], poses=poses,
                         k=1, seed=SEED)
-    top = np.array([row["top"] for row in r["inputs"]])  # each input's nearest training shapes, best first
     runs[name] = {"steps": g.history[-1][0], "train_seconds": g.seconds, "loss_ema": g.history[-1][1],
                   "loss_t0": float(t0[0]), "loss_mid": float(t0[1]), "residual": r["residual"],
                   "vectors": {q: v for q, v in r["vectors"].items() if q != "top1_counts"},
                   "fscore": r["mesh"]["prediction"]["fscore"],
-                  "nudge": collapse.nudge(pred, uncond, ws.weights[test_ids].cpu()),
-                  "draws": collapse.topk_overlap(top, sizes=[n for n in (4, 8, 16, 32) if n <= len(top)] or [len(top)],
-                                                 seed=SEED)}
+                  **collapse.write_up_statistics(g, feats, poses, test_ids, wd.eval_views, pred,
+                                                 ws.weights[test_ids].cpu(), r, seed=SEED)}
     v, n4 = r["vectors"], runs[name]["draws"].get(4, {})
     print(f"{name:12s} distinct nearest {v['distinct_top1']}/{len(test_ids)}, half from {v['rows_for_half']}, "
           f"closer {v['closer_share']:.2f}, common top-5 on 4 inputs {n4.get('common_mean', float('nan')):.2f}, "
@@ -186,9 +183,7 @@ for k in (base, thick):
 # %%
 values = {"train_shapes": len(train_ids), "test_inputs": m, "encoder": enc.name, "lr": wc.lr,
           "lr_factors": list(wc.shell_lr_factors), "dit_steps": wd.steps, "eval_views": wd.eval_views,
-          "doses": {k: {"factor": DOSES[k], **{q: v for q, v in shells[k].items() if q != "cosines"},
-                        **{q: v for q, v in runs[k].items() if q != "nudge"},
-                        "nudge": {q: v for q, v in runs[k]["nudge"].items() if q.endswith(("_mean", "_spread"))}}
+          "doses": {k: {"factor": DOSES[k], **{q: v for q, v in shells[k].items() if q != "cosines"}, **runs[k]}
                     for k in DOSES}}
 figures.record_values(NB, values, scale=SCALE, corpus=ds.manifest["corpus"], num_shapes=len(ds))
 values

@@ -111,12 +111,14 @@ EXPECT = {
     "07_weight_dit_single_view": lambda v, rec: (
         v["phase5"]["family"] == "siren" and v["phase5"]["dims"] == 50_177 and v["phase6"]["dims"] == 54_785
         and all(v[p]["split"][-1][1] == v[p]["dims"] and -1 <= v[p]["vectors"]["cos_true_mean"] <= 1
-                and v[p]["mesh"]["retrieval"]["empty_meshes"] == 0 for p in ("phase5", "phase6"))),
+                and v[p]["mesh"]["retrieval"]["empty_meshes"] == 0 and v[p]["nudge"]["moved_mean"] >= 0
+                and v[p]["draws"] for p in ("phase5", "phase6"))),
     "08_weight_dit_multiview": lambda v, rec: (
         v["views"] == [1, 8] and v["eval_views"] == 4 and set(v["by_views"]) <= {"1", "2", "4", "8"}
         and len(v["loss_profile"]["timesteps"]) == len(v["loss_profile"]["weight DiT (phase 7)"])
         # the flat profile even at smoke scale: near t = 0 the latent DiT reproduces its input, the weight DiT not
-        and v["loss_profile"]["latent DiT (phase 12)"][0] < 0.2 * v["loss_profile"]["weight DiT (phase 7)"][0]),
+        and v["loss_profile"]["latent DiT (phase 12)"][0] < 0.2 * v["loss_profile"]["weight DiT (phase 7)"][0]
+        and v["write_up"]["nudge"]["moved_mean"] >= 0 and v["write_up"]["draws"]),
     "09_weight_dit_ablations": lambda v, rec: (
         v["phase7"]["standardise"] == "per_dim" and v["phase8"]["standardise"] == "global"
         and v["phase9"]["cond_dropout"] == v["phase9"]["pose_dropout"] == 0 < v["phase7"]["cond_dropout"]
@@ -162,7 +164,8 @@ EXPECT = {
         # and a worse fit
         and all(a["pairwise_cosine"] < b["pairwise_cosine"] and a["sdf_l1_median"] < b["sdf_l1_median"]
                 and a["low_std_dims"] <= b["low_std_dims"]
-                for a, b in zip(list(v["doses"].values()), list(v["doses"].values())[1:]))
+                for doses in [sorted(v["doses"].values(), key=lambda d: -d["factor"])]  # largest step first
+                for a, b in zip(doses, doses[1:]))
         and all(d["steps"] == v["dit_steps"] and d["loss_t0"] > 0 and 0 <= d["vectors"]["closer_share"] <= 1
                 and d["draws"] for d in v["doses"].values())),
     "12_image_to_latent": lambda v, rec: (

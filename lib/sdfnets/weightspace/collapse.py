@@ -118,6 +118,19 @@ def topk_overlap(top: np.ndarray, sizes=(4, 8, 16, 32), draws: int = 200, seed: 
     return out
 
 
+def write_up_statistics(gen, features, poses, ids, k: int, pred: torch.Tensor, truth: torch.Tensor, result: dict,
+                        seed: int = 0) -> dict:
+    """The write-up's two statistics of a conditional weight generator ``gen`` on held-out inputs ``ids`` (its
+    predictions ``pred`` from ``k`` views each, seed ``seed``; ``result`` from :func:`held_out`): the
+    :func:`nudge` (the same draws with the "no image" token give the centroid) and the :func:`topk_overlap` of
+    the inputs' nearest training shapes on draws of 4, 8, 16 and 32 inputs."""
+    uncond, _ = gen.predict(features, poses, ids, k, seed=seed, guidance=0.0)
+    top = np.array([row["top"] for row in result["inputs"]])
+    n = nudge(pred, uncond, truth)
+    return {"nudge": {q: v for q, v in n.items() if q.endswith(("_mean", "_spread"))},
+            "draws": topk_overlap(top, sizes=[m for m in (4, 8, 16, 32) if m <= len(top)] or [len(top)], seed=seed)}
+
+
 def summary(result: dict, dataset, top: int = 5) -> dict:
     """What a values file keeps of :func:`held_out`'s result: the summary numbers and the ``top``
     most frequent nearest training shapes by uid and category."""
