@@ -244,49 +244,47 @@ names = list(results)
 figures.save_figure(plots.bar_counts({n: results[n]["fscore"] for n in names},
                                      f"held-out shapes ({len(test_ids)}): F-score@0.02", ylabel="F-score"),
                     "fscore_by_method", notebook=NB, scale=SCALE)
-show = list(range(min(6, len(test_ids))))
-z_ref = gen.refine_all(parts, samples[c4][show], inputs[c4][2][show], inputs[c4][1][show], yfov, rcfg, progress=False)
-from sdfnets.deepsdf.model import latent_to_mesh  # noqa: E402
-
-rows_img = ([inputs[c4][2][j][0] for j in show] + render.thumbnails([ds.mesh(test_ids[j]) for j in show], 128)
-            + render.thumbnails([latent_to_mesh(parts.decoder, samples[c4][j], res) for j in show], 128)
-            + render.thumbnails([latent_to_mesh(parts.decoder, z_ref[j], res) for j in show], 128)
-            + render.thumbnails([latent_to_mesh(parts.decoder, parts.latents[oracle[j]], res) for j in show], 128))
-row_names = ("input view", "truth", "DiT, 4 views", "refined", "oracle retrieval")
-# caption: One input view, truth, the DiT from 4 views, refinement, and oracle retrieval.
-figures.save_figure(plots.image_grid(rows_img, [r for r in row_names for _ in show], ncols=len(show),
-                                     suptitle="held-out shapes, one per column"), "gallery",
-                    notebook=NB, scale=SCALE)
 
 # %% [markdown]
 # ## The same shapes, every method
-# Held-out and out-of-distribution shapes side by side from the same 4 views (true poses): the DiT's shape,
-# the visual hull and the pixel-aligned network's, beside the truth.
+# Held-out shapes, then out-of-distribution ones, one per column from the same 4 views (true poses): the DiT's
+# shape (and, held out, its refinement and oracle retrieval), the visual hull and the pixel-aligned network's,
+# beside the truth; each titled with its F-score.
 
 # %%
+from sdfnets.deepsdf.model import latent_to_mesh  # noqa: E402
 from sdfnets.field import grid_to_mesh  # noqa: E402
 
 
-def across_methods(ids, images, poses, z, n=4):
-    """Rows: one input view, truth, the DiT, the visual hull, the pixel-aligned network; one shape per column."""
+def across_methods(ids, images, poses, z, extra=None, n=4):
+    """Rows: one input view, truth, the DiT, ``extra`` rows (name -> latents), the visual hull, the pixel-aligned
+    network; one shape per column, each mesh titled with its F-score against the truth."""
     cols = list(range(min(n, len(ids))))
-    hull_meshes = [grid_to_mesh(hull.hull_sdf(hull.carve(render.foreground(images[j]), poses[j], yfov, res)))
-                   for j in cols]
-    pixel_meshes = [grid_to_mesh(pixelsdf.sdf_grid(pixel, images[j], poses[j], cfg.pixel.image_size, res,
-                                                   cfg.pixel.smooth, cfg.pixel.min_part)) for j in cols]
-    rows = ([images[j][0] for j in cols] + render.thumbnails([ds.mesh(ids[j]) for j in cols], 128)
-            + render.thumbnails([latent_to_mesh(parts.decoder, z[j], res) for j in cols], 128)
-            + render.thumbnails(hull_meshes, 128) + render.thumbnails(pixel_meshes, 128))
-    names = ("input view", "truth", "DiT", "visual hull", "pixel-aligned")
-    return rows, [r for r in names for _ in cols], len(cols)
+    rows = {"DiT": [latent_to_mesh(parts.decoder, z[j], res) for j in cols]}
+    rows |= {name: [latent_to_mesh(parts.decoder, zz[j], res) for j in cols] for name, zz in (extra or {}).items()}
+    rows["visual hull"] = [grid_to_mesh(hull.hull_sdf(hull.carve(render.foreground(images[j]), poses[j], yfov, res)))
+                           for j in cols]
+    rows["pixel-aligned"] = [grid_to_mesh(pixelsdf.sdf_grid(pixel, images[j], poses[j], cfg.pixel.image_size, res,
+                                                            cfg.pixel.smooth, cfg.pixel.min_part)) for j in cols]
+    truth = [ds.sdf(int(ids[j])) for j in cols]
+    images_out = [images[j][0] for j in cols] + render.thumbnails([ds.mesh(ids[j]) for j in cols], 128)
+    titles = ["input view"] * len(cols) + ["truth"] * len(cols)
+    for name, meshes in rows.items():
+        scores = metrics.mesh_metrics_many(meshes, truth, cols)
+        images_out += render.thumbnails(meshes, 128)
+        titles += [f"{name}\nF {r['fscore']:.2f}" for r in scores]
+    return images_out, titles, len(cols)
 
 
-for label, (ids, (imgs, pz, z)) in {"held-out": (test_ids, (inputs[c4][2], inputs[c4][1].numpy(), samples[c4])),
-                                    "out-of-distribution": (ood_ids, (*ood_views, z_ood))}.items():
-    rows_img, titles, ncols = across_methods(ids, imgs, pz, z)
-    stem = "gallery_methods" if label == "held-out" else "gallery_methods_ood"
-    # caption: One shape per column from 4 known-pose views: input, truth, the DiT, the visual hull, the pixel-aligned network.
-    figures.save_figure(plots.image_grid(rows_img, titles, ncols=ncols, size=1.6,
+show = list(range(min(4, len(test_ids))))
+z_ref = gen.refine_all(parts, samples[c4][show], inputs[c4][2][show], inputs[c4][1][show], yfov, rcfg, progress=False)
+for label, stem, (ids, imgs, pz, z, extra) in (
+        ("held-out", "gallery", (test_ids, inputs[c4][2], inputs[c4][1].numpy(), samples[c4],
+                                 {"refined": z_ref, "oracle retrieval": parts.latents[oracle[show]]})),
+        ("out-of-distribution", "gallery_ood", (ood_ids, *ood_views, z_ood, None))):
+    rows_img, titles, ncols = across_methods(ids, imgs, pz, z, extra)
+    # caption: One shape per column from 4 known-pose views: input, truth, then each method's mesh with its F-score.
+    figures.save_figure(plots.image_grid(rows_img, titles, ncols=ncols, size=1.25,
                                          suptitle=f"{label} shapes, 4 views: every method"), stem,
                         notebook=NB, scale=SCALE)
 
