@@ -93,3 +93,17 @@ def test_the_committed_full_sequence_ran_every_gpu_notebook(source):
     occupied = sum(_value(source, "gpu_occupied_seconds").values())
     assert abs(occupied + run[0]["seconds"] - _value(source, "gpu_seconds")) < 0.5
     assert _value(source, "gpu_minutes") == round(_value(source, "gpu_seconds") / 60, 1)
+
+
+def test_claim_verdicts_follow_their_rules():
+    from sdfnets import thesis
+
+    nb = "07_weight_dit_single_view"
+    line = lambda rows, scale="full": thesis.verdicts(nb, {"phase6": {"vectors": {"rows_for_half": rows}}}, scale)  # noqa: E731
+    assert len(line(4)) == 1 and line(4)[0].endswith("→ reproduced (phenomenon when ≤ 8 of 32)")
+    assert "→ reproduced with a measured difference" in line(7)[0]  # the collapse, on more shapes than 4
+    assert "→ contradicted" in line(14)[0] and "at cpu scale" in line(14, "cpu")[0]
+    assert thesis.verdicts(nb, {"phase6": {}}, "full") == [] and thesis.verdicts("00_data_foundation", {}, "full") == []
+    bound = next(c for c in thesis.CLAIMS if c.bound == "≥")  # a bound: meeting it is the same number
+    assert bound.verdict(bound.thesis * 1.5) == "reproduced" and bound.verdict(float("nan")) == "not recorded"
+    assert thesis._fmt(0.99993) == "0.99993" and thesis._fmt(0.884) == "0.884"

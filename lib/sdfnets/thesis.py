@@ -69,7 +69,10 @@ def _fmt(x) -> str:
         return f"{int(x):,}"
     if abs(x) and (abs(x) < 1e-3 or abs(x) >= 1e5):
         return f"{x:.2e}"
-    return f"{x:.3g}" if abs(x) < 1 else f"{x:.4g}"
+    if abs(x) < 1:
+        short = f"{x:.3g}"
+        return f"{x:.5f}" if float(short) in (1.0, -1.0) else short  # 0.99993 is not 1
+    return f"{x:.4g}"
 
 
 FINDINGS: list[str] = []  # this notebook's findings so far; figures.record_values stores and clears them
@@ -85,6 +88,19 @@ def finding(what: str, ours, thesis, note: str = "") -> str:
 
 # ---------------------------------------------------------------------------------------------
 # The fidelity table: each headline finding of the write-up against the value a notebook records at full scale
+
+
+def lookup(values: dict, key: str):
+    """``values[a][b][c]`` for the key ``a/b/c`` (a number indexes a list); None where there is none."""
+    v = values
+    for part in key.split("/"):
+        if isinstance(v, list) and part.isdigit() and int(part) < len(v):
+            v = v[int(part)]
+        elif isinstance(v, dict) and part in v:
+            v = v[part]
+        else:
+            return None
+    return v
 
 
 @dataclass(frozen=True)
@@ -115,6 +131,19 @@ class Claim:
         close = {"≥": ours >= self.thesis, "≤": ours <= self.thesis, ">": ours > self.thesis}.get(
             self.bound, abs(ours - self.thesis) <= self.tolerance * abs(self.thesis))
         return "reproduced" if close else "reproduced with a measured difference"
+
+
+def verdicts(notebook: str, values: dict, scale: str) -> list[str]:
+    """One line per claim of ``notebook`` found in its ``values`` (JSON-like: string keys): the finding, ours
+    beside the write-up's and the verdict, which the rules decide for full-scale values (other scales: marked)."""
+    out = []
+    for c in CLAIMS:
+        v = lookup(values, c.key) if c.notebook == notebook else None
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            at = "" if scale == "full" else f"; at {scale} scale, the rule is for full"
+            out.append(f"verdict: {c.finding}: here {_fmt(v)} · thesis {c.bound}{_fmt(c.thesis)} → {c.verdict(v)} "
+                       f"(phenomenon when {c.phenomenon}{at})")
+    return out
 
 
 CLAIMS: tuple[Claim, ...] = (

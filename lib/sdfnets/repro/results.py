@@ -48,17 +48,7 @@ class Row:
         return self.bound + self.fmt.format(self.thesis * self.scale)
 
 
-def lookup(values: dict, key: str):
-    """``values[a][b][c]`` for the key ``a/b/c`` (a number indexes a list); None where there is none."""
-    v = values
-    for part in key.split("/"):
-        if isinstance(v, list) and part.isdigit() and int(part) < len(v):
-            v = v[int(part)]
-        elif isinstance(v, dict) and part in v:
-            v = v[part]
-        else:
-            return None
-    return v
+lookup = thesis.lookup  # values[a][b][c] for the key a/b/c
 
 
 # an unconditional generator measured against held-out shapes, beside a copier of training shapes (06 and 14)
