@@ -40,6 +40,20 @@ def test_training_lowers_the_loss_and_a_resumed_run_is_the_same_run(smoke_datase
     assert grid.shape == (16, 16, 16) and np.isfinite(grid).all()
 
 
+@pytest.mark.slow
+def test_augmented_training_resumes_to_the_same_run(smoke_dataset, tmp_path, monkeypatch):
+    cfg = config.resolve("smoke", pixel={"augment": 0.5, "pose_jitter": 5.0, "steps": 60, "checkpoint_every": 30})
+    ids = list(range(6))
+    monkeypatch.setenv("SDFNETS_RUNS_DIR", str(tmp_path / "a"))
+    whole, run = pixeltrain.train(cfg, smoke_dataset, ids, device="cpu", progress=False)
+    assert all(np.isfinite(v) for _, v in run.history)
+    monkeypatch.setenv("SDFNETS_RUNS_DIR", str(tmp_path / "b"))
+    pixeltrain.train(cfg, smoke_dataset, ids, device="cpu", progress=False, max_steps=30)
+    resumed, _ = pixeltrain.train(cfg, smoke_dataset, ids, device="cpu", progress=False)
+    for a, b in zip(whole.state_dict().values(), resumed.state_dict().values()):
+        torch.testing.assert_close(a, b)
+
+
 def test_clean_grid_drops_a_floater_and_keeps_the_shape():
     """A sphere of radius 0.5 with a small sphere floating beside it and a small bubble inside: one part after
     the clean-up, the big sphere's radius unchanged to within a cell."""
@@ -120,3 +134,37 @@ def test_pose_search_returns_candidate_cameras_with_their_fit(smoke_dataset):
     cands = poses.candidate_poses(8, (0.0, 30.0))
     assert found.shape == (3, 4, 4) and iou.shape == (3,) and ((0 <= iou) & (iou <= 1)).all()
     assert all(np.isclose(cands, f).all((1, 2)).any() for f in found)
+
+
+def test_photo_like_views_keep_white_backgrounds_and_change_only_when_asked():
+    from sdfnets.multiview import augment
+
+    img = torch.full((2, 3, 32, 32, 3), 255, dtype=torch.uint8)
+    img[..., 8:24, 10:22, :] = torch.tensor([90, 110, 160], dtype=torch.uint8)  # a blue-grey object on white
+    views = pixelsdf.views_tensor(img, 32)
+    same = augment.photo_like(views, torch.Generator().manual_seed(0), 0.0)
+    assert same is views
+    out = augment.photo_like(views, torch.Generator().manual_seed(0), 1.0)
+    again = augment.photo_like(views, torch.Generator().manual_seed(0), 1.0)
+    assert out.shape == views.shape and torch.equal(out, again)  # the generator decides everything
+    rgb, mask = out[:, :, :3], out[:, :, 3]
+    assert ((rgb >= -1) & (rgb <= 1)).all() and set(mask.unique().tolist()) <= {0.0, 1.0}
+    assert (rgb.permute(0, 1, 3, 4, 2)[mask == 0] == 1).all()  # outside the silhouette: white
+    inside = views[:, :, 3] > 0.5
+    assert not torch.allclose(out[:, :, :3].permute(0, 1, 3, 4, 2)[inside], views[:, :, :3].permute(0, 1, 3, 4, 2)[inside])
+    area = mask.sum((-1, -2)) / inside.sum((-1, -2))  # the edge moves by at most a pixel: 16 x 12 -> 14 x 10 .. 18 x 14
+    assert ((area >= 140 / 192 - 1e-6) & (area <= 252 / 192 + 1e-6)).all()
+
+
+def test_pose_jitter_turns_cameras_about_the_origin_by_at_most_its_angle():
+    from sdfnets.image2latent.generalise import view_angle_error
+    from sdfnets.multiview import augment
+
+    poses = torch.as_tensor(camera_poses(6)).float().reshape(2, 3, 4, 4)
+    out = augment.jitter_poses(poses, torch.Generator().manual_seed(0), 10.0)
+    assert out.shape == poses.shape and augment.jitter_poses(poses, torch.Generator(), 0.0) is poses
+    err = view_angle_error(out, poses)
+    assert (err <= 10.0 + 1e-3).all() and (err > 0).any()
+    torch.testing.assert_close(out[..., :3, 3].norm(dim=-1), poses[..., :3, 3].norm(dim=-1))  # same distance
+    r = out[..., :3, :3]
+    torch.testing.assert_close(r @ r.transpose(-1, -2), torch.eye(3).expand_as(r), atol=1e-5, rtol=0)  # still a rotation

@@ -329,6 +329,8 @@ class PixelSDFConfig:
     max_views: int = 8  # K in [1, max_views] random views per step
     lr: float = 5e-4
     clamp: float = 0.1
+    augment: float = 0.0  # share of training views made photo-like (colours, shading, cut-out edge; .augment)
+    pose_jitter: float = 0.0  # degrees: training cameras turned at random by up to this much
     checkpoint_every: int = 1000
     mesh_resolution: int = evaluation(128)
     smooth: float = evaluation(0.0)  # Gaussian smoothing of the grid (a length); off: it erases thin parts

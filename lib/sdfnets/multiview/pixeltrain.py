@@ -9,6 +9,7 @@ import torch
 from ..config import Config, run_settings
 from ..field import clamped_l1
 from ..train import loop
+from . import augment
 from .pixelsdf import PixelSDF, views_tensor
 
 
@@ -50,8 +51,11 @@ class Trainer:
         v = torch.stack([torch.randperm(self.views.shape[1], generator=g)[:k] for _ in range(pc.batch)])
         p = torch.randint(self.points.shape[1], (pc.batch, pc.points), generator=g)
         s, v, p = s.to(self.device), v.to(self.device), p.to(self.device)
-        views = self.views[s[:, None], v].float()
-        return views, self.poses[s[:, None], v], self.points[s[:, None], p], self.sdf[s[:, None], p]
+        views, poses = self.views[s[:, None], v].float(), self.poses[s[:, None], v]
+        if pc.augment or pc.pose_jitter:  # photo-like views, roughly known cameras (.augment)
+            views = augment.photo_like(views, g, pc.augment)
+            poses = augment.jitter_poses(poses, g, pc.pose_jitter)
+        return views, poses, self.points[s[:, None], p], self.sdf[s[:, None], p]
 
     def run(self, n: int) -> None:
         self.model.train()
