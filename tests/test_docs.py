@@ -61,7 +61,8 @@ def test_the_readme_table_links_every_notebook_to_its_section():
     page = (paths.REPO_ROOT / "docs" / "results.md").read_text()
     anchors = {results._anchor(h[3:]) for h in page.splitlines() if h.startswith("## ")}
     links = re.findall(r"\(docs/results\.md#([^)]+)\)", readme)
-    assert len(links) == len(list(paths.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.py"))) and set(links) <= anchors
+    notebooks = [link for link in links if re.match(r"\d\d--", link)]  # the phase table's; the rest: other sections
+    assert len(notebooks) == len(list(paths.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.py"))) and set(links) <= anchors
 
 
 def _occupied(spans) -> float:
