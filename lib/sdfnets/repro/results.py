@@ -45,7 +45,7 @@ class Row:
     def show_thesis(self) -> str:
         if self.thesis is None:
             return ""
-        return self.bound + self.fmt.format(self.thesis * self.scale)
+        return self.bound + self.fmt.format(self.thesis * self.scale if self.scale != 1 else self.thesis)
 
 
 lookup = thesis.lookup  # values[a][b][c] for the key a/b/c
