@@ -278,14 +278,14 @@ def across_methods(ids, images, poses, z, extra=None, n=4):
 
 show = list(range(min(4, len(test_ids))))
 z_ref = gen.refine_all(parts, samples[c4][show], inputs[c4][2][show], inputs[c4][1][show], yfov, rcfg, progress=False)
-for label, stem, (ids, imgs, pz, z, extra) in (
-        ("held-out", "gallery", (test_ids, inputs[c4][2], inputs[c4][1].numpy(), samples[c4],
-                                 {"refined": z_ref, "oracle retrieval": parts.latents[oracle[show]]})),
-        ("out-of-distribution", "gallery_ood", (ood_ids, *ood_views, z_ood, None))):
+for label, suffix, (ids, imgs, pz, z, extra) in (
+        ("held-out", "", (test_ids, inputs[c4][2], inputs[c4][1].numpy(), samples[c4],
+                          {"refined": z_ref, "oracle retrieval": parts.latents[oracle[show]]})),
+        ("out-of-distribution", "_ood", (ood_ids, *ood_views, z_ood, None))):
     rows_img, titles, ncols = across_methods(ids, imgs, pz, z, extra)
     # caption: One shape per column from 4 known-pose views: input, truth, then each method's mesh with its F-score.
     figures.save_figure(plots.image_grid(rows_img, titles, ncols=ncols, size=1.25,
-                                         suptitle=f"{label} shapes, 4 views: every method"), stem,
+                                         suptitle=f"{label} shapes, 4 views: every method"), f"gallery{suffix}",
                         notebook=NB, scale=SCALE)
 
 # %%
