@@ -104,7 +104,7 @@ for name, factor in DOSES.items():
     ws = weight_sets[name]
     g = generate.train_weight_dit(config.weight_phase(config.shell_dose(cfg, factor), "phase6"), ws, train_ids,
                                   features=feats[train_ids], poses=poses, encoder=f"{enc.name}:{enc.key}", tag="phase6")
-    pred, views = g.predict(feats, poses, test_ids, wd.eval_views, seed=SEED)
+    pred, _ = g.predict(feats, poses, test_ids, wd.eval_views, seed=SEED)
     r = collapse.held_out(pred, ws.weights, ws.init[0], train_ids, test_ids, ds, ws.obj_idx, ws.spec,
                           k=wd.attractor_k, resolution=wd.mesh_resolution)
     t0 = g.loss_profile(ws.weights[profile_ids], [0, wd.timesteps // 2], features=feats[profile_ids], poses=poses,

@@ -13,8 +13,9 @@ until the decoder's shape casts the silhouettes the input images show, at the vi
   white background), plus ``trust`` x the squared distance to the DiT's latent (the prior the
   images alone do not pin down: the back of an object), minimised by Adam for ``steps`` steps.
 
-:func:`silhouette_iou` scores any latent against the masks without gradients, which is how
-:func:`best_of` keeps the best of several sampled latents.
+:meth:`Views.iou` scores any latent against the masks without gradients, which is how
+:func:`best_of` keeps the best of several sampled latents; :func:`silhouette_iou` compares hard
+silhouettes with masks, for the pose searches (:func:`estimate_poses`, :mod:`sdfnets.multiview.poses`).
 """
 
 from __future__ import annotations
@@ -191,6 +192,13 @@ def best_of(decoder, candidates: torch.Tensor, images, poses, yfov: float, res: 
 
 
 @torch.no_grad()
+def silhouette_iou(masks: torch.Tensor, sils: torch.Tensor) -> torch.Tensor:
+    """IoU [K, C] of each view's mask [K, R] (> 0.5) against each candidate's hard silhouette [C, R]."""
+    m, s = (masks > 0.5).float(), sils.float()
+    inter = m @ s.T
+    return inter / (m.sum(1, keepdim=True) + s.sum(1)[None] - inter).clamp_min(1)
+
+
 def estimate_poses(decoder, z: torch.Tensor, images, yfov: float, *, distance: float = 2.5, azimuths: int = 24,
                    elevations=(-20.0, 0.0, 20.0, 40.0, 60.0), res: int = 24, samples: int = 32,
                    chunk: int = 16) -> tuple[np.ndarray, np.ndarray]:
@@ -208,10 +216,6 @@ def estimate_poses(decoder, z: torch.Tensor, images, yfov: float, *, distance: f
         pts, hit = ray_points(o, d, samples)
         sdf = ray_sdf(decoder, z.to(dev).float(), pts, ops)
         sils.append((sdf.min(-1).values < 0) & hit)
-    sil = torch.cat(sils).float()  # [C, R]
-    masks = (foreground_masks(images, res).to(dev).reshape(len(images), -1) > 0.5).float()  # [K, R]
-    inter = masks @ sil.T
-    union = masks.sum(1, keepdim=True) + sil.sum(1)[None] - inter
-    iou = inter / union.clamp_min(1)
+    iou = silhouette_iou(foreground_masks(images, res).to(dev).reshape(len(images), -1), torch.cat(sils))
     best = iou.argmax(1).cpu().numpy()
     return cands[best], iou.max(1).values.cpu().numpy()

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from ..data.cameras import CAMERA_DISTANCE, camera_pose, default_poses
 from ..field import BOUND
-from ..image2latent.refine import camera_rays, foreground_masks, ray_points
+from ..image2latent.refine import camera_rays, foreground_masks, ray_points, silhouette_iou
 from .pixelsdf import PixelSDF, sdf_grid
 
 ELEVATIONS = (-20.0, 0.0, 20.0, 40.0, 60.0)
@@ -42,13 +42,6 @@ def grid_silhouettes(grid: np.ndarray, poses: np.ndarray, yfov: float, res: int 
         sdf = F.grid_sample(vol, coords, align_corners=True, padding_mode="border").reshape(pts.shape[:-1])
         out.append((sdf.min(-1).values < 0) & hit)
     return torch.cat(out)
-
-
-def silhouette_iou(masks: torch.Tensor, sils: torch.Tensor) -> torch.Tensor:
-    """IoU [K, C] of each view's mask [K, R] (> 0.5) against each candidate silhouette [C, R]."""
-    m, s = (masks > 0.5).float(), sils.float()
-    inter = m @ s.T
-    return inter / (m.sum(1, keepdim=True) + s.sum(1)[None] - inter).clamp_min(1)
 
 
 def search_poses(model: PixelSDF, images: np.ndarray, yfov: float, image_size: int, *, rounds: int = 1,
