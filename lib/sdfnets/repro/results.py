@@ -66,6 +66,8 @@ GENERATION = (
 )
 
 # each notebook's headline values: the first rows of its section in docs/results.md
+DOSES = ("lr × 1", "lr ÷ 4", "lr ÷ 16", "lr ÷ 64")  # notebook 17's weight datasets (weightspace.shell_lr_factors at full)
+
 HEADLINES: dict[str, tuple[Row, ...]] = {
     "02_anchor_decoders": (
         Row("parameters/relu_pe", "{:,}", thesis.RELU_PE_PARAMETERS),
@@ -214,8 +216,8 @@ HEADLINES: dict[str, tuple[Row, ...]] = {
         Row("dit_steps", "{:,}"),
     ),
     "17_weight_collapse_dose": (
-        *(Row(f"doses/{d}/pairwise_cosine", "{:.3f}") for d in ("lr × 1", "lr ÷ 4", "lr ÷ 16")),
-        *(Row(f"doses/{d}/{key}", fmt, ref) for d in ("lr × 1", "lr ÷ 16") for key, fmt, ref in (
+        *(Row(f"doses/{d}/pairwise_cosine", "{:.3f}", thesis.PAIRWISE_COSINE) for d in DOSES),
+        *(Row(f"doses/{d}/{key}", fmt, ref) for d in DOSES for key, fmt, ref in (
             ("sdf_l1_median", "{:.5f}", None), ("vectors/rows_for_half", "{}", thesis.ATTRACTOR_SHAPES),
             ("draws/4/common_mean", "{:.2f}", thesis.ATTRACTOR_COMMON_TOP5),
             ("nudge/toward_mean", "{:.3f}", thesis.CONDITIONING_NUDGE), ("loss_t0", "{:.3f}", thesis.LOSS_AT_T0),
@@ -281,7 +283,7 @@ PHASES = (
     ("3, 4", "14_hypernetwork_vae", Row("reconstruction/hypernetwork/fscore", "{:.3f}")),
     ("11, 12 vs N", "15_deepsdf_scaling", Row("by_n/586/test/diffusion/fscore", "{:.3f}")),
     ("12, unseen", "16_image_to_mesh_generalisation", Row("methods/diffusion, 4 views, known poses/fscore", "{:.3f}")),
-    ("6 vs shell", "17_weight_collapse_dose", None),  # a headline once its full-scale values are recorded
+    ("6 vs shell", "17_weight_collapse_dose", Row("doses/lr ÷ 16/vectors/rows_for_half", "{}", thesis.ATTRACTOR_SHAPES)),
 )
 
 
