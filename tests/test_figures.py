@@ -49,3 +49,19 @@ def test_committed_values_of_the_same_code_count_as_fresh(tmp_path, monkeypatch)
     rec["source_hash"] = "0" * 64  # recorded by other code
     path.write_text(json.dumps(rec))
     assert not notebooks.is_fresh(nb, "smoke") and paths.values_path(nb.stem, "smoke").exists()
+
+
+def test_plotly_mesh_keeps_the_faces_in_the_narrowest_index_type():
+    import trimesh
+
+    from sdfnets import plots
+
+    small = trimesh.creation.icosphere(2)  # 162 vertices: uint16 indices
+    mesh = plots.plotly_mesh(small.vertices, small.faces, points=small.vertices[:5], values=np.arange(5.0)).data[0]
+    assert mesh.i.dtype == np.uint16
+    np.testing.assert_array_equal(np.stack([mesh.i, mesh.j, mesh.k], 1), small.faces)
+    np.testing.assert_allclose(np.stack([mesh.x, mesh.z, mesh.y], 1), small.vertices, atol=1e-6)
+    grid = np.stack(np.meshgrid(*[np.arange(41.0)] * 3), -1).reshape(-1, 3)  # 68,921 vertices: int32
+    faces = np.array([[0, 1, len(grid) - 1]])
+    big = plots.plotly_mesh(grid, faces).data[0]
+    assert big.i.dtype == np.int32 and big.k[0] == len(grid) - 1

@@ -115,8 +115,10 @@ def plotly_mesh(vertices: np.ndarray, faces: np.ndarray, title: str = "", points
         vertices, faces, _, _ = pcu.decimate_triangle_mesh(np.asarray(vertices, np.float64),
                                                            np.asarray(faces, np.int32), max_faces)
 
-    # float32 coordinates and int32 indices: half the bytes of float64 in the page, no visible difference
-    vertices, faces = np.asarray(vertices, np.float32), np.asarray(faces, np.int32)
+    # float32 coordinates (half the bytes of float64 in the page, no visible difference) and the
+    # narrowest index type plotly.js reads as a typed array: uint16 below 65,536 vertices
+    vertices = np.asarray(vertices, np.float32)
+    faces = np.asarray(faces, np.uint16 if len(vertices) < 2**16 else np.int32)
     if points is not None:
         points = np.asarray(points, np.float32)
         values = None if values is None else np.asarray(values, np.float32)
