@@ -21,6 +21,15 @@ def test_overrides_and_errors():
         config.resolve("smoke", model={})
 
 
+def test_whole_numbers_for_float_settings_name_the_same_run():
+    from sdfnets.multiview import pixeltrain
+
+    a, b = (config.resolve("full", pixel={"pose_jitter": j}).pixel for j in (5, 5.0))
+    assert a == b and isinstance(a.pose_jitter, float) and isinstance(a.steps, int)
+    assert pixeltrain.run_settings(a) == pixeltrain.run_settings(b)
+    assert repr(pixeltrain.run_settings(a)) == repr(pixeltrain.run_settings(b))  # the JSON a run's key hashes
+
+
 def test_content_hash_ignores_count_but_not_sampling():
     a = config.resolve("smoke").data
     b = config.resolve("smoke", data={"num_shapes": 99}).data

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import typing
 
 from .sections import Config
 
@@ -74,6 +75,9 @@ _PRESETS: dict[str, dict] = {
         # the scaling diagnostic trains six DeepSDF runs and six DiTs (N = 20 .. 586): 400 of phase 11's 1,500
         # epochs and 4,000 DiT steps at every N, one recipe for every N
         image2latent=dict(scaling_epochs=400, scaling_dit_steps=4000, scaling_eval_shapes=8),
+        # the released image2mesh network: half the training views photo-like and cameras off by up to 5 degrees
+        # (the same F-score on renders, fewer floaters: bench/results/views-gpu.json, run pixel-augmented)
+        pixel=dict(augment=0.5, pose_jitter=5.0),
     ),
 }
 
@@ -133,6 +137,14 @@ def shell_dose(cfg: "Config", factor: float) -> "Config":
                                weightdiff=dataclasses.replace(wd, steps=wd.dose_steps or wd.steps))
 
 
+def _as_declared(cls, values: dict) -> dict:
+    """``values`` with whole numbers given for float settings made floats: an override of 5 and one of 5.0 are
+    the same setting, so they must name the same run (run directories hash the config's JSON)."""
+    floats = {k for k, t in typing.get_type_hints(cls).items() if t is float}
+    return {k: float(v) if k in floats and isinstance(v, int) and not isinstance(v, bool) else v
+            for k, v in values.items()}
+
+
 def resolve(scale: str = "smoke", seed: int = 0, **sections: dict) -> Config:
     """Build the config of ``scale``, then apply per-section overrides.
 
@@ -153,7 +165,7 @@ def resolve(scale: str = "smoke", seed: int = 0, **sections: dict) -> Config:
         unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
             raise ValueError(f"unknown {name} setting(s): {', '.join(sorted(unknown))}")
-        built[name] = cls(**values)
+        built[name] = cls(**_as_declared(cls, values))
     if sections:
         raise ValueError(f"unknown config section(s): {', '.join(sorted(sections))}")
     return Config(scale=scale, seed=seed, export_release=scale in RELEASE_SCALES, **built)
