@@ -25,3 +25,20 @@ def test_bench_harness_writes_both_figures_and_ratio():
 def test_unknown_benchmark_is_refused():
     res = subprocess.run([sys.executable, str(paths.BENCH_DIR / "run.py"), "nope"], capture_output=True, text=True)
     assert res.returncode != 0 and "unknown benchmark" in res.stderr
+
+
+def test_latent_statistics_find_a_shared_offset():
+    import importlib.util
+
+    import torch
+
+    spec = importlib.util.spec_from_file_location("latent_cosine", paths.BENCH_DIR / "latent_cosine.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    # rows e_i + c with orthonormal e_i and c orthogonal to them: cos = |c|² / (1 + |c|²) for every pair
+    eye = torch.eye(8, 9)
+    stats = mod.latent_statistics(eye + 0.5 * torch.eye(9)[8])
+    assert stats["pairwise_cosine"] == pytest.approx(0.25 / 1.25)
+    assert stats["offset_share"] == pytest.approx((0.25 + 8 / 64) / 1.25)  # the mean holds c and 1/8 of each e_i
+    assert stats["rms_norm"] == pytest.approx(1.25 ** 0.5)
+    assert mod.latent_statistics(torch.cat([eye, -eye]))["offset_share"] == pytest.approx(0.0, abs=1e-12)
