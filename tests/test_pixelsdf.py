@@ -72,14 +72,36 @@ def test_clean_grid_drops_a_floater_and_keeps_the_shape():
     np.testing.assert_array_equal(clean_grid(grid, smooth=0, min_part=0), grid)  # both off: the grid as it was
 
 
-def test_a_released_network_loads_as_it_was_saved(tmp_path):
+@pytest.mark.parametrize("size", [64, 96, 128])
+def test_both_encoders_give_feature_maps_at_a_quarter_of_the_view(size):
+    views = torch.rand(2, 3, 4, size, size) * 2 - 1
+    maps = {e: pixelsdf.PixelSDF(8, 16, 32, encoder=e).encode(views) for e in pixelsdf.ENCODERS}
+    assert maps["shallow"].shape == maps["unet"].shape == (2, 3, 2 * 8 + 1, size // 4, size // 4)
+    torch.testing.assert_close(maps["unet"][:, :, -1], maps["shallow"][:, :, -1])  # the silhouette channel
+    # the U-Net's feature at a pixel depends on the view far away from it; the shallow CNN's does not
+    far = views.clone()
+    far[..., : size // 4, : size // 4] = 0.5
+    for e, sees in (("unet", True), ("shallow", False)):
+        torch.manual_seed(0)
+        net = pixelsdf.PixelSDF(8, 16, 32, encoder=e)
+        mid = size // 8 + 1  # a quarter of the view and more from the change: beyond the shallow CNN's reach
+        changed = (net.encode(far) - net.encode(views))[..., mid, mid].abs().max() > 1e-6
+        assert bool(changed) == sees, e
+    with pytest.raises(ValueError, match="unknown encoder"):
+        pixelsdf.PixelSDF(8, 16, 32, encoder="resnet")
+
+
+@pytest.mark.parametrize("encoder", [None, "unet"])
+def test_a_released_network_loads_as_it_was_saved(tmp_path, encoder):
     from safetensors.torch import save_file
 
     from sdfnets.multiview import release
 
     torch.manual_seed(0)
-    model = pixelsdf.PixelSDF(8, 16, 32, yfov=fov_for_unit_sphere(CAMERA_DISTANCE)).eval()
-    pixel = {"width": 8, "feature": 16, "hidden": 32, "image_size": 32}
+    model = pixelsdf.PixelSDF(8, 16, 32, yfov=fov_for_unit_sphere(CAMERA_DISTANCE),
+                              encoder=encoder or "shallow").eval()
+    # a release of before the choice of encoder has none in its config: the shallow CNN
+    pixel = {"width": 8, "feature": 16, "hidden": 32, "image_size": 32} | ({"encoder": encoder} if encoder else {})
     path = release.export(model, pixel, tmp_path / "p.safetensors", corpus="procedural", train_shapes=3,
                           metrics={"F": 0.5}, card="# card\n")
     loaded, meta = release.load(path)

@@ -320,6 +320,7 @@ class PixelSDFConfig:
     the views, an MLP to the SDF; trained from scratch on the training shapes' renders and SDF samples."""
 
     width: int = 32  # CNN channels (feature maps at 1/4 of the image)
+    encoder: str = "shallow"  # the per-view CNN: shallow (four convolutions) | unet (down to 1/16 and back)
     feature: int = 64  # per-view feature after the shared point MLP
     hidden: int = 256  # the SDF MLP's width
     image_size: int = 128  # views resized to this

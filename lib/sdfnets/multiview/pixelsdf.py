@@ -4,7 +4,8 @@ Global image codes retrieve (Tatarchenko et al., CVPR 2019); features tied to wh
 view generalise to shapes never seen (PIFu; pooled over views by mean and variance as in SparseNeuS). For a
 query point and K posed views:
 
-1. a small CNN turns each view (RGB and its silhouette) into a feature map at a quarter of its size;
+1. a small CNN turns each view (RGB and its silhouette) into a feature map at a quarter of its size (four
+   convolutions, or a small U-Net that also sees the view's context: ``pixel.encoder``);
 2. the point is projected into each view (:func:`project`, the renders' pinhole camera); the view's feature
    there (bilinear), whether it falls inside the silhouette, and its depth and coordinates in that camera's
    frame go through a shared MLP;
@@ -39,16 +40,56 @@ def views_tensor(images: torch.Tensor, size: int) -> torch.Tensor:
     return x.reshape(*lead, 4, size, size)
 
 
-class PixelSDF(nn.Module):
-    def __init__(self, width: int = 32, feature: int = 64, hidden: int = 256, yfov: float = 0.9):
+def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride=stride, padding=1), nn.ReLU())
+
+
+class UNetEncoder(nn.Module):
+    """Feature maps at a quarter of the view's size that also see the view's context: down to 1/16 (a
+    receptive field of most of the view), back up to 1/4 with the skips of the same size (PIFu's encoder is a
+    stacked hourglass for the same reason; the shallow CNN sees about 20 pixels around each point)."""
+
+    def __init__(self, width: int):
         super().__init__()
+        w = width
+        self.down = nn.ModuleList([nn.Sequential(_conv(4, w), _conv(w, 2 * w, 2)),  # 1/2
+                                   _conv(2 * w, 2 * w, 2),  # 1/4
+                                   nn.Sequential(_conv(2 * w, 4 * w, 2), _conv(4 * w, 4 * w)),  # 1/8
+                                   nn.Sequential(_conv(4 * w, 4 * w, 2), _conv(4 * w, 4 * w))])  # 1/16
+        self.up = nn.ModuleList([_conv(8 * w, 4 * w),  # at 1/8: the 1/16 maps upsampled beside the 1/8 ones
+                                 _conv(6 * w, 2 * w)])  # at 1/4
+        self.out = nn.Conv2d(2 * w, 2 * w, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips = []
+        for block in self.down:
+            x = block(x)
+            skips.append(x)
+        for block, skip in zip(self.up, (skips[2], skips[1])):
+            x = block(torch.cat([F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False),
+                                 skip], 1))
+        return self.out(x)
+
+
+ENCODERS = ("shallow", "unet")
+
+
+class PixelSDF(nn.Module):
+    def __init__(self, width: int = 32, feature: int = 64, hidden: int = 256, yfov: float = 0.9,
+                 encoder: str = "shallow"):
+        super().__init__()
+        if encoder not in ENCODERS:
+            raise ValueError(f"unknown encoder {encoder!r}; choose one of {', '.join(ENCODERS)}")
         self.yfov = yfov
         w = width
-        self.cnn = nn.Sequential(
-            nn.Conv2d(4, w, 3, padding=1), nn.ReLU(),
-            nn.Conv2d(w, 2 * w, 3, stride=2, padding=1), nn.ReLU(),
-            nn.Conv2d(2 * w, 2 * w, 3, stride=2, padding=1), nn.ReLU(),
-            nn.Conv2d(2 * w, 2 * w, 3, padding=1))
+        if encoder == "unet":
+            self.cnn = UNetEncoder(w)
+        else:  # four convolutions, features at 1/4
+            self.cnn = nn.Sequential(
+                nn.Conv2d(4, w, 3, padding=1), nn.ReLU(),
+                nn.Conv2d(w, 2 * w, 3, stride=2, padding=1), nn.ReLU(),
+                nn.Conv2d(2 * w, 2 * w, 3, stride=2, padding=1), nn.ReLU(),
+                nn.Conv2d(2 * w, 2 * w, 3, padding=1))
         self.pe = PositionalEncoding(6)
         per_view = 2 * w + 1 + self.pe.out_dim  # feature, inside the silhouette, the point in the camera's frame
         self.point = nn.Sequential(nn.Linear(per_view, feature), nn.ReLU(), nn.Linear(feature, feature), nn.ReLU())

@@ -37,7 +37,7 @@ class Trainer:
         self.points = torch.as_tensor(np.stack([s["points"] for s in sdf])).float().to(self.device)
         self.sdf = torch.as_tensor(np.stack([s["sdf"] for s in sdf])).float().to(self.device)
         torch.manual_seed(cfg.seed)
-        self.model = PixelSDF(pc.width, pc.feature, pc.hidden, self.yfov).to(self.device)
+        self.model = PixelSDF(pc.width, pc.feature, pc.hidden, self.yfov, pc.encoder).to(self.device)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=pc.lr)
         self.gen = torch.Generator(device="cpu").manual_seed(cfg.seed)
         self.step, self.total = 0, pc.steps
@@ -107,6 +107,6 @@ def train(cfg: Config, dataset, ids, *, device=None, progress: bool = True, max_
                            log_every=max(1, min(100, cfg.pixel.steps // 20)),
                            progress=progress, max_steps=max_steps, device=device, extra={"config": cfg.to_dict()})
     yfov = float(dataset.renders(int(ids[0]))["yfov"])
-    model = PixelSDF(cfg.pixel.width, cfg.pixel.feature, cfg.pixel.hidden, yfov).to(device)
+    model = PixelSDF(cfg.pixel.width, cfg.pixel.feature, cfg.pixel.hidden, yfov, cfg.pixel.encoder).to(device)
     model.load_state_dict(r.state["model"])
     return model.eval(), r
