@@ -9,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-BENCHMARKS = ["sdf_sampling", "rendering", "grid_chunk", "data_rebuild", "deepsdf_train", "weightspace_fit", "dit_train", "weight_dit_train", "image2mesh", "pixel_image2mesh", "ddp_scaling", "refine", "refine_fused", "reconstruct", "oracle_retrieval", "mesh_metrics"]
+BENCHMARKS = ["sdf_sampling", "rendering", "grid_chunk", "data_rebuild", "deepsdf_train", "weightspace_fit", "dit_train", "weight_dit_train", "image2mesh", "pixel_image2mesh", "pixel_train", "ddp_scaling", "refine", "refine_fused", "reconstruct", "oracle_retrieval", "mesh_metrics"]
 
 
 def main(argv=None) -> int:

@@ -54,6 +54,25 @@ def test_augmented_training_resumes_to_the_same_run(smoke_dataset, tmp_path, mon
         torch.testing.assert_close(a, b)
 
 
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a GPU")
+def test_graphed_training_steps_are_the_eager_ones(smoke_dataset):
+    """The same batches through the CUDA-graph path (one graph per K) and eagerly: the same losses and weights
+    to bf16 rounding."""
+    models, losses = {}, {}
+    for graph in (True, False):
+        cfg = config.resolve("smoke", pixel={"cuda_graph": graph})
+        tr = pixeltrain.Trainer(cfg, smoke_dataset, range(6), "cuda")
+        assert tr.graphed == graph
+        tr.run(30)
+        losses[graph], models[graph] = tr.loss(), tr.model
+        if graph:
+            assert 1 < len(tr.graphs) <= cfg.pixel.max_views
+    assert losses[True] == pytest.approx(losses[False], rel=0.05)
+    for a, b in zip(models[True].parameters(), models[False].parameters()):
+        torch.testing.assert_close(a, b, atol=0.05, rtol=0.05)
+
+
 def test_clean_grid_drops_a_floater_and_keeps_the_shape():
     """A sphere of radius 0.5 with a small sphere floating beside it and a small bubble inside: one part after
     the clean-up, the big sphere's radius unchanged to within a cell."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .. import cudagraphs
 from ..config import Config, run_settings
 from ..field import clamped_l1
 from ..train import loop
@@ -38,7 +39,10 @@ class Trainer:
         self.sdf = torch.as_tensor(np.stack([s["sdf"] for s in sdf])).float().to(self.device)
         torch.manual_seed(cfg.seed)
         self.model = PixelSDF(pc.width, pc.feature, pc.hidden, self.yfov, pc.encoder).to(self.device)
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=pc.lr)
+        # on a GPU each step is replayed as a CUDA graph, one per number of views K (:meth:`_graphed`)
+        self.graphed = pc.cuda_graph and self.device.type == "cuda"
+        self.graphs: dict[int, tuple] = {}
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=pc.lr, capturable=self.graphed)
         self.gen = torch.Generator(device="cpu").manual_seed(cfg.seed)
         self.step, self.total = 0, pc.steps
         self._loss = torch.zeros((), device=self.device)
@@ -57,17 +61,35 @@ class Trainer:
             poses = augment.jitter_poses(poses, g, pc.pose_jitter)
         return views, poses, self.points[s[:, None], p], self.sdf[s[:, None], p]
 
+    def _step(self, views, poses, pts, target) -> None:
+        """Forward, backward and the optimiser on one batch; the loss added to the running sum."""
+        with self.autocast:
+            pred = self.model(self.model.encode(views), poses, pts)
+        loss = clamped_l1(pred.float(), target, self.cfg.clamp).mean()
+        self.opt.zero_grad(set_to_none=not self.graphed)  # a graph keeps its gradient buffers
+        loss.backward()
+        self.opt.step()
+        self._loss += loss.detach()
+
+    def _graphed(self, batch) -> None:
+        """:meth:`_step` replayed as a CUDA graph captured for this batch's K (the batch's draws and the
+        augmentation stay outside it); the first step of each K captures (:func:`sdfnets.cudagraphs.capture_step`)."""
+        k = batch[0].shape[1]
+        if k not in self.graphs:
+            static = [x.clone() for x in batch]
+            graph, _ = cudagraphs.capture_step(lambda: self._step(*static), list(self.model.parameters()), self.opt,
+                                               keep=(self._loss,))
+            self.graphs[k] = (graph, static)
+        graph, static = self.graphs[k]
+        for s, x in zip(static, batch):
+            s.copy_(x)
+        graph.replay()
+
     def run(self, n: int) -> None:
         self.model.train()
         for _ in range(n):
-            views, poses, pts, target = self._batch()
-            with self.autocast:
-                pred = self.model(self.model.encode(views), poses, pts)
-            loss = clamped_l1(pred.float(), target, self.cfg.clamp).mean()
-            self.opt.zero_grad(set_to_none=True)
-            loss.backward()
-            self.opt.step()
-            self._loss += loss.detach()
+            batch = self._batch()
+            self._graphed(batch) if self.graphed else self._step(*batch)
             self._count += 1
             self.step += 1
 
