@@ -333,7 +333,9 @@ class PixelSDFConfig:
     augment: float = 0.0  # share of training views made photo-like (colours, shading, cut-out edge; .augment)
     pose_jitter: float = 0.0  # degrees: training cameras turned at random by up to this much
     checkpoint_every: int = 1000
-    cuda_graph: bool = computation(True)  # on a GPU: each step replayed as a CUDA graph (one per K)
+    # on a GPU: each step replayed as a CUDA graph (one per K); off until bench/bench_pixel_train.py has
+    # measured it there (the trained networks so far ran eagerly)
+    cuda_graph: bool = computation(False)
     mesh_resolution: int = evaluation(128)
     smooth: float = evaluation(0.0)  # Gaussian smoothing of the grid (a length); off: it erases thin parts
     min_part: float = evaluation(0.05)  # inside regions under this share of the largest dropped (floaters)
