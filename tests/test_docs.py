@@ -108,3 +108,8 @@ def test_claim_verdicts_follow_their_rules():
     bound = next(c for c in thesis.CLAIMS if c.bound == "≥")  # a bound: meeting it is the same number
     assert bound.verdict(bound.thesis * 1.5) == "reproduced" and bound.verdict(float("nan")) == "not recorded"
     assert thesis._fmt(0.99993) == "0.99993" and thesis._fmt(0.884) == "0.884"
+    # shown findings: the printed lines, then the verdicts the rules give now (a stored verdict line replaced)
+    rec = {"notebook": nb, "scale": "full", "values": {"phase6": {"vectors": {"rows_for_half": 14}}},
+           "findings": ["a printed line", "verdict: an older rule → reproduced"]}
+    assert thesis.findings(rec) == ["a printed line", *line(14)]
+    assert thesis.findings({"findings": None}) == []

@@ -72,11 +72,11 @@ def save_plotly(fig, name: str, *, notebook: str, scale: str) -> Path:
 
 def record_values(notebook: str, values: dict, *, scale: str, corpus: str, num_shapes: int) -> Path:
     """Write a notebook's key numbers with the context needed to trust them, and the findings
-    (ours beside the thesis') its cells printed, with the verdict of each headline finding of the write-up
-    (:func:`sdfnets.thesis.verdicts`) that these values hold."""
+    (ours beside the thesis') its cells printed; the verdicts of the write-up's headline findings these
+    values hold are decided where they are shown (:func:`sdfnets.thesis.findings`)."""
     plain = json.loads(json.dumps(values, default=_jsonable))  # string keys, plain numbers: what the file will hold
     record = {
-        "findings": list(thesis.FINDINGS) + thesis.verdicts(notebook, plain, scale),
+        "findings": list(thesis.FINDINGS),  # the verdicts are added where shown (thesis.findings)
         "notebook": notebook,
         "scale": scale,
         "corpus": corpus,

@@ -9,6 +9,7 @@ and the report).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -131,6 +132,15 @@ class Claim:
         close = {"≥": ours >= self.thesis, "≤": ours <= self.thesis, ">": ours > self.thesis}.get(
             self.bound, abs(ours - self.thesis) <= self.tolerance * abs(self.thesis))
         return "reproduced" if close else "reproduced with a measured difference"
+
+
+def findings(record: dict) -> list[str]:
+    """A values file's findings as shown: the lines its notebook's cells printed, then the verdicts of the
+    write-up's headline findings that its values hold, decided now by :data:`CLAIMS` (verdict lines stored with
+    older values are replaced, so every page applies the same rules to every record)."""
+    printed = [f for f in record.get("findings") or [] if not f.startswith("verdict: ")]
+    values = json.loads(json.dumps(record.get("values", {})))  # string keys, as the file holds them
+    return printed + verdicts(record.get("notebook", ""), values, record.get("scale", ""))
 
 
 def verdicts(notebook: str, values: dict, scale: str) -> list[str]:

@@ -24,7 +24,7 @@ import shutil
 from pathlib import Path
 from urllib.parse import quote
 
-from .. import paths
+from .. import paths, thesis
 from .execute import is_fresh, list_notebooks
 from . import results
 
@@ -130,7 +130,7 @@ def _section(src: Path, scale: str, out_dir: Path) -> list[str]:
     field = {k: _text(rec.get(k, "?")) for k in ("corpus", "num_shapes", "device", "git_commit")}
     cells.append(f"<p><b>Run:</b> scale <code>{html.escape(scale)}</code>, {field['corpus']} ({field['num_shapes']} "
                  f"shapes), {field['device']}, commit <code>{field['git_commit']}</code>; {fresh}.</p>")
-    found = rec.get("findings") or []
+    found = thesis.findings(rec)
     cells.append("<p><b>Findings (here · thesis):</b></p><ul>" + "".join(f"<li>{_text(f)}</li>" for f in found)
                  + "</ul>" if found else
                  "<p><i>No findings stored with these values (recorded before findings were kept; the notebook's "

@@ -446,8 +446,9 @@ def results_page() -> str:
                 out.append(f"| {row.label} | " + " | ".join(cells) + f" | {row.show_thesis()} |")
             out.append("")
         for s, r in recs.items():
-            if r.get("findings"):
-                out += [f"Findings at {s} (here · thesis):", ""] + [f"- {f}" for f in r["findings"]] + [""]
+            found = thesis.findings(r)
+            if found:
+                out += [f"Findings at {s} (here · thesis):", ""] + [f"- {f}" for f in found] + [""]
     return "\n".join(out).rstrip() + "\n"
 
 
