@@ -73,8 +73,10 @@ def save_plotly(fig, name: str, *, notebook: str, scale: str) -> Path:
 def record_values(notebook: str, values: dict, *, scale: str, corpus: str, num_shapes: int) -> Path:
     """Write a notebook's key numbers with the context needed to trust them, and the findings
     (ours beside the thesis') its cells printed; the verdicts of the write-up's headline findings these
-    values hold are decided where they are shown (:func:`sdfnets.thesis.findings`)."""
+    values hold are decided where they are shown (:func:`sdfnets.thesis.findings`), and printed here."""
     plain = json.loads(json.dumps(values, default=_jsonable))  # string keys, plain numbers: what the file will hold
+    for line in thesis.verdicts(notebook, plain, scale):
+        print(line)
     record = {
         "findings": list(thesis.FINDINGS),  # the verdicts are added where shown (thesis.findings)
         "notebook": notebook,
