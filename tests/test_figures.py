@@ -65,3 +65,26 @@ def test_plotly_mesh_keeps_the_faces_in_the_narrowest_index_type():
     faces = np.array([[0, 1, len(grid) - 1]])
     big = plots.plotly_mesh(grid, faces).data[0]
     assert big.i.dtype == np.int32 and big.k[0] == len(grid) - 1
+
+
+def test_a_notebooks_values_depend_on_the_library_files_it_imports(tmp_path):
+    from sdfnets.repro.provenance import imported_files, library_hash, source_hash
+
+    lib = paths.LIB_DIR
+    rel = lambda files: {p.relative_to(lib).as_posix() for p in files}  # noqa: E731
+    nb = tmp_path / "99_probe.py"
+    nb.write_text("import numpy as np\nfrom sdfnets import paths\n\ndef later():\n    from sdfnets.data import splits\n")
+    # packages on the way, imports inside functions, and what those modules import in turn
+    assert {"__init__.py", "paths.py", "data/__init__.py", "data/splits.py"} <= rel(imported_files(nb))
+    assert "deepsdf/train.py" not in rel(imported_files(nb))
+    # relative imports of the library resolve: deepsdf/train.py's `from . import fused`, `from ..train import loop`
+    assert {"deepsdf/fused.py", "train/loop.py", "field.py"} <= rel(imported_files(lib / "deepsdf" / "train.py"))
+    assert "deepsdf/train.py" in rel(imported_files(paths.NOTEBOOKS_DIR / "11_deepsdf.py"))
+    assert "multiview/pixelsdf.py" not in rel(imported_files(paths.NOTEBOOKS_DIR / "04_relu_weight_dataset.py"))
+    # the hash: scale, source and exactly the imported files
+    import hashlib
+
+    want = hashlib.sha256(b"smoke\n" + nb.read_bytes() + library_hash(imported_files(nb)).encode()).hexdigest()
+    assert source_hash(nb, "smoke") == want != source_hash(nb, "cpu")
+    nb.write_text("this is not python (\n")  # a notebook mid-edit: hashed against the whole library
+    assert source_hash(nb, "smoke") == hashlib.sha256(b"smoke\n" + nb.read_bytes() + library_hash().encode()).hexdigest()

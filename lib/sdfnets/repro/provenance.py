@@ -1,32 +1,98 @@
 """Where recorded values come from, and whether they are still current: the commit, the device, the
-hash of the library's source and of a notebook's, and the freshness test ``make figures`` and the
+hash of a notebook's source and of the library files it imports, and the freshness test ``make figures`` and the
 workflow use (a notebook is fresh when its values were made by exactly this notebook and library)."""
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
 
 from .. import paths
 from ..devices import device_name  # noqa: F401  (part of the provenance a values file records)
 
 
-def library_hash() -> str:
-    """SHA-256 of the library's source (every ``lib/sdfnets/**/*.py``, names and contents)."""
+def library_hash(files: Iterable[Path] | None = None, lib: Path | None = None) -> str:
+    """SHA-256 of library source files, names and contents: ``files`` (default: every ``**/*.py`` of ``lib``,
+    the library's folder unless another copy of it is given)."""
+    lib = lib or paths.LIB_DIR
     h = hashlib.sha256()
-    for p in sorted(paths.LIB_DIR.rglob("*.py")):
-        h.update(p.relative_to(paths.LIB_DIR).as_posix().encode())
+    for p in sorted(lib.rglob("*.py") if files is None else files):
+        h.update(p.relative_to(lib).as_posix().encode())
         h.update(p.read_bytes())
     return h.hexdigest()
 
 
-def source_hash(notebook: Path, scale: str) -> str:
+def _module_file(name: str, lib: Path) -> Path | None:
+    """The file of library module ``name`` (``sdfnets.a.b``) in ``lib``, or None where it is no module of it."""
+    parts = name.split(".")
+    if parts[0] != lib.name:
+        return None
+    base = lib.joinpath(*parts[1:])
+    for p in (base / "__init__.py", base.with_suffix(".py")):
+        if p.is_file():
+            return p
+    return None
+
+
+def _imports(path: Path, module: str) -> set[str]:
+    """Every module name an ``import`` anywhere in ``path`` (module ``module``) may load, relative ones
+    resolved: ``from a import b`` names both ``a`` and ``a.b`` (``b`` may be a submodule)."""
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    out = set()
+    for node in ast.walk(ast.parse(path.read_bytes())):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                base = f"{anchor}.{base}" if base else anchor
+            out |= {base} | {f"{base}.{a.name}" for a in node.names}
+    return out
+
+
+def imported_files(source: Path, lib: Path | None = None) -> list[Path]:
+    """The library files ``source`` (a notebook or a library file) reaches through its imports, followed
+    through the library (``lib``: its folder) with every package's ``__init__`` on the way; imports inside
+    functions count too."""
+    lib = Path(lib or paths.LIB_DIR).resolve()
+    root = lib.name
+    seen: dict[Path, str] = {}
+    source = Path(source).resolve()
+    module = "__main__"  # a notebook; a library file is its own module (its relative imports resolve)
+    if source.is_relative_to(lib):
+        parts = source.relative_to(lib).with_suffix("").parts
+        module = ".".join((root, *parts[: -1 if parts[-1] == "__init__" else None]))
+    todo = [(source, module)]
+    while todo:
+        path, module = todo.pop()
+        for name in _imports(path, module):
+            parts = name.split(".")
+            for i in range(1, len(parts) + 1):  # the packages on the way are run too
+                sub = ".".join(parts[:i])
+                f = _module_file(sub, lib) if parts[0] == root else None
+                if f is not None and f not in seen:
+                    seen[f] = sub
+                    todo.append((f, sub))
+    return sorted(seen)
+
+
+def source_hash(notebook: Path, scale: str, lib: Path | None = None) -> str:
+    """What a notebook's values depend on: its scale, its source and the library files it imports
+    (:func:`imported_files`), so a change elsewhere in the library leaves its values current."""
+    lib = Path(lib or paths.LIB_DIR).resolve()
     h = hashlib.sha256(f"{scale}\n".encode())
     h.update(notebook.read_bytes())
-    h.update(library_hash().encode())
+    try:
+        files = imported_files(notebook, lib)
+    except SyntaxError:  # a notebook being edited: all of the library
+        files = None
+    h.update(library_hash(files, lib).encode())
     return h.hexdigest()
 
 
