@@ -43,16 +43,21 @@ def main() -> None:
                     help="the views' true poses, the default ones a user without camera data gets, or those the "
                          "pixel-aligned network's silhouettes find from there (sdfnets.multiview.poses)")
     ap.add_argument("--rounds", type=int, default=1, help="rounds of the pose search")
+    ap.add_argument("--train-shapes", type=int, default=None,
+                    help="train the pixel-aligned network on N training shapes only, evenly spread (a smaller version)")
+    ap.add_argument("--resolution", type=int, default=None, help="grid resolution (default: the notebook's)")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
     cfg = config.resolve(args.scale, pixel=args.pixel)
     ds = load_or_build(cfg.data)
     train_ids, test_ids, ood_ids = with_ood(ds, cfg.image2latent.ood_category)
     yfov = float(ds.renders(test_ids[0])["yfov"])
-    res = cfg.image2latent.mesh_resolution
+    res = args.resolution or cfg.image2latent.mesh_resolution
+    if args.train_shapes:
+        train_ids = train_ids[:: max(1, len(train_ids) // args.train_shapes)][: args.train_shapes]
     out = json.loads(args.out.read_text()) if args.out.exists() else {"rows": {}}
     out |= {"what": __doc__.split("\n\n")[0], "scale": args.scale, "commit": git_commit(), "device": device_name(),
-            "resolution": res, "held_out_shapes": len(test_ids), "ood_shapes": len(ood_ids)}
+            "resolution": res, "held_out_shapes": len(test_ids), "ood_shapes": len(ood_ids), "train_shapes": len(train_ids)}
     methods = args.methods.split(",")
     model = None
     if args.release is not None:
