@@ -76,19 +76,21 @@ ENCODERS = ("shallow", "unet")
 
 class PixelSDF(nn.Module):
     def __init__(self, width: int = 32, feature: int = 64, hidden: int = 256, yfov: float = 0.9,
-                 encoder: str = "shallow"):
+                 encoder: str = "shallow", stride: int = 4):
         super().__init__()
         if encoder not in ENCODERS:
             raise ValueError(f"unknown encoder {encoder!r}; choose one of {', '.join(ENCODERS)}")
+        if stride not in (2, 4) or (encoder == "unet" and stride != 4):
+            raise ValueError(f"feature maps at 1/{stride} of the view: the shallow CNN gives 1/2 or 1/4, the U-Net 1/4")
         self.yfov = yfov
         w = width
         if encoder == "unet":
             self.cnn = UNetEncoder(w)
-        else:  # four convolutions, features at 1/4
+        else:  # four convolutions, features at 1/4 (or 1/2: finer maps, the same layers)
             self.cnn = nn.Sequential(
                 nn.Conv2d(4, w, 3, padding=1), nn.ReLU(),
                 nn.Conv2d(w, 2 * w, 3, stride=2, padding=1), nn.ReLU(),
-                nn.Conv2d(2 * w, 2 * w, 3, stride=2, padding=1), nn.ReLU(),
+                nn.Conv2d(2 * w, 2 * w, 3, stride=stride // 2, padding=1), nn.ReLU(),
                 nn.Conv2d(2 * w, 2 * w, 3, padding=1))
         self.pe = PositionalEncoding(6)
         per_view = 2 * w + 1 + self.pe.out_dim  # feature, inside the silhouette, the point in the camera's frame
@@ -101,7 +103,8 @@ class PixelSDF(nn.Module):
         self.sdf[-1].weight.data.mul_(0.01)
 
     def encode(self, views: torch.Tensor) -> torch.Tensor:
-        """Views [B, K, 4, S, S] -> feature maps [B, K, C, S/4, S/4] (the silhouette kept as the last channel)."""
+        """Views [B, K, 4, S, S] -> feature maps [B, K, C, S/4, S/4] (S/2 at stride 2; the silhouette kept as the
+        last channel)."""
         b, k = views.shape[:2]
         flat = views.flatten(0, 1)
         feats = self.cnn(flat)

@@ -38,7 +38,7 @@ class Trainer:
         self.points = torch.as_tensor(np.stack([s["points"] for s in sdf])).float().to(self.device)
         self.sdf = torch.as_tensor(np.stack([s["sdf"] for s in sdf])).float().to(self.device)
         torch.manual_seed(cfg.seed)
-        self.model = PixelSDF(pc.width, pc.feature, pc.hidden, self.yfov, pc.encoder).to(self.device)
+        self.model = PixelSDF(pc.width, pc.feature, pc.hidden, self.yfov, pc.encoder, pc.stride).to(self.device)
         # on a GPU each step is replayed as a CUDA graph, one per number of views K (:meth:`_graphed`)
         self.graphed = pc.cuda_graph and self.device.type == "cuda"
         self.graphs: dict[int, tuple] = {}
@@ -129,6 +129,7 @@ def train(cfg: Config, dataset, ids, *, device=None, progress: bool = True, max_
                            log_every=max(1, min(100, cfg.pixel.steps // 20)),
                            progress=progress, max_steps=max_steps, device=device, extra={"config": cfg.to_dict()})
     yfov = float(dataset.renders(int(ids[0]))["yfov"])
-    model = PixelSDF(cfg.pixel.width, cfg.pixel.feature, cfg.pixel.hidden, yfov, cfg.pixel.encoder).to(device)
+    model = PixelSDF(cfg.pixel.width, cfg.pixel.feature, cfg.pixel.hidden, yfov, cfg.pixel.encoder,
+                     cfg.pixel.stride).to(device)
     model.load_state_dict(r.state["model"])
     return model.eval(), r

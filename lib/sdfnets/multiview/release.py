@@ -44,7 +44,7 @@ def load(path: Path | str, device="cpu") -> tuple[PixelSDF, dict]:
         raise ValueError(f"format {meta.get('format')!r}, expected {FORMAT!r}")
     pixel = json.loads(meta["pixel"])
     model = PixelSDF(*(pixel[k] for k in ARCHITECTURE), yfov=float(meta["yfov"]),
-                     encoder=pixel.get("encoder", "shallow"))  # releases before the choice: the shallow CNN
+                     encoder=pixel.get("encoder", "shallow"), stride=pixel.get("stride", 4))  # older: shallow, 1/4
     model.load_state_dict({k: v.float() for k, v in load_file(str(path)).items()})
     meta = meta | {"pixel": pixel, "metrics": json.loads(meta.get("metrics", "{}"))}
     return model.to(device).eval(), meta
