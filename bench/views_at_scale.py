@@ -56,7 +56,8 @@ def main() -> None:
     if args.train_shapes:
         train_ids = train_ids[:: max(1, len(train_ids) // args.train_shapes)][: args.train_shapes]
     out = json.loads(args.out.read_text()) if args.out.exists() else {"rows": {}}
-    out |= {"what": __doc__.split("\n\n")[0], "scale": args.scale, "commit": git_commit(), "device": device_name(),
+    out.setdefault("what", " ".join(__doc__.split("\n\n")[0].split()))  # a file's own description is kept
+    out |= {"scale": args.scale, "commit": git_commit(), "device": device_name(),
             "resolution": res, "held_out_shapes": len(test_ids), "ood_shapes": len(ood_ids), "train_shapes": len(train_ids)}
     methods = args.methods.split(",")
     model = None
