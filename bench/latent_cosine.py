@@ -17,7 +17,6 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from sdfnets import config
@@ -74,7 +73,8 @@ def main() -> None:
         if run.steps < total:
             print(f"{name}: {run.steps:,} of {total:,} steps; run again to go on", flush=True)
             continue
-        bank = bank or SDFBank.from_dataset(ds, train_ids)
+        if bank is None:
+            bank = SDFBank.from_dataset(ds, train_ids)
         l1 = ev.per_shape_sdf_l1(run.decoder, run.latents, bank)
         dc = cfg.deepsdf
         out["variants"][name] = {
@@ -90,5 +90,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    np.set_printoptions(precision=4)
     main()

@@ -102,6 +102,13 @@ class PixelSDF(nn.Module):
         nn.init.zeros_(self.sdf[-1].bias)
         self.sdf[-1].weight.data.mul_(0.01)
 
+    @classmethod
+    def from_settings(cls, pixel: dict, yfov: float) -> "PixelSDF":
+        """The network a ``pixel`` config section (as a dict: a config's or a release's) describes; settings
+        from before a choice existed take its first value (the shallow CNN, maps at 1/4)."""
+        return cls(pixel["width"], pixel["feature"], pixel["hidden"], yfov, pixel.get("encoder", "shallow"),
+                   pixel.get("stride", 4))
+
     def encode(self, views: torch.Tensor) -> torch.Tensor:
         """Views [B, K, 4, S, S] -> feature maps [B, K, C, S/4, S/4] (S/2 at stride 2; the silhouette kept as the
         last channel)."""

@@ -3,6 +3,8 @@ per step, phase 11's clamped L1 on their SDF samples; runs resume through :mod:`
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import torch
 
@@ -38,7 +40,7 @@ class Trainer:
         self.points = torch.as_tensor(np.stack([s["points"] for s in sdf])).float().to(self.device)
         self.sdf = torch.as_tensor(np.stack([s["sdf"] for s in sdf])).float().to(self.device)
         torch.manual_seed(cfg.seed)
-        self.model = PixelSDF(pc.width, pc.feature, pc.hidden, self.yfov, pc.encoder, pc.stride).to(self.device)
+        self.model = PixelSDF.from_settings(dataclasses.asdict(pc), self.yfov).to(self.device)
         # on a GPU each step is replayed as a CUDA graph, one per number of views K (:meth:`_graphed`)
         self.graphed = pc.cuda_graph and self.device.type == "cuda"
         self.graphs: dict[int, tuple] = {}
@@ -89,7 +91,10 @@ class Trainer:
         self.model.train()
         for _ in range(n):
             batch = self._batch()
-            self._graphed(batch) if self.graphed else self._step(*batch)
+            if self.graphed:
+                self._graphed(batch)
+            else:
+                self._step(*batch)
             self._count += 1
             self.step += 1
 
@@ -129,7 +134,6 @@ def train(cfg: Config, dataset, ids, *, device=None, progress: bool = True, max_
                            log_every=max(1, min(100, cfg.pixel.steps // 20)),
                            progress=progress, max_steps=max_steps, device=device, extra={"config": cfg.to_dict()})
     yfov = float(dataset.renders(int(ids[0]))["yfov"])
-    model = PixelSDF(cfg.pixel.width, cfg.pixel.feature, cfg.pixel.hidden, yfov, cfg.pixel.encoder,
-                     cfg.pixel.stride).to(device)
+    model = PixelSDF.from_settings(dataclasses.asdict(cfg.pixel), yfov).to(device)
     model.load_state_dict(r.state["model"])
     return model.eval(), r

@@ -16,7 +16,6 @@ from .pixelsdf import PixelSDF
 
 FORMAT = "sdfnets-pixelsdf-v1"
 DEFAULT_NAME = "pixelsdf-sweethome3d.safetensors"
-ARCHITECTURE = ("width", "feature", "hidden")  # the config fields that shape the network
 
 
 def export(model: PixelSDF, pixel: dict, out: Path, *, corpus: str, train_shapes: int, metrics: dict | None = None,
@@ -43,8 +42,7 @@ def load(path: Path | str, device="cpu") -> tuple[PixelSDF, dict]:
     if meta.get("format") != FORMAT:
         raise ValueError(f"format {meta.get('format')!r}, expected {FORMAT!r}")
     pixel = json.loads(meta["pixel"])
-    model = PixelSDF(*(pixel[k] for k in ARCHITECTURE), yfov=float(meta["yfov"]),
-                     encoder=pixel.get("encoder", "shallow"), stride=pixel.get("stride", 4))  # older: shallow, 1/4
+    model = PixelSDF.from_settings(pixel, float(meta["yfov"]))
     model.load_state_dict({k: v.float() for k, v in load_file(str(path)).items()})
     meta = meta | {"pixel": pixel, "metrics": json.loads(meta.get("metrics", "{}"))}
     return model.to(device).eval(), meta
