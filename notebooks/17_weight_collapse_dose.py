@@ -55,7 +55,7 @@ wc = cfg.weightspace
 inp = inputs.phase_inputs(cfg, test_shapes=cfg.weightdiff.test_shapes, views=True)  # notebook 12's image features
 ds, train_ids, test_ids = inp.dataset, inp.train_ids, inp.test_ids
 enc, feats, poses = inp.encoder, inp.features, inp.poses
-DOSES = {(f"lr × {f:g}" if f >= 1 else f"lr ÷ {1 / f:g}"): f for f in wc.shell_lr_factors}
+DOSES = {config.dose_name(f): f for f in wc.shell_lr_factors}
 print(f"{ds}\ntrain {len(train_ids)}, held-out inputs {len(test_ids)}; doses {list(DOSES)} of lr {wc.lr:g}")
 
 # %% [markdown]

@@ -65,3 +65,7 @@ def test_every_section_is_resolved_with_its_preset():
     assert cfg.refine.steps == 7 and cfg.refine.res == 12  # an override on top of the smoke preset
     assert cfg.encoder.dim == 32 and cfg.corpus_views.raw_libraries == "demo"
     assert config.resolve("full").export_release and not cfg.export_release
+
+
+def test_dose_names_are_the_keys_of_notebook_17s_values():
+    assert [config.dose_name(f) for f in (4.0, 1.0, 0.25, 0.0625)] == ["lr × 4", "lr × 1", "lr ÷ 4", "lr ÷ 16"]

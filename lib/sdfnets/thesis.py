@@ -9,9 +9,10 @@ and the report).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from .config import dose_name
 
 SHAPES = 976  # the working set after watertight conversion and SDF sampling
 PILOT_SHAPES = 20
@@ -139,8 +140,7 @@ def findings(record: dict) -> list[str]:
     write-up's headline findings that its values hold, decided now by :data:`CLAIMS` (verdict lines stored with
     older values are replaced, so every page applies the same rules to every record)."""
     printed = [f for f in record.get("findings") or [] if not f.startswith("verdict: ")]
-    values = json.loads(json.dumps(record.get("values", {})))  # string keys, as the file holds them
-    return printed + verdicts(record.get("notebook", ""), values, record.get("scale", ""))
+    return printed + verdicts(record.get("notebook", ""), record.get("values", {}), record.get("scale", ""))
 
 
 def verdicts(notebook: str, values: dict, scale: str) -> list[str]:
@@ -155,6 +155,8 @@ def verdicts(notebook: str, values: dict, scale: str) -> list[str]:
                        f"(phenomenon when {c.phenomenon}{at})")
     return out
 
+
+_SHELL_DOSE = dose_name(1 / 16)  # notebook 17's dose whose shell is the write-up's (pairwise cosine 0.96)
 
 CLAIMS: tuple[Claim, ...] = (
     Claim("per-shape decoders fit their shapes: SDF L1 median", PER_SHAPE_LOSS_MEDIAN, "04_relu_weight_dataset",
@@ -184,15 +186,15 @@ CLAIMS: tuple[Claim, ...] = (
           "07_weight_dit_single_view", "phase6/nudge/toward_mean", lambda v: v <= 0.1, tolerance=1.0,
           phenomenon="≤ 0.1"),
     Claim("fitted with a 16× smaller step, the weights sit in the write-up's shell: mean pairwise cosine",
-          PAIRWISE_COSINE, "17_weight_collapse_dose", "doses/lr ÷ 16/pairwise_cosine", lambda v: v >= 0.9,
+          PAIRWISE_COSINE, "17_weight_collapse_dose", f"doses/{_SHELL_DOSE}/pairwise_cosine", lambda v: v >= 0.9,
           tolerance=0.01, phenomenon="≥ 0.9"),
     Claim("... and fit their shapes as the write-up's did: SDF L1 median", PER_SHAPE_LOSS_MEDIAN,
-          "17_weight_collapse_dose", "doses/lr ÷ 16/sdf_l1_median", lambda v: v < 0.01, phenomenon="< 0.01"),
+          "17_weight_collapse_dose", f"doses/{_SHELL_DOSE}/sdf_l1_median", lambda v: v < 0.01, phenomenon="< 0.01"),
     Claim("phase 6 on that shell collapses: training shapes nearest for half the held-out inputs", ATTRACTOR_SHAPES,
-          "17_weight_collapse_dose", "doses/lr ÷ 16/vectors/rows_for_half", lambda v: v <= 2 * ATTRACTOR_SHAPES,
+          "17_weight_collapse_dose", f"doses/{_SHELL_DOSE}/vectors/rows_for_half", lambda v: v <= 2 * ATTRACTOR_SHAPES,
           tolerance=0.0, phenomenon=f"≤ {2 * ATTRACTOR_SHAPES} of 32"),
     Claim("phase 6 on that shell: the image moves a prediction this share of the way to its target",
-          CONDITIONING_NUDGE, "17_weight_collapse_dose", "doses/lr ÷ 16/nudge/toward_mean", lambda v: v <= 0.1,
+          CONDITIONING_NUDGE, "17_weight_collapse_dose", f"doses/{_SHELL_DOSE}/nudge/toward_mean", lambda v: v <= 0.1,
           tolerance=1.0, phenomenon="≤ 0.1"),
     Claim("phase 7: training-loss EMA plateau (standardised MSE)", LOSS_EMA_PLATEAU, "08_weight_dit_multiview",
           "loss_ema", lambda v: v > 0.1, phenomenon="> 0.1 (far above a latent DiT's)"),

@@ -10,9 +10,9 @@ A notebook's ``parameters`` cell holds only literals (``SCALE = "smoke"``); the 
 calls :func:`resolve` so that everything derived stays where papermill can reach it.
 """
 
-from .presets import PILOT, SCALES, WEIGHT_PHASES, pilot_configs, resolve, scaling_config, shell_dose, weight_phase
+from .presets import PILOT, SCALES, WEIGHT_PHASES, dose_name, pilot_configs, resolve, scaling_config, shell_dose, weight_phase
 from .sections import *  # noqa: F403  (every section's dataclass, and run_settings)
 from .sections import __all__ as _sections
 
-__all__ = ["PILOT", "SCALES", "WEIGHT_PHASES", "pilot_configs", "resolve", "scaling_config", "shell_dose", "weight_phase",
+__all__ = ["PILOT", "SCALES", "WEIGHT_PHASES", "dose_name", "pilot_configs", "resolve", "scaling_config", "shell_dose", "weight_phase",
            *_sections]

@@ -137,6 +137,11 @@ def shell_dose(cfg: "Config", factor: float) -> "Config":
                                weightdiff=dataclasses.replace(wd, steps=wd.dose_steps or wd.steps))
 
 
+def dose_name(factor: float) -> str:
+    """How notebook 17 names the dose of ``factor`` (its values' keys): ``lr × 1``, ``lr ÷ 16``."""
+    return f"lr × {factor:g}" if factor >= 1 else f"lr ÷ {1 / factor:g}"
+
+
 def _as_declared(cls, values: dict) -> dict:
     """``values`` with whole numbers given for float settings made floats: an override of 5 and one of 5.0 are
     the same setting, so they must name the same run (run directories hash the config's JSON)."""

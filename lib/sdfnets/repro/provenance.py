@@ -16,10 +16,14 @@ from .. import paths
 from ..devices import device_name  # noqa: F401  (part of the provenance a values file records)
 
 
-def library_hash(files: Iterable[Path] | None = None, lib: Path | None = None) -> str:
-    """SHA-256 of library source files, names and contents: ``files`` (default: every ``**/*.py`` of ``lib``,
-    the library's folder unless another copy of it is given)."""
-    lib = lib or paths.LIB_DIR
+def _lib() -> Path:
+    return Path(paths.LIB_DIR).resolve()
+
+
+def library_hash(files: Iterable[Path] | None = None) -> str:
+    """SHA-256 of library source files, names and contents: ``files`` (default: every ``**/*.py`` of the
+    library)."""
+    lib = _lib()
     h = hashlib.sha256()
     for p in sorted(lib.rglob("*.py") if files is None else files):
         h.update(p.relative_to(lib).as_posix().encode())
@@ -56,11 +60,10 @@ def _imports(path: Path, module: str) -> set[str]:
     return out
 
 
-def imported_files(source: Path, lib: Path | None = None) -> list[Path]:
+def imported_files(source: Path) -> list[Path]:
     """The library files ``source`` (a notebook or a library file) reaches through its imports, followed
-    through the library (``lib``: its folder) with every package's ``__init__`` on the way; imports inside
-    functions count too."""
-    lib = Path(lib or paths.LIB_DIR).resolve()
+    through the library with every package's ``__init__`` on the way; imports inside functions count too."""
+    lib = _lib()
     root = lib.name
     seen: dict[Path, str] = {}
     source = Path(source).resolve()
@@ -82,17 +85,16 @@ def imported_files(source: Path, lib: Path | None = None) -> list[Path]:
     return sorted(seen)
 
 
-def source_hash(notebook: Path, scale: str, lib: Path | None = None) -> str:
+def source_hash(notebook: Path, scale: str) -> str:
     """What a notebook's values depend on: its scale, its source and the library files it imports
     (:func:`imported_files`), so a change elsewhere in the library leaves its values current."""
-    lib = Path(lib or paths.LIB_DIR).resolve()
     h = hashlib.sha256(f"{scale}\n".encode())
     h.update(notebook.read_bytes())
     try:
-        files = imported_files(notebook, lib)
+        files = imported_files(notebook)
     except SyntaxError:  # a notebook being edited: all of the library
         files = None
-    h.update(library_hash(files, lib).encode())
+    h.update(library_hash(files).encode())
     return h.hexdigest()
 
 

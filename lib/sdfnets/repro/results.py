@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import paths, thesis
+from .. import config, paths, thesis
 
 SCALES = ("full", "cpu")
 
@@ -66,7 +66,7 @@ GENERATION = (
 )
 
 # each notebook's headline values: the first rows of its section in docs/results.md
-DOSES = ("lr × 1", "lr ÷ 4", "lr ÷ 16", "lr ÷ 64")  # notebook 17's weight datasets (weightspace.shell_lr_factors at full)
+DOSES = tuple(config.dose_name(f) for f in config.resolve("full").weightspace.shell_lr_factors)  # notebook 17's
 
 HEADLINES: dict[str, tuple[Row, ...]] = {
     "02_anchor_decoders": (
