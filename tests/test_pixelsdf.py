@@ -116,6 +116,32 @@ def test_both_encoders_give_feature_maps_at_a_quarter_of_the_view(size):
         pixelsdf.PixelSDF(8, 16, 32, encoder="unet", stride=2)
 
 
+class _Constant(torch.nn.Module):
+    def __init__(self, width: int):
+        super().__init__()
+        self.width = width
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return torch.ones(*h.shape[:-1], self.width)
+
+
+def test_without_world_coordinates_the_sdf_is_read_from_the_views_alone():
+    """pixel.world off: two points seen alike by every view (the same feature, silhouette and camera-frame
+    coordinates) get the same SDF; with the point's own coordinates they need not."""
+    torch.manual_seed(0)
+    views = torch.rand(1, 2, 4, 32, 32) * 2 - 1
+    poses = torch.as_tensor(camera_poses(2)).float()[None]
+    pts = torch.rand(1, 2, 3) - 0.5
+    for world in (False, True):
+        net = pixelsdf.PixelSDF(8, 16, 32, world=world)
+        net.sdf[-1].weight.data.normal_()  # away from the near-zero start
+        maps = net.encode(views)
+        # the views' contribution held fixed: only the point's own coordinates can tell the two points apart
+        net.point = _Constant(16)
+        a, b = net(maps, poses, pts)[0]
+        assert (a == b) != world, world
+
+
 @pytest.mark.parametrize("encoder", [None, "unet"])
 def test_a_released_network_loads_as_it_was_saved(tmp_path, encoder):
     from safetensors.torch import save_file

@@ -322,6 +322,7 @@ class PixelSDFConfig:
     width: int = 32  # CNN channels (feature maps at 1/4 of the image)
     encoder: str = "shallow"  # the per-view CNN: shallow (four convolutions) | unet (down to 1/16 and back)
     stride: int = 4  # feature maps at 1/stride of the view: 4, or 2 (the shallow CNN only)
+    world: bool = True  # the point's own coordinates beside the pooled view features (off: the views alone)
     feature: int = 64  # per-view feature after the shared point MLP
     hidden: int = 256  # the SDF MLP's width
     image_size: int = 128  # views resized to this

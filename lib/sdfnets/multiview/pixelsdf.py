@@ -9,7 +9,8 @@ query point and K posed views:
 2. the point is projected into each view (:func:`project`, the renders' pinhole camera); the view's feature
    there (bilinear), whether it falls inside the silhouette, and its depth and coordinates in that camera's
    frame go through a shared MLP;
-3. mean and variance over the views, with the point's own coordinates, go through an MLP to the SDF.
+3. mean and variance over the views, with the point's own coordinates (``pixel.world``; off, the SDF is read
+   from the views alone, as in PIFu), go through an MLP to the SDF.
 
 Trained from scratch on the training shapes' renders and SDF samples with phase 11's clamped L1, K random
 views per step; nothing pretrained, nothing per shape (:mod:`.pixeltrain`). This module holds what inference
@@ -76,13 +77,14 @@ ENCODERS = ("shallow", "unet")
 
 class PixelSDF(nn.Module):
     def __init__(self, width: int = 32, feature: int = 64, hidden: int = 256, yfov: float = 0.9,
-                 encoder: str = "shallow", stride: int = 4):
+                 encoder: str = "shallow", stride: int = 4, world: bool = True):
         super().__init__()
         if encoder not in ENCODERS:
             raise ValueError(f"unknown encoder {encoder!r}; choose one of {', '.join(ENCODERS)}")
         if stride not in (2, 4) or (encoder == "unet" and stride != 4):
             raise ValueError(f"feature maps at 1/{stride} of the view: the shallow CNN gives 1/2 or 1/4, the U-Net 1/4")
         self.yfov = yfov
+        self.world = world
         w = width
         if encoder == "unet":
             self.cnn = UNetEncoder(w)
@@ -95,7 +97,7 @@ class PixelSDF(nn.Module):
         self.pe = PositionalEncoding(6)
         per_view = 2 * w + 1 + self.pe.out_dim  # feature, inside the silhouette, the point in the camera's frame
         self.point = nn.Sequential(nn.Linear(per_view, feature), nn.ReLU(), nn.Linear(feature, feature), nn.ReLU())
-        self.sdf = nn.Sequential(nn.Linear(2 * feature + self.pe.out_dim, hidden), nn.ReLU(),
+        self.sdf = nn.Sequential(nn.Linear(2 * feature + world * self.pe.out_dim, hidden), nn.ReLU(),
                                  nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
                                  nn.Linear(hidden, 1))
         # start near zero: the clamped L1 passes no gradient to a prediction already beyond the clamp
@@ -105,9 +107,9 @@ class PixelSDF(nn.Module):
     @classmethod
     def from_settings(cls, pixel: dict, yfov: float) -> "PixelSDF":
         """The network a ``pixel`` config section (as a dict: a config's or a release's) describes; settings
-        from before a choice existed take its first value (the shallow CNN, maps at 1/4)."""
+        from before a choice existed take its first value (the shallow CNN, maps at 1/4, world coordinates)."""
         return cls(pixel["width"], pixel["feature"], pixel["hidden"], yfov, pixel.get("encoder", "shallow"),
-                   pixel.get("stride", 4))
+                   pixel.get("stride", 4), pixel.get("world", True))
 
     def encode(self, views: torch.Tensor) -> torch.Tensor:
         """Views [B, K, 4, S, S] -> feature maps [B, K, C, S/4, S/4] (S/2 at stride 2; the silhouette kept as the
@@ -132,7 +134,8 @@ class PixelSDF(nn.Module):
         n = wgt.sum(1).clamp_min(1)
         mean = (h * wgt).sum(1) / n
         var = ((h - mean[:, None]) ** 2 * wgt).sum(1) / n
-        return self.sdf(torch.cat([mean, var, self.pe(points)], -1))[..., 0]
+        pooled = [mean, var, self.pe(points)] if self.world else [mean, var]
+        return self.sdf(torch.cat(pooled, -1))[..., 0]
 
 
 @torch.no_grad()
