@@ -2,6 +2,7 @@ import json
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pytest
 
 from sdfnets import figures, paths
 
@@ -88,3 +89,26 @@ def test_a_notebooks_values_depend_on_the_library_files_it_imports(tmp_path):
     assert source_hash(nb, "smoke") == want != source_hash(nb, "cpu")
     nb.write_text("this is not python (\n")  # a notebook mid-edit: hashed against the whole library
     assert source_hash(nb, "smoke") == hashlib.sha256(b"smoke\n" + nb.read_bytes() + library_hash().encode()).hexdigest()
+
+
+@pytest.mark.skipif(not (paths.REPO_ROOT / ".git").exists(), reason="needs the repository's history")
+def test_stale_values_name_the_files_changed_since_their_commit(tmp_path, monkeypatch):
+    import subprocess
+
+    from sdfnets.repro.provenance import changed_since, imported_files
+
+    nb = paths.NOTEBOOKS_DIR / "04_relu_weight_dataset.py"
+    record = tmp_path / "values.json"
+    monkeypatch.setattr(paths, "values_path", lambda name, scale: record)
+    first = subprocess.run(["git", "rev-list", "--max-parents=0", "HEAD"], cwd=paths.REPO_ROOT, capture_output=True,
+                           text=True).stdout.split()[0]
+    record.write_text(json.dumps({"git_commit": first[:12]}))
+    changed = changed_since(nb, "full")
+    if changed is None:
+        pytest.skip("a shallow clone: the first commit is not here")
+    assert "notebooks/04_relu_weight_dataset.py" in changed and "lib/sdfnets/multiview/pixelsdf.py" not in changed
+    assert set(changed) <= {"notebooks/04_relu_weight_dataset.py"} | {
+        f.relative_to(paths.REPO_ROOT.resolve()).as_posix() for f in imported_files(nb)}
+    for unknown in ({"git_commit": "unknown"}, {}, {"git_commit": "0" * 12}):
+        record.write_text(json.dumps(unknown))
+        assert changed_since(nb, "full") is None, unknown

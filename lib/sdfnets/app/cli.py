@@ -410,11 +410,22 @@ def report(scale: str = ScaleOpt):
 
 @app.command("notebooks")
 def notebooks(scale: str = ScaleOpt):
-    """List the notebooks in thesis order and whether their figures are up to date."""
+    """List the notebooks in thesis order and whether their figures are up to date (if not: the files changed
+    since the commit their values record)."""
     from ..repro.execute import is_fresh, list_notebooks
+    from .. import paths
+    from ..repro.provenance import changed_since
 
     for nb in list_notebooks():
-        typer.echo(f"{'fresh' if is_fresh(nb, scale) else 'stale':6s} {nb.stem}")
+        if not paths.values_path(nb.stem, scale).exists():
+            typer.echo(f"absent {nb.stem}  (not run at this scale)")
+        elif is_fresh(nb, scale):
+            typer.echo(f"fresh  {nb.stem}")
+        else:
+            changed = [c.removeprefix("lib/sdfnets/") for c in changed_since(nb, scale) or []]
+            more = f" and {len(changed) - 6} more" if len(changed) > 6 else ""
+            why = f"  (changed since its values' commit: {', '.join(changed[:6])}{more})" if changed else ""
+            typer.echo(f"stale  {nb.stem}{why}")
 
 
 def main() -> None:  # pragma: no cover

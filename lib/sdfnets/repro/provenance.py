@@ -119,6 +119,27 @@ def is_fresh(notebook: Path, scale: str) -> bool:
         return False
 
 
+def changed_since(notebook: Path, scale: str) -> list[str] | None:
+    """Why a notebook's recorded values are not current: its source and the library files it imports that
+    differ between the commit its values record and this working tree (paths from the repository root), or
+    None where that cannot be told (no values, no commit recorded, no git history here)."""
+    values = paths.values_path(notebook.stem, scale)
+    try:
+        commit = json.loads(values.read_text()).get("git_commit")
+    except (OSError, ValueError):
+        return None
+    if not commit or commit == "unknown":
+        return None
+    files = [Path(notebook).resolve(), *imported_files(notebook)]
+    rel = [f.relative_to(paths.REPO_ROOT.resolve()).as_posix() for f in files]
+    try:
+        out = subprocess.run(["git", "diff", "--name-only", commit, "--", *rel], cwd=paths.REPO_ROOT,
+                             capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return sorted(out.stdout.split()) if out.returncode == 0 else None
+
+
 def git_commit() -> str:
     """The commit the code ran on: ``git rev-parse``, or ``SDFNETS_GIT_COMMIT`` where the copy has no
     ``.git`` (a repository copied to a GPU node without its history)."""

@@ -26,6 +26,7 @@ from urllib.parse import quote
 
 from .. import paths, thesis
 from .execute import is_fresh, list_notebooks
+from .provenance import changed_since
 from . import results
 
 
@@ -126,7 +127,12 @@ def _section(src: Path, scale: str, out_dir: Path) -> list[str]:
     if rec is None:
         return cells + [f"*Not run at scale `{scale}`: `make figures SCALE={scale} ONLY={src.stem[:2]}`.*"]
     cells += [_figure_md(p, src.stem, "", out_dir) for p in pending]  # saved by a name no cell spells out
-    fresh = "up to date with this source" if is_fresh(src, scale) else "recorded by an earlier version of this source"
+    if is_fresh(src, scale):
+        fresh = "up to date with this source"
+    else:
+        changed = changed_since(src, scale)
+        fresh = "recorded by an earlier version of this source" + (
+            f" (changed since: {', '.join(f'<code>{html.escape(c)}</code>' for c in changed)})" if changed else "")
     field = {k: _text(rec.get(k, "?")) for k in ("corpus", "num_shapes", "device", "git_commit")}
     cells.append(f"<p><b>Run:</b> scale <code>{html.escape(scale)}</code>, {field['corpus']} ({field['num_shapes']} "
                  f"shapes), {field['device']}, commit <code>{field['git_commit']}</code>; {fresh}.</p>")
