@@ -94,7 +94,7 @@ def test_clean_grid_drops_a_floater_and_keeps_the_shape():
 @pytest.mark.parametrize("size", [64, 96, 128])
 def test_both_encoders_give_feature_maps_at_a_quarter_of_the_view(size):
     views = torch.rand(2, 3, 4, size, size) * 2 - 1
-    maps = {e: pixelsdf.PixelSDF(8, 16, 32, encoder=e).encode(views) for e in pixelsdf.ENCODERS}
+    maps = {e: pixelsdf.PixelSDF(8, 16, 32, encoder=e, stride=4).encode(views) for e in pixelsdf.ENCODERS}
     assert maps["shallow"].shape == maps["unet"].shape == (2, 3, 2 * 8 + 1, size // 4, size // 4)
     torch.testing.assert_close(maps["unet"][:, :, -1], maps["shallow"][:, :, -1])  # the silhouette channel
     # the U-Net's feature at a pixel depends on the view far away from it; the shallow CNN's does not
@@ -102,7 +102,7 @@ def test_both_encoders_give_feature_maps_at_a_quarter_of_the_view(size):
     far[..., : size // 4, : size // 4] = 0.5
     for e, sees in (("unet", True), ("shallow", False)):
         torch.manual_seed(0)
-        net = pixelsdf.PixelSDF(8, 16, 32, encoder=e)
+        net = pixelsdf.PixelSDF(8, 16, 32, encoder=e, stride=4)
         mid = size // 8 + 1  # a quarter of the view and more from the change: beyond the shallow CNN's reach
         changed = (net.encode(far) - net.encode(views))[..., mid, mid].abs().max() > 1e-6
         assert bool(changed) == sees, e
@@ -142,17 +142,18 @@ def test_without_world_coordinates_the_sdf_is_read_from_the_views_alone():
         assert (a == b) != world, world
 
 
-@pytest.mark.parametrize("encoder", [None, "unet"])
-def test_a_released_network_loads_as_it_was_saved(tmp_path, encoder):
+@pytest.mark.parametrize("choices", [{}, {"encoder": "unet", "stride": 4}, {"stride": 2, "world": False}])
+def test_a_released_network_loads_as_it_was_saved(tmp_path, choices):
     from safetensors.torch import save_file
 
     from sdfnets.multiview import release
 
     torch.manual_seed(0)
-    model = pixelsdf.PixelSDF(8, 16, 32, yfov=fov_for_unit_sphere(CAMERA_DISTANCE),
-                              encoder=encoder or "shallow").eval()
-    # a release of before the choice of encoder has none in its config: the shallow CNN
-    pixel = {"width": 8, "feature": 16, "hidden": 32, "image_size": 32} | ({"encoder": encoder} if encoder else {})
+    # a release of before a choice existed has none in its config: what every network then was (the shallow
+    # CNN, maps at 1/4, the point's own coordinates)
+    was = {"encoder": "shallow", "stride": 4, "world": True} | choices
+    model = pixelsdf.PixelSDF(8, 16, 32, yfov=fov_for_unit_sphere(CAMERA_DISTANCE), **was).eval()
+    pixel = {"width": 8, "feature": 16, "hidden": 32, "image_size": 32} | choices
     path = release.export(model, pixel, tmp_path / "p.safetensors", corpus="procedural", train_shapes=3,
                           metrics={"F": 0.5}, card="# card\n")
     loaded, meta = release.load(path)

@@ -77,7 +77,7 @@ _PRESETS: dict[str, dict] = {
         image2latent=dict(scaling_epochs=400, scaling_dit_steps=4000, scaling_eval_shapes=8),
         # the released image2mesh network: half the training views photo-like and cameras off by up to 5 degrees
         # (the same F-score on renders, fewer floaters: bench/results/views-gpu.json, run pixel-augmented)
-        pixel=dict(augment=0.5, pose_jitter=5.0, stride=2, world=False),  # maps at 1/2, the views alone (bench/results/pixel_small-cpu.json)
+        pixel=dict(augment=0.5, pose_jitter=5.0),
     ),
 }
 

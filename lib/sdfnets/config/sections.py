@@ -319,10 +319,14 @@ class PixelSDFConfig:
     point's feature where it projects in each view with its depth and silhouette flag, mean and variance over
     the views, an MLP to the SDF; trained from scratch on the training shapes' renders and SDF samples."""
 
-    width: int = 32  # CNN channels (feature maps at 1/4 of the image)
+    width: int = 32  # CNN channels
     encoder: str = "shallow"  # the per-view CNN: shallow (four convolutions) | unet (down to 1/16 and back)
-    stride: int = 4  # feature maps at 1/stride of the view: 4, or 2 (the shallow CNN only)
-    world: bool = True  # the point's own coordinates beside the pooled view features (off: the views alone)
+    # feature maps at 1/stride of the view: 2, or 4 (the U-Net's; the shallow CNN's before maps at 1/2 measured
+    # better, bench/results/pixel_small-cpu.json)
+    stride: int = 2
+    # the point's own coordinates beside the pooled view features; off (the SDF read from the views alone, as in
+    # PIFu) measured better with several views and out of distribution, a little worse from one view
+    world: bool = False
     feature: int = 64  # per-view feature after the shared point MLP
     hidden: int = 256  # the SDF MLP's width
     image_size: int = 128  # views resized to this

@@ -4,8 +4,9 @@ Global image codes retrieve (Tatarchenko et al., CVPR 2019); features tied to wh
 view generalise to shapes never seen (PIFu; pooled over views by mean and variance as in SparseNeuS). For a
 query point and K posed views:
 
-1. a small CNN turns each view (RGB and its silhouette) into a feature map at a quarter of its size (four
-   convolutions, or a small U-Net that also sees the view's context: ``pixel.encoder``);
+1. a small CNN turns each view (RGB and its silhouette) into a feature map at half its size (four
+   convolutions; ``pixel.stride`` 4: a quarter), or a small U-Net that also sees the view's context, at a
+   quarter (``pixel.encoder``);
 2. the point is projected into each view (:func:`project`, the renders' pinhole camera); the view's feature
    there (bilinear), whether it falls inside the silhouette, and its depth and coordinates in that camera's
    frame go through a shared MLP;
@@ -77,12 +78,13 @@ ENCODERS = ("shallow", "unet")
 
 class PixelSDF(nn.Module):
     def __init__(self, width: int = 32, feature: int = 64, hidden: int = 256, yfov: float = 0.9,
-                 encoder: str = "shallow", stride: int = 4, world: bool = True):
+                 encoder: str = "shallow", stride: int = 2, world: bool = False):
         super().__init__()
         if encoder not in ENCODERS:
             raise ValueError(f"unknown encoder {encoder!r}; choose one of {', '.join(ENCODERS)}")
         if stride not in (2, 4) or (encoder == "unet" and stride != 4):
-            raise ValueError(f"feature maps at 1/{stride} of the view: the shallow CNN gives 1/2 or 1/4, the U-Net 1/4")
+            raise ValueError(f"feature maps at 1/{stride} of the view: the shallow CNN gives 1/2 or 1/4, the U-Net "
+                             "1/4 (pixel.stride = 4)")
         self.yfov = yfov
         self.world = world
         w = width
