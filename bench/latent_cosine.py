@@ -45,6 +45,20 @@ def latent_statistics(z: torch.Tensor) -> dict:
             "rms_norm": float(sq.sqrt())}
 
 
+def distinct_variants(scale: str, names: list[str]) -> dict:
+    """name -> config of each variant that is a run of its own at ``scale`` (where the preset already is the
+    write-up's recipe, the variants are one run, which runs once under the first name)."""
+    out, seen = {}, {}
+    for name in names:
+        cfg = config.resolve(scale, deepsdf=VARIANTS[name])
+        if cfg.deepsdf in seen:
+            print(f"{name}: the same run as {seen[cfg.deepsdf]!r} at this scale; skipped", flush=True)
+            continue
+        seen[cfg.deepsdf] = name
+        out[name] = cfg
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--scale", default="full")
@@ -63,10 +77,9 @@ def main() -> None:
     out |= {"what": " ".join(__doc__.split("\n\n")[0].split()), "scale": args.scale, "shapes": len(train_ids),
             "epochs": base.deepsdf.epochs, "device": device_name(), "commit": git_commit()}
     bank = None
-    for name in names:
+    for name, cfg in distinct_variants(args.scale, names).items():
         if name in out["variants"]:
             continue
-        cfg = config.resolve(args.scale, deepsdf=VARIANTS[name])
         t0 = time.perf_counter()
         run = train(cfg, ds, train_ids, max_steps=args.max_steps)
         total = steps_for(cfg.deepsdf, len(train_ids))[1]

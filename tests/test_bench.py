@@ -42,3 +42,6 @@ def test_latent_statistics_find_a_shared_offset():
     assert stats["offset_share"] == pytest.approx((0.25 + 8 / 64) / 1.25)  # the mean holds c and 1/8 of each e_i
     assert stats["rms_norm"] == pytest.approx(1.25 ** 0.5)
     assert mod.latent_statistics(torch.cat([eye, -eye]))["offset_share"] == pytest.approx(0.0, abs=1e-12)
+    # the cpu preset already draws the write-up's 4 shapes per step at a constant rate: one run, not four
+    assert list(mod.distinct_variants("cpu", list(mod.VARIANTS))) == ["preset"]
+    assert len(mod.distinct_variants("full", list(mod.VARIANTS))) == 4
