@@ -110,6 +110,7 @@ def test_both_encoders_give_feature_maps_at_a_quarter_of_the_view(size):
         pixelsdf.PixelSDF(8, 16, 32, encoder="resnet")
     fine = pixelsdf.PixelSDF(8, 16, 32, stride=2).encode(views)  # finer maps from the same layers
     assert fine.shape[-2:] == (size // 2, size // 2)
+    assert pixelsdf.PixelSDF(8, 16, 32, stride=1).encode(views).shape[-2:] == (size, size)
     pts, poses = torch.rand(2, 50, 3) - 0.5, torch.as_tensor(camera_poses(3)).float()[None].expand(2, -1, -1, -1)
     assert pixelsdf.PixelSDF(8, 16, 32, stride=2)(fine, poses, pts).shape == (2, 50)
     with pytest.raises(ValueError, match="1/4"):

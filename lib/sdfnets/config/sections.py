@@ -321,7 +321,7 @@ class PixelSDFConfig:
 
     width: int = 32  # CNN channels
     encoder: str = "shallow"  # the per-view CNN: shallow (four convolutions) | unet (down to 1/16 and back)
-    # feature maps at 1/stride of the view: 2, or 4 (the U-Net's; the shallow CNN's before maps at 1/2 measured
+    # feature maps at 1/stride of the view: 2, 1 or 4 (the U-Net's; the shallow CNN's before maps at 1/2 measured
     # better, bench/results/pixel_small-cpu.json)
     stride: int = 2
     # the point's own coordinates beside the pooled view features; off (the SDF read from the views alone, as in

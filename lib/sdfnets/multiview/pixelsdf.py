@@ -82,19 +82,20 @@ class PixelSDF(nn.Module):
         super().__init__()
         if encoder not in ENCODERS:
             raise ValueError(f"unknown encoder {encoder!r}; choose one of {', '.join(ENCODERS)}")
-        if stride not in (2, 4) or (encoder == "unet" and stride != 4):
-            raise ValueError(f"feature maps at 1/{stride} of the view: the shallow CNN gives 1/2 or 1/4, the U-Net "
+        if stride not in (1, 2, 4) or (encoder == "unet" and stride != 4):
+            raise ValueError(f"feature maps at 1/{stride} of the view: the shallow CNN gives 1, 1/2 or 1/4, the U-Net "
                              "1/4 (pixel.stride = 4)")
         self.yfov = yfov
         self.world = world
         w = width
         if encoder == "unet":
             self.cnn = UNetEncoder(w)
-        else:  # four convolutions, features at 1/4 (or 1/2: finer maps, the same layers)
+        else:  # four convolutions, features at 1/2 (1/4 or the view's own size: the same layers, strided)
+            first = min(stride, 2)
             self.cnn = nn.Sequential(
                 nn.Conv2d(4, w, 3, padding=1), nn.ReLU(),
-                nn.Conv2d(w, 2 * w, 3, stride=2, padding=1), nn.ReLU(),
-                nn.Conv2d(2 * w, 2 * w, 3, stride=stride // 2, padding=1), nn.ReLU(),
+                nn.Conv2d(w, 2 * w, 3, stride=first, padding=1), nn.ReLU(),
+                nn.Conv2d(2 * w, 2 * w, 3, stride=stride // first, padding=1), nn.ReLU(),
                 nn.Conv2d(2 * w, 2 * w, 3, padding=1))
         self.pe = PositionalEncoding(6)
         per_view = 2 * w + 1 + self.pe.out_dim  # feature, inside the silhouette, the point in the camera's frame
