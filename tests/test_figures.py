@@ -95,7 +95,7 @@ def test_a_notebooks_values_depend_on_the_library_files_it_imports(tmp_path):
 def test_stale_values_name_the_files_changed_since_their_commit(tmp_path, monkeypatch):
     import subprocess
 
-    from sdfnets.repro.provenance import changed_since, imported_files
+    from sdfnets.repro.provenance import changed_since, imported_files, stale_reason
 
     nb = paths.NOTEBOOKS_DIR / "04_relu_weight_dataset.py"
     record = tmp_path / "values.json"
@@ -107,6 +107,7 @@ def test_stale_values_name_the_files_changed_since_their_commit(tmp_path, monkey
     if changed is None:
         pytest.skip("a shallow clone: the first commit is not here")
     assert "notebooks/04_relu_weight_dataset.py" in changed and "lib/sdfnets/multiview/pixelsdf.py" not in changed
+    assert stale_reason(nb, "full").startswith(changed[0].removeprefix("lib/sdfnets/"))
     assert set(changed) <= {"notebooks/04_relu_weight_dataset.py"} | {
         f.relative_to(paths.REPO_ROOT.resolve()).as_posix() for f in imported_files(nb)}
     for unknown in ({"git_commit": "unknown"}, {}, {"git_commit": "0" * 12}):

@@ -414,7 +414,7 @@ def notebooks(scale: str = ScaleOpt):
     since the commit their values record)."""
     from ..repro.execute import is_fresh, list_notebooks
     from .. import paths
-    from ..repro.provenance import changed_since
+    from ..repro.provenance import stale_reason
 
     for nb in list_notebooks():
         if not paths.values_path(nb.stem, scale).exists():
@@ -422,10 +422,8 @@ def notebooks(scale: str = ScaleOpt):
         elif is_fresh(nb, scale):
             typer.echo(f"fresh  {nb.stem}")
         else:
-            changed = [c.removeprefix("lib/sdfnets/") for c in changed_since(nb, scale) or []]
-            more = f" and {len(changed) - 6} more" if len(changed) > 6 else ""
-            why = f"  (changed since its values' commit: {', '.join(changed[:6])}{more})" if changed else ""
-            typer.echo(f"stale  {nb.stem}{why}")
+            why = stale_reason(nb, scale)
+            typer.echo(f"stale  {nb.stem}" + (f"  (changed since its values' commit: {why})" if why else ""))
 
 
 def main() -> None:  # pragma: no cover

@@ -140,6 +140,14 @@ def changed_since(notebook: Path, scale: str) -> list[str] | None:
     return sorted(out.stdout.split()) if out.returncode == 0 else None
 
 
+def stale_reason(notebook: Path, scale: str, shown: int = 6) -> str:
+    """:func:`changed_since` in a few words: the first ``shown`` files (library paths from the package) and how
+    many more; empty where it cannot be told."""
+    changed = [c.removeprefix("lib/sdfnets/") for c in changed_since(notebook, scale) or []]
+    more = f" and {len(changed) - shown} more" if len(changed) > shown else ""
+    return ", ".join(changed[:shown]) + more
+
+
 def git_commit() -> str:
     """The commit the code ran on: ``git rev-parse``, or ``SDFNETS_GIT_COMMIT`` where the copy has no
     ``.git`` (a repository copied to a GPU node without its history)."""

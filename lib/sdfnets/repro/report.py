@@ -26,7 +26,7 @@ from urllib.parse import quote
 
 from .. import paths, thesis
 from .execute import is_fresh, list_notebooks
-from .provenance import changed_since
+from .provenance import stale_reason
 from . import results
 
 
@@ -130,9 +130,9 @@ def _section(src: Path, scale: str, out_dir: Path) -> list[str]:
     if is_fresh(src, scale):
         fresh = "up to date with this source"
     else:
-        changed = changed_since(src, scale)
+        why = stale_reason(src, scale)
         fresh = "recorded by an earlier version of this source" + (
-            f" (changed since: {', '.join(f'<code>{html.escape(c)}</code>' for c in changed)})" if changed else "")
+            f" (changed since: {html.escape(why)})" if why else "")
     field = {k: _text(rec.get(k, "?")) for k in ("corpus", "num_shapes", "device", "git_commit")}
     cells.append(f"<p><b>Run:</b> scale <code>{html.escape(scale)}</code>, {field['corpus']} ({field['num_shapes']} "
                  f"shapes), {field['device']}, commit <code>{field['git_commit']}</code>; {fresh}.</p>")
