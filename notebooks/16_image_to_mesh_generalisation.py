@@ -127,9 +127,10 @@ print(f"DiT inside the hull, {c4.name}: F {results[f'DiT inside the hull, {c4.na
 # its coordinates in that camera's frame, mean and variance over the views, an MLP to the SDF
 # (`sdfnets.multiview.pixelsdf`), trained from scratch on the training shapes' renders and SDF samples with 1 to
 # `max_views` random views per step. Local features tie the prediction to the geometry in the views instead of
-# to the nearest training shape. Two choices made that tie tighter (`pixel.stride`, `pixel.world`; measured in
-# `bench/results/pixel_small-cpu.json`): feature maps at half the view's size, and no input of the point's own
-# coordinates, so the network cannot fall back on where training shapes usually had surface.
+# to the nearest training shape. Tying tighter still (`bench/results/views-gpu.json`): without the point's own
+# coordinates as an input (`pixel.world`), the network cannot fall back on where training shapes had surface;
+# with maps at half the view's size (`pixel.stride`) it then gives as much F from 4 views, more from 8 and out
+# of distribution and far fewer floaters, but less from 1 and 2 views, where that prior was doing the work.
 
 # %%
 pixel, pixel_run = pixeltrain.train(cfg, ds, train_ids)

@@ -321,12 +321,11 @@ class PixelSDFConfig:
 
     width: int = 32  # CNN channels
     encoder: str = "shallow"  # the per-view CNN: shallow (four convolutions) | unet (down to 1/16 and back)
-    # feature maps at 1/stride of the view: 2, 1 or 4 (the U-Net's; the shallow CNN's before maps at 1/2 measured
-    # better, bench/results/pixel_small-cpu.json)
-    stride: int = 2
-    # the point's own coordinates beside the pooled view features; off (the SDF read from the views alone, as in
-    # PIFu) measured better with several views and out of distribution, a little worse from one view
-    world: bool = False
+    stride: int = 4  # feature maps at 1/stride of the view: 4, 2 or 1 (the shallow CNN; the U-Net gives 1/4)
+    # the point's own coordinates beside the pooled view features; off, the SDF is read from the views alone (as
+    # in PIFu): at full scale more meshes in one part and more F from 8 views and out of distribution, less from
+    # 1 and 2 (bench/results/views-gpu.json)
+    world: bool = True
     feature: int = 64  # per-view feature after the shared point MLP
     hidden: int = 256  # the SDF MLP's width
     image_size: int = 128  # views resized to this

@@ -4,9 +4,9 @@ Global image codes retrieve (Tatarchenko et al., CVPR 2019); features tied to wh
 view generalise to shapes never seen (PIFu; pooled over views by mean and variance as in SparseNeuS). For a
 query point and K posed views:
 
-1. a small CNN turns each view (RGB and its silhouette) into a feature map at half its size (four
-   convolutions; ``pixel.stride`` 4: a quarter), or a small U-Net that also sees the view's context, at a
-   quarter (``pixel.encoder``);
+1. a small CNN turns each view (RGB and its silhouette) into a feature map at a quarter of its size (four
+   convolutions; ``pixel.stride``: a half or the whole), or a small U-Net that also sees the view's context,
+   at a quarter (``pixel.encoder``);
 2. the point is projected into each view (:func:`project`, the renders' pinhole camera); the view's feature
    there (bilinear), whether it falls inside the silhouette, and its depth and coordinates in that camera's
    frame go through a shared MLP;
@@ -78,7 +78,7 @@ ENCODERS = ("shallow", "unet")
 
 class PixelSDF(nn.Module):
     def __init__(self, width: int = 32, feature: int = 64, hidden: int = 256, yfov: float = 0.9,
-                 encoder: str = "shallow", stride: int = 2, world: bool = False):
+                 encoder: str = "shallow", stride: int = 4, world: bool = True):
         super().__init__()
         if encoder not in ENCODERS:
             raise ValueError(f"unknown encoder {encoder!r}; choose one of {', '.join(ENCODERS)}")
@@ -90,7 +90,7 @@ class PixelSDF(nn.Module):
         w = width
         if encoder == "unet":
             self.cnn = UNetEncoder(w)
-        else:  # four convolutions, features at 1/2 (1/4 or the view's own size: the same layers, strided)
+        else:  # four convolutions, features at 1/4 (1/2 or the view's own size: the same layers, less strided)
             first = min(stride, 2)
             self.cnn = nn.Sequential(
                 nn.Conv2d(4, w, 3, padding=1), nn.ReLU(),
