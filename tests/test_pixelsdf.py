@@ -141,6 +141,9 @@ def test_without_world_coordinates_the_sdf_is_read_from_the_views_alone():
         net.point = _Constant(16)
         a, b = net(maps, poses, pts)[0]
         assert (a == b) != world, world
+        # training with pixel.world_dropout: a shape whose coordinates are hidden is read from its views alone
+        a, b = net(maps, poses, pts, shown=torch.zeros(1))[0]
+        assert a == b
 
 
 @pytest.mark.parametrize("choices", [{}, {"encoder": "unet", "stride": 4}, {"stride": 2, "world": False}])

@@ -124,9 +124,10 @@ class PixelSDF(nn.Module):
         return torch.cat([feats, mask], 1).unflatten(0, (b, k))
 
     def forward(self, maps: torch.Tensor, poses: torch.Tensor, points: torch.Tensor,
-                valid: torch.Tensor | None = None) -> torch.Tensor:
+                valid: torch.Tensor | None = None, shown: torch.Tensor | None = None) -> torch.Tensor:
         """SDF [B, N] at ``points`` [B, N, 3] from the feature maps of :meth:`encode` and the views' poses
-        [B, K, 4, 4]; ``valid`` [B, K] marks the views that exist (fewer than K for some shapes)."""
+        [B, K, 4, 4]; ``valid`` [B, K] marks the views that exist (fewer than K for some shapes); ``shown`` [B]
+        (training with ``pixel.world_dropout``): 0 hides a shape's coordinates from the network (zeros)."""
         b, k = maps.shape[:2]
         uv, cam = project(points, poses, self.yfov)
         sampled = F.grid_sample(maps.flatten(0, 1), uv.flatten(0, 1)[:, :, None], align_corners=False)
@@ -137,7 +138,8 @@ class PixelSDF(nn.Module):
         n = wgt.sum(1).clamp_min(1)
         mean = (h * wgt).sum(1) / n
         var = ((h - mean[:, None]) ** 2 * wgt).sum(1) / n
-        pooled = [mean, var, self.pe(points)] if self.world else [mean, var]
+        own = self.pe(points) if shown is None else self.pe(points) * shown[:, None, None].to(mean.dtype)
+        pooled = [mean, var, own] if self.world else [mean, var]
         return self.sdf(torch.cat(pooled, -1))[..., 0]
 
 

@@ -61,12 +61,15 @@ class Trainer:
         if pc.augment or pc.pose_jitter:  # photo-like views, roughly known cameras (.augment)
             views = augment.photo_like(views, g, pc.augment)
             poses = augment.jitter_poses(poses, g, pc.pose_jitter)
-        return views, poses, self.points[s[:, None], p], self.sdf[s[:, None], p]
+        shown = torch.ones(pc.batch, device=self.device)  # whose coordinates the network is given
+        if pc.world_dropout:
+            shown = (torch.rand(pc.batch, generator=g) >= pc.world_dropout).float().to(self.device)
+        return views, poses, self.points[s[:, None], p], self.sdf[s[:, None], p], shown
 
-    def _step(self, views, poses, pts, target) -> None:
+    def _step(self, views, poses, pts, target, shown) -> None:
         """Forward, backward and the optimiser on one batch; the loss added to the running sum."""
         with self.autocast:
-            pred = self.model(self.model.encode(views), poses, pts)
+            pred = self.model(self.model.encode(views), poses, pts, shown=shown)
         loss = clamped_l1(pred.float(), target, self.cfg.clamp).mean()
         self.opt.zero_grad(set_to_none=not self.graphed)  # a graph keeps its gradient buffers
         loss.backward()
