@@ -412,8 +412,8 @@ def report(scale: str = ScaleOpt):
 def notebooks(scale: str = ScaleOpt):
     """List the notebooks in thesis order and whether their figures are up to date (if not: the files changed
     since the commit their values record)."""
-    from ..repro.execute import is_fresh, list_notebooks
     from .. import paths
+    from ..repro.execute import is_fresh, list_notebooks
     from ..repro.provenance import stale_reason
 
     for nb in list_notebooks():

@@ -115,8 +115,8 @@ class PixelSDF(nn.Module):
                    pixel.get("stride", 4), pixel.get("world", True))
 
     def encode(self, views: torch.Tensor) -> torch.Tensor:
-        """Views [B, K, 4, S, S] -> feature maps [B, K, C, S/4, S/4] (S/2 at stride 2; the silhouette kept as the
-        last channel)."""
+        """Views [B, K, 4, S, S] -> feature maps [B, K, C, S/stride, S/stride] (the silhouette kept as the last
+        channel)."""
         b, k = views.shape[:2]
         flat = views.flatten(0, 1)
         feats = self.cnn(flat)
@@ -138,8 +138,10 @@ class PixelSDF(nn.Module):
         n = wgt.sum(1).clamp_min(1)
         mean = (h * wgt).sum(1) / n
         var = ((h - mean[:, None]) ** 2 * wgt).sum(1) / n
-        own = self.pe(points) if shown is None else self.pe(points) * shown[:, None, None].to(mean.dtype)
-        pooled = [mean, var, own] if self.world else [mean, var]
+        pooled = [mean, var]
+        if self.world:  # the point's own coordinates, hidden (zeros) for the shapes ``shown`` marks 0
+            own = self.pe(points)
+            pooled.append(own if shown is None else own * shown[:, None, None].to(own.dtype))
         return self.sdf(torch.cat(pooled, -1))[..., 0]
 
 
