@@ -326,7 +326,6 @@ class PixelSDFConfig:
     # in PIFu): at full scale more meshes in one part and more F from 8 views and out of distribution, less from
     # 1 and 2 (bench/results/views-gpu.json)
     world: bool = True
-    glance: bool = False  # each view's mean feature over its silhouette beside the point's own (DISN's global code)
     world_dropout: float = 0.0  # share of training shapes whose coordinates are hidden (zeros): it must read the views
     feature: int = 64  # per-view feature after the shared point MLP
     hidden: int = 256  # the SDF MLP's width

@@ -10,8 +10,6 @@ query point and K posed views:
 2. the point is projected into each view (:func:`project`, the renders' pinhole camera); the view's feature
    there (bilinear), whether it falls inside the silhouette, and its depth and coordinates in that camera's
    frame go through a shared MLP;
-   (``pixel.glance``: also the view's mean feature over its silhouette, a global code beside the local one as
-   in DISN);
 3. mean and variance over the views, with the point's own coordinates (``pixel.world``; off, the SDF is read
    from the views alone, as in PIFu), go through an MLP to the SDF.
 
@@ -80,7 +78,7 @@ ENCODERS = ("shallow", "unet")
 
 class PixelSDF(nn.Module):
     def __init__(self, width: int = 32, feature: int = 64, hidden: int = 256, yfov: float = 0.9,
-                 encoder: str = "shallow", stride: int = 4, world: bool = True, glance: bool = False):
+                 encoder: str = "shallow", stride: int = 4, world: bool = True):
         super().__init__()
         if encoder not in ENCODERS:
             raise ValueError(f"unknown encoder {encoder!r}; choose one of {', '.join(ENCODERS)}")
@@ -88,7 +86,7 @@ class PixelSDF(nn.Module):
             raise ValueError(f"feature maps at 1/{stride} of the view: the shallow CNN gives 1, 1/2 or 1/4, the U-Net "
                              "1/4 (pixel.stride = 4)")
         self.yfov = yfov
-        self.world, self.glance = world, glance
+        self.world = world
         w = width
         if encoder == "unet":
             self.cnn = UNetEncoder(w)
@@ -100,8 +98,7 @@ class PixelSDF(nn.Module):
                 nn.Conv2d(2 * w, 2 * w, 3, stride=stride // first, padding=1), nn.ReLU(),
                 nn.Conv2d(2 * w, 2 * w, 3, padding=1))
         self.pe = PositionalEncoding(6)
-        # feature, inside the silhouette, the point in the camera's frame (and the view's glance: its mean feature)
-        per_view = 2 * w * (1 + glance) + 1 + self.pe.out_dim
+        per_view = 2 * w + 1 + self.pe.out_dim  # feature, inside the silhouette, the point in the camera's frame
         self.point = nn.Sequential(nn.Linear(per_view, feature), nn.ReLU(), nn.Linear(feature, feature), nn.ReLU())
         self.sdf = nn.Sequential(nn.Linear(2 * feature + world * self.pe.out_dim, hidden), nn.ReLU(),
                                  nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
@@ -113,10 +110,9 @@ class PixelSDF(nn.Module):
     @classmethod
     def from_settings(cls, pixel: dict, yfov: float) -> "PixelSDF":
         """The network a ``pixel`` config section (as a dict: a config's or a release's) describes; settings
-        from before a choice existed take its first value (the shallow CNN, maps at 1/4, world coordinates, no
-        glance)."""
+        from before a choice existed take its first value (the shallow CNN, maps at 1/4, world coordinates)."""
         return cls(pixel["width"], pixel["feature"], pixel["hidden"], yfov, pixel.get("encoder", "shallow"),
-                   pixel.get("stride", 4), pixel.get("world", True), pixel.get("glance", False))
+                   pixel.get("stride", 4), pixel.get("world", True))
 
     def encode(self, views: torch.Tensor) -> torch.Tensor:
         """Views [B, K, 4, S, S] -> feature maps [B, K, C, S/stride, S/stride] (the silhouette kept as the last
@@ -137,12 +133,7 @@ class PixelSDF(nn.Module):
         sampled = F.grid_sample(maps.flatten(0, 1), uv.flatten(0, 1)[:, :, None], align_corners=False)
         sampled = sampled[..., 0].transpose(1, 2).unflatten(0, (b, k))  # [B, K, N, C+1]
         cam = cam + torch.tensor([0.0, 0.0, CAMERA_DISTANCE], device=cam.device)  # the object's centre at 0
-        per_view = [sampled, self.pe(cam)]
-        if self.glance:  # the view's mean feature over its silhouette, beside the local one (DISN's global code)
-            mask = maps[:, :, -1:]
-            code = (maps[:, :, :-1] * mask).sum((-2, -1)) / mask.sum((-2, -1)).clamp_min(1e-6)  # [B, K, C]
-            per_view.append(code[:, :, None].expand(-1, -1, points.shape[1], -1))
-        h = self.point(torch.cat(per_view, -1))  # [B, K, N, F]
+        h = self.point(torch.cat([sampled, self.pe(cam)], -1))  # [B, K, N, F]
         wgt = (torch.ones(b, k, device=h.device) if valid is None else valid.float())[..., None, None]
         n = wgt.sum(1).clamp_min(1)
         mean = (h * wgt).sum(1) / n
