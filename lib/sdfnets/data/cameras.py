@@ -80,9 +80,12 @@ def project(points: torch.Tensor, poses: torch.Tensor, yfov: float) -> tuple[tor
     """World points [B, N, 3] seen by cameras [B, K, 4, 4] (camera-to-world, OpenGL: looking down -Z, +Y up,
     square images of vertical field of view ``yfov``): image coordinates [B, K, N, 2] in [-1, 1] (x right,
     y down; pixel centres of an R-pixel image at (2i + 1) / R - 1, ``grid_sample``'s convention with
-    ``align_corners=False``) and the points in each camera's frame [B, K, N, 3] (depth is -z)."""
-    w2c = torch.linalg.inv(poses)
-    cam = torch.einsum("bkij,bnj->bkni", w2c[..., :3, :3], points) + w2c[..., None, :3, 3]
+    ``align_corners=False``) and the points in each camera's frame [B, K, N, 3] (depth is -z).
+
+    The poses are rigid (a rotation and the camera's position), so the world-to-camera map is the
+    transposed rotation: no matrix inverse, which would also wait for the GPU (not allowed in a CUDA graph)."""
+    rot, eye = poses[..., :3, :3], poses[..., :3, 3]
+    cam = torch.einsum("bkji,bknj->bkni", rot, points[:, None] - eye[..., None, :])
     depth = (-cam[..., 2]).clamp_min(1e-9)
     t = math.tan(yfov / 2)
     return torch.stack([cam[..., 0] / (depth * t), -cam[..., 1] / (depth * t)], -1), cam

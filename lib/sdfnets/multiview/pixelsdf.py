@@ -132,7 +132,7 @@ class PixelSDF(nn.Module):
         uv, cam = project(points, poses, self.yfov)
         sampled = F.grid_sample(maps.flatten(0, 1), uv.flatten(0, 1)[:, :, None], align_corners=False)
         sampled = sampled[..., 0].transpose(1, 2).unflatten(0, (b, k))  # [B, K, N, C+1]
-        cam = cam + torch.tensor([0.0, 0.0, CAMERA_DISTANCE], device=cam.device)  # the object's centre at 0
+        cam = torch.cat([cam[..., :2], cam[..., 2:] + CAMERA_DISTANCE], -1)  # the object's centre at 0
         h = self.point(torch.cat([sampled, self.pe(cam)], -1))  # [B, K, N, F]
         wgt = (torch.ones(b, k, device=h.device) if valid is None else valid.float())[..., None, None]
         n = wgt.sum(1).clamp_min(1)
