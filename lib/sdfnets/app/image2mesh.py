@@ -174,9 +174,12 @@ REFINE_NEEDS_DIFFUSION = "--refine moves the diffusion model's latent: use it wi
 
 
 class PixelAlignedToMesh:
-    """The released pixel-aligned SDF network (:mod:`sdfnets.multiview.pixelsdf`): each grid point's SDF read
-    from the views where it projects, at the given poses (default: :func:`default_poses`). Deterministic; no
-    latent space, so ``seed`` and ``refine`` do not apply."""
+    """The released pixel-aligned SDF networks (:mod:`sdfnets.multiview.pixelsdf`): each grid point's SDF read
+    from the views where it projects, at the given poses (default: :func:`default_poses`). Without a chosen
+    ``checkpoint``, from :data:`~sdfnets.multiview.release.MANY_VIEWS` views on the network that reads the views
+    alone (:data:`~sdfnets.multiview.release.VIEWS_NAME`, where it is there), below that the one that also
+    knows each point's coordinates (:mod:`sdfnets.multiview.release` says why). Deterministic; no latent space,
+    so ``seed`` and ``refine`` do not apply."""
 
     def __init__(self, checkpoint: str | Path | None = None, device=None):
         from ..multiview import release as pixel_release
@@ -187,6 +190,14 @@ class PixelAlignedToMesh:
                                     "(it exports one) or pass --checkpoint")
         self.device = default_device(device)
         self.model, self.meta = _read(pixel_release.load, path, self.device, "a pixel-aligned SDF release")
+        views = paths.RELEASE_DIR / pixel_release.VIEWS_NAME
+        self.many = (_read(pixel_release.load, views, self.device, "a pixel-aligned SDF release")
+                     if checkpoint is None and views.is_file() else None)
+        self.many_views = pixel_release.MANY_VIEWS
+
+    def network(self, count: int) -> tuple[torch.nn.Module, dict]:
+        """The network (and its release's metadata) that reads ``count`` views."""
+        return self.many if self.many is not None and count >= self.many_views else (self.model, self.meta)
 
     @torch.no_grad()
     def __call__(self, images: list[np.ndarray], poses: np.ndarray | None = None, resolution: int = 128,
@@ -201,10 +212,12 @@ class PixelAlignedToMesh:
             raise InputError(REFINE_NEEDS_DIFFUSION)
         poses = _poses_for(images, poses)
         say = progress or (lambda *_: None)
-        pc = PixelSDFConfig(**{k: v for k, v in self.meta["pixel"].items() if k in PixelSDFConfig.__dataclass_fields__})
-        say(0.2, f"reading the views at each point of a {resolution}^3 grid")
+        model, meta = self.network(len(images))
+        pc = PixelSDFConfig(**{k: v for k, v in meta["pixel"].items() if k in PixelSDFConfig.__dataclass_fields__})
+        how = "the views alone" if not pc.world else "the views and each point's position"
+        say(0.2, f"reading {how} at each point of a {resolution}^3 grid")
         t = time.perf_counter()
-        grid = sdf_grid(self.model, np.stack(images), poses, pc.image_size, resolution, pc.smooth, pc.min_part)
+        grid = sdf_grid(model, np.stack(images), poses, pc.image_size, resolution, pc.smooth, pc.min_part)
         return _mesh_from_grid(grid, {"grid_s": time.perf_counter() - t}, say)
 
 

@@ -24,21 +24,12 @@ from safetensors.torch import load_file, save_file
 from ..diffusion.dit import LatentDiT
 from ..diffusion.sampler import Standardiser
 from ..io import OutsideRoot, inside, sha256_file
+from ..quantize import dequantize, quantize
 from .encoders import ViewNetEncoder
 from .model import ImageToLatent
 
 FORMAT = "sdfnets-image2mesh-v1"
 DEFAULT_NAME = "image2mesh-sweethome3d.safetensors"
-
-
-def quantize(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-row symmetric int8: w ~ q * scale[:, None]."""
-    scale = (w.abs().amax(dim=1) / 127.0).clamp_min(1e-12)
-    return torch.round(w / scale[:, None]).clamp(-127, 127).to(torch.int8), scale.half()
-
-
-def dequantize(q: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    return q.float() * scale.float()[:, None]
 
 
 class ReleaseMismatch(ValueError):
