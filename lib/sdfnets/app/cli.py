@@ -265,11 +265,12 @@ def image2mesh(
                                                                    "(default: views turning around the object)."),
     resolution: int = typer.Option(128, "--resolution", "-r", help="Marching-cubes grid (16-512)."),
     method: str = typer.Option("pixel", "--method", "-m", help="pixel: the pixel-aligned SDF network, which reads "
-                               "the geometry in the views (best on unseen shapes); diffusion: phase 12's latent DiT "
+                               "the geometry in the views (best on unseen shapes; from 4 views a second network "
+                               "that reads the views alone); diffusion: phase 12's latent DiT "
                                "on global image features."),
     seed: int = typer.Option(0, help="Diffusion sampling seed (--method diffusion)."),
-    checkpoint: Optional[str] = typer.Option(None, help="Release file of the method (default: the committed one in "
-                                             "checkpoints/)."),
+    checkpoint: Optional[str] = typer.Option(None, help="Release file of the method (default: the committed ones in "
+                                             "checkpoints/; a file given here reads any number of views)."),
     device: Optional[str] = typer.Option(None, help="cpu or cuda (default: cuda when available)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output file."),
     refine: bool = typer.Option(False, "--refine/--no-refine", help="--method diffusion: move the predicted latent "

@@ -18,7 +18,7 @@ INTRO = f"""# sdfnets · image → mesh
 Upload 1 to {MAX_IMAGES} images of **one** object (views from around it work best; an RGBA image
 with a transparent background is composited on white like the training renders). **pixel** (the
 default) reads each point's signed distance from the views where it projects, with the views' poses
-(default: turning around the object); **diffusion** is phase 12: the project's image encoder, a latent
+(default: turning around the object; from 4 views on it reads the views alone, with fewer stray pieces); **diffusion** is phase 12: the project's image encoder, a latent
 diffusion transformer and the DeepSDF decoder. Both were trained on renders of furniture only."""
 
 
