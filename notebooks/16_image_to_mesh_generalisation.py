@@ -30,8 +30,9 @@
 #
 # - **Reads:** the dataset of the scale (with renders); at full scale the released pipeline under
 #   `checkpoints/` (trained on exactly these training shapes), otherwise notebooks 11 and 12's runs
-#   (trained here if missing); the pixel-aligned network's run (trained here if missing; at full scale
-#   it is exported as `checkpoints/pixelsdf-sweethome3d.safetensors`).
+#   (trained here if missing); the pixel-aligned networks' runs (trained here if missing; at full scale
+#   they are exported as `checkpoints/pixelsdf-sweethome3d.safetensors` and, reading the views alone,
+#   `checkpoints/pixelsdf-views-sweethome3d.safetensors`).
 # - **Writes:** figures under `figures/<scale>/16_image_to_mesh_generalisation/`, key numbers in
 #   `figures/values/16_image_to_mesh_generalisation.<scale>.json`.
 
@@ -54,6 +55,7 @@ from sdfnets.image2latent import encoders
 from sdfnets.image2latent import generalise as gen
 from sdfnets.field import sdf_grid
 from sdfnets.multiview import hull, pixelsdf, pixeltrain
+from sdfnets.multiview import release as pixel_release
 
 NB = "16_image_to_mesh_generalisation"
 torch.backends.cuda.matmul.allow_tf32 = True  # grids, fits and refinement in TF32 on a GPU (notebook 15 measures the difference)
@@ -131,15 +133,21 @@ print(f"DiT inside the hull, {c4.name}: F {results[f'DiT inside the hull, {c4.na
 # coordinates as an input (`pixel.world`), the network cannot fall back on where training shapes had surface;
 # with maps at half the view's size (`pixel.stride`) it then gives as much F from 4 views, more from 8 and out
 # of distribution and far fewer floaters, but less from 1 and 2 views, where that prior was doing the work.
+# Both are trained here; `sdfnets image2mesh` reads `MANY_VIEWS` or more views with the second.
 
 # %%
 pixel, pixel_run = pixeltrain.train(cfg, ds, train_ids)
+views_cfg = config.resolve(SCALE, seed=SEED, pixel=pixel_release.VIEWS_ALONE)  # maps at 1/2, no coordinates
+pixel_views, _ = pixeltrain.train(views_cfg, ds, train_ids)
 for k in (1, 2, 4, 8):
     c = gen.Condition(k, "known")
     _, told, images, _ = inputs[c]
-    results[f"pixel-aligned, {c.name}"] = pixelsdf.measure(pixel, ds, test_ids, images, told.numpy(),
-                                                            cfg.pixel.image_size, res, cfg.pixel.smooth, cfg.pixel.min_part)
-    print(f"pixel-aligned, {c.name}: F {results[f'pixel-aligned, {c.name}']['fscore']:.3f} "
+    for name, net, pc in (("pixel-aligned", pixel, cfg.pixel), ("pixel-aligned, views alone", pixel_views,
+                                                                  views_cfg.pixel)):
+        results[f"{name}, {c.name}"] = pixelsdf.measure(net, ds, test_ids, images, told.numpy(), pc.image_size, res,
+                                                        pc.smooth, pc.min_part)
+    print(f"pixel-aligned, {c.name}: F {results[f'pixel-aligned, {c.name}']['fscore']:.3f}, views alone "
+          f"{results[f'pixel-aligned, views alone, {c.name}']['fscore']:.3f} "
           f"(hull {results[f'visual hull, {c.name}']['fscore']:.3f}, DiT {results[f'diffusion, {c.name}']['fscore']:.3f})")
 # without the cameras' poses the network reads the views where the default poses say they were taken
 for k in (1, 4):
@@ -150,15 +158,17 @@ for k in (1, 4):
     print(f"pixel-aligned, {c.name}: F {results[f'pixel-aligned, {c.name}']['fscore']:.3f}")
 if cfg.export_release:  # what `sdfnets image2mesh` and the demo use by default
     from sdfnets import paths  # noqa: E402
-    from sdfnets.multiview import release as pixel_release  # noqa: E402
 
-    measured = {k: round(v["fscore"], 3) for k, v in results.items() if k.startswith("pixel-aligned")}
-    card = pixel_release.model_card(dataclasses.asdict(cfg.pixel), parameters=sum(p.numel() for p in pixel.parameters()),
-                                    corpus=ds.manifest["corpus"], train_shapes=len(train_ids),
-                                    measured=f"Measured by notebook 16 ({len(test_ids)} held-out shapes, 128³), F@0.02: "
-                                             + ", ".join(f"{k.removeprefix('pixel-aligned, ')} {v}" for k, v in measured.items()) + ".")
-    pixel_release.export(pixel, dataclasses.asdict(cfg.pixel), paths.RELEASE_DIR / pixel_release.DEFAULT_NAME,
-                         corpus=ds.manifest["corpus"], train_shapes=len(train_ids), metrics=measured, card=card)
+    for net, pc, prefix, name in ((pixel, cfg.pixel, "pixel-aligned, ", pixel_release.DEFAULT_NAME),
+                                  (pixel_views, views_cfg.pixel, "pixel-aligned, views alone, ", pixel_release.VIEWS_NAME)):
+        measured = {k.removeprefix(prefix): round(v["fscore"], 3) for k, v in results.items()
+                    if k.startswith(prefix) and not k.removeprefix(prefix).startswith("views alone")}
+        card = pixel_release.model_card(dataclasses.asdict(pc), parameters=sum(p.numel() for p in net.parameters()),
+                                        corpus=ds.manifest["corpus"], train_shapes=len(train_ids), name=name,
+                                        measured=f"Measured by notebook 16 ({len(test_ids)} held-out shapes, 128³), "
+                                                 "F@0.02: " + ", ".join(f"{k} {v}" for k, v in measured.items()) + ".")
+        pixel_release.export(net, dataclasses.asdict(pc), paths.RELEASE_DIR / name, corpus=ds.manifest["corpus"],
+                             train_shapes=len(train_ids), metrics=measured, card=card)
 
 # %% [markdown]
 # ## Closing the gap: silhouette refinement and best-of-S sampling
@@ -209,6 +219,9 @@ ood["retrieval"] = gen.measure(parts, parts.latents[metrics.retrieve(feats, ood_
 ood["visual hull"] = hull.measure(ds, ood_ids, images, told.numpy(), yfov, res)
 ood["pixel-aligned"] = pixelsdf.measure(pixel, ds, ood_ids, images, told.numpy(), cfg.pixel.image_size, res,
                                         cfg.pixel.smooth, cfg.pixel.min_part)
+ood["pixel-aligned, views alone"] = pixelsdf.measure(pixel_views, ds, ood_ids, images, told.numpy(),
+                                                     views_cfg.pixel.image_size, res, views_cfg.pixel.smooth,
+                                                     views_cfg.pixel.min_part)
 ood["oracle retrieval"] = gen.measure(parts, parts.latents[gen.oracle_rows(ds, ood_ids, train_ids)].cpu(), ds, ood_ids,
                                       res)
 ood_views = (images, told.numpy())
@@ -223,7 +236,8 @@ seconds = time.perf_counter() - t0
 # the DiT's global code hardly moves.
 
 # %%
-families = {"pixel-aligned": "pixel-aligned, {}", "visual hull": "visual hull, {}", "DiT": "diffusion, {}",
+families = {"pixel-aligned": "pixel-aligned, {}", "pixel-aligned, views alone": "pixel-aligned, views alone, {}",
+            "visual hull": "visual hull, {}", "DiT": "diffusion, {}",
             "DiT, default poses": "diffusion, {}"}
 f_of_k = {}
 for fam, key in families.items():

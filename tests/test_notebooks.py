@@ -152,12 +152,14 @@ EXPECT = {
                 for r in v["by_n"].values())),
     "16_image_to_mesh_generalisation": lambda v, rec: (
         v["held_out_shapes"] == 1 and v["ood_shapes"] == 1 and v["pipeline"] == "runs of this scale"
-        and len(v["methods"]) == 28 and 0 <= v["pose_search_median_degrees"] <= 180
+        and len(v["methods"]) == 32 and 0 <= v["pose_search_median_degrees"] <= 180
         and {"oracle retrieval", "fitted to SDF samples", "refined, 4 views, known poses", "best of 2, 4 views, known poses",
              "visual hull, 4 views, known poses", "DiT inside the hull, 4 views, known poses",
-             "pixel-aligned, 4 views, known poses", "pixel-aligned, 4 views, default poses"} <= set(v["methods"])
+             "pixel-aligned, 4 views, known poses", "pixel-aligned, 4 views, default poses",
+             "pixel-aligned, views alone, 4 views, known poses"} <= set(v["methods"])
         and all(0 <= m["fscore"] <= 1 and 0 <= m["holds_together"] <= 1 for m in v["methods"].values())
-        and set(v["ood"]) == {"diffusion", "refined", "retrieval", "oracle retrieval", "visual hull", "pixel-aligned"}),
+        and set(v["ood"]) == {"diffusion", "refined", "retrieval", "oracle retrieval", "visual hull", "pixel-aligned",
+                              "pixel-aligned, views alone"}),
     "17_weight_collapse_dose": lambda v, rec: (
         v["lr_factors"] == [1.0, 0.25, 0.0625, 0.015625] and len(v["doses"]) == 4
         # the dose works as designed: a smaller fitting step, a thinner shell (higher cosine), more still dimensions

@@ -28,6 +28,7 @@ FORMATS = ("sdfnets-pixelsdf-v1", FORMAT)
 DEFAULT_NAME = "pixelsdf-sweethome3d.safetensors"
 VIEWS_NAME = "pixelsdf-views-sweethome3d.safetensors"
 MANY_VIEWS = 4  # from this many views on, image2mesh reads them with the VIEWS_NAME network
+VIEWS_ALONE = {"stride": 2, "world": False}  # the VIEWS_NAME network's pixel settings over the scale's preset
 
 
 def export(model: PixelSDF, pixel: dict, out: Path, *, corpus: str, train_shapes: int, metrics: dict | None = None,
