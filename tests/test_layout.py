@@ -8,7 +8,7 @@ import ast
 from sdfnets import paths
 
 SCIENCE = ("config", "data", "deepsdf", "diffusion", "weightspace", "image2latent", "multiview", "metrics", "train", "field",
-           "layers", "thesis", "paths", "io", "devices", "cudagraphs", "parallel")
+           "layers", "thesis", "paths", "io", "devices", "cudagraphs", "parallel", "quantize")
 
 
 def _module(path) -> str:
