@@ -46,8 +46,6 @@ def main() -> None:
     ap.add_argument("--train-shapes", type=int, default=None,
                     help="train the pixel-aligned network on N training shapes only, evenly spread (a smaller version)")
     ap.add_argument("--resolution", type=int, default=None, help="grid resolution (default: the notebook's)")
-    ap.add_argument("--export", type=Path, default=None, help="write the trained pixel-aligned network there as a "
-                    "release (e.g. checkpoints/pixelsdf-views-sweethome3d.safetensors) with the rows it measured")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
     cfg = config.resolve(args.scale, pixel=args.pixel)
@@ -121,26 +119,6 @@ def main() -> None:
                 print(row, {m: round(v, 3) for m, v in out["rows"][row].items()}, flush=True)
                 args.out.parent.mkdir(parents=True, exist_ok=True)
                 args.out.write_text(json.dumps(out, indent=1))
-    if args.export is not None and model is not None and args.release is None:
-        export(model, cfg, ds, train_ids, {k.removeprefix(args.label + ", "): v for k, v in out["rows"].items()
-                                           if k.startswith(args.label + ", ")}, args.export)
-
-
-def export(model, cfg, ds, train_ids, rows: dict, path: Path) -> None:
-    """The trained network as a release, its model card naming the rows measured here."""
-    import dataclasses
-
-    from sdfnets.multiview import release
-
-    pixel = dataclasses.asdict(cfg.pixel)
-    measured = ("Measured by bench/views_at_scale.py (notebook 16's held-out and out-of-distribution shapes, "
-                "random_views seed 0, true poses), F@0.02: " + ", ".join(f"{k} {v['fscore']:.3f}" for k, v in rows.items())
-                + ".")
-    card = release.model_card(pixel, parameters=sum(p.numel() for p in model.parameters()), corpus=ds.manifest["corpus"],
-                              train_shapes=len(train_ids), measured=measured, name=path.name)
-    release.export(model, pixel, path, corpus=ds.manifest["corpus"], train_shapes=len(train_ids),
-                   metrics={k: round(v["fscore"], 3) for k, v in rows.items()}, card=card)
-    print("exported", path, flush=True)
 
 
 if __name__ == "__main__":
