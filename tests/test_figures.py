@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -69,7 +70,7 @@ def test_plotly_mesh_keeps_the_faces_in_the_narrowest_index_type():
 
 
 def test_a_notebooks_values_depend_on_the_library_files_it_imports(tmp_path):
-    from sdfnets.repro.provenance import imported_files, library_hash, source_hash
+    from sdfnets.repro.provenance import config_fingerprint, imported_files, library_hash, source_hash
 
     lib = paths.LIB_DIR
     rel = lambda files: {p.relative_to(lib).as_posix() for p in files}  # noqa: E731
@@ -85,10 +86,42 @@ def test_a_notebooks_values_depend_on_the_library_files_it_imports(tmp_path):
     # the hash: scale, source and exactly the imported files
     import hashlib
 
-    want = hashlib.sha256(b"smoke\n" + nb.read_bytes() + library_hash(imported_files(nb)).encode()).hexdigest()
+    files = imported_files(nb)
+    config = [f for f in files if f.parent.name == "config"]  # counted by what they resolve to
+    assert config
+    want = hashlib.sha256(b"smoke\n" + nb.read_bytes() + library_hash([f for f in files if f not in config]).encode()
+                          + config_fingerprint("smoke", config).encode()).hexdigest()
     assert source_hash(nb, "smoke") == want != source_hash(nb, "cpu")
     nb.write_text("this is not python (\n")  # a notebook mid-edit: hashed against the whole library
     assert source_hash(nb, "smoke") == hashlib.sha256(b"smoke\n" + nb.read_bytes() + library_hash().encode()).hexdigest()
+
+
+def test_the_config_counts_by_what_it_resolves_to_at_the_notebooks_scale(tmp_path, monkeypatch):
+    import shutil
+
+    from sdfnets.config import presets
+    from sdfnets.repro.provenance import _config_code, _resolved, config_fingerprint
+
+    # the resolved config holds what is run and measured, not how a step is computed
+    pixel = _resolved("full")["pixel"]
+    assert "cuda_graph" not in pixel and {"steps", "mesh_resolution", "augment"} <= set(pixel)
+    # another scale's preset changes only that scale's fingerprint
+    cpu, full = config_fingerprint("cpu"), config_fingerprint("full")
+    monkeypatch.setitem(presets._PRESETS["full"]["pixel"], "pose_jitter", 6.0)
+    assert config_fingerprint("cpu") == cpu and config_fingerprint("full") != full
+    # the code: defaults, presets, docstrings and comments are left to the resolved config; functions count
+    files = [Path(shutil.copy(p, tmp_path)) for p in sorted((paths.LIB_DIR / "config").glob("*.py"))]
+    sections, presets_py = tmp_path / "sections.py", tmp_path / "presets.py"
+    code = _config_code(files)
+    for path, old, new in ((sections, "    steps: int = 20000\n", "    steps: int = 60000  # longer\n"),
+                           (sections, '"""One small dataclass', '"""One dataclass'),
+                           (presets_py, "pose_jitter=5.0", "pose_jitter=6.0")):
+        text = path.read_text()
+        assert old in text, old
+        path.write_text(text.replace(old, new, 1))
+        assert _config_code(files) == code, new
+    presets_py.write_text(presets_py.read_text().replace('f"lr × {factor:g}"', 'f"lr x {factor:g}"'))
+    assert _config_code(files) != code
 
 
 @pytest.mark.skipif(not (paths.REPO_ROOT / ".git").exists(), reason="needs the repository's history")

@@ -22,7 +22,7 @@ def evaluation(default):
 
 def computation(default):
     """A setting of how the same training step is computed (kernels, CUDA graphs), not which step."""
-    return field(default=default, metadata={"run_key": False})
+    return field(default=default, metadata={"run_key": False, "computation": True})
 
 
 def another_run(default):
@@ -339,9 +339,8 @@ class PixelSDFConfig:
     augment: float = 0.0  # share of training views made photo-like (colours, shading, cut-out edge; .augment)
     pose_jitter: float = 0.0  # degrees: training cameras turned at random by up to this much
     checkpoint_every: int = 1000
-    # on a GPU: each step replayed as a CUDA graph (one per K); off until bench/bench_pixel_train.py has
-    # measured it there (the trained networks so far ran eagerly)
-    cuda_graph: bool = computation(False)
+    # on a GPU: each step replayed as a CUDA graph (one per K; bench/bench_pixel_train.py)
+    cuda_graph: bool = computation(True)
     mesh_resolution: int = evaluation(128)
     smooth: float = evaluation(0.0)  # Gaussian smoothing of the grid (a length); off: it erases thin parts
     min_part: float = evaluation(0.05)  # inside regions under this share of the largest dropped (floaters)

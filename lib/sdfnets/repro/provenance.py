@@ -85,16 +85,72 @@ def imported_files(source: Path) -> list[Path]:
     return sorted(seen)
 
 
+def _config_code(files: Iterable[Path]) -> str:
+    """SHA-256 of the config package's code without what :func:`config_fingerprint` reads from the resolved
+    config instead: the sections' field defaults, the preset table, docstrings, comments and layout."""
+    h = hashlib.sha256()
+    for p in sorted(files):
+        tree = ast.parse(p.read_bytes())
+        for node in ast.walk(tree):
+            body = getattr(node, "body", None)
+            if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
+                    and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+                node.body = body[1:] or [ast.Pass()]  # the docstring
+            if isinstance(node, ast.ClassDef):
+                for stmt in node.body:
+                    if isinstance(stmt, ast.AnnAssign):
+                        stmt.value = None  # a field's default
+            targets = getattr(node, "targets", None) or [getattr(node, "target", None)]
+            if isinstance(node, (ast.Assign, ast.AnnAssign)) and any(getattr(t, "id", None) == "_PRESETS"
+                                                                      for t in targets):
+                node.value = ast.Constant(None)  # the preset table
+        h.update(p.name.encode())
+        h.update(ast.dump(tree).encode())
+    return h.hexdigest()
+
+
+def _resolved(scale: str) -> dict:
+    """The config ``resolve(scale)`` builds, without its :func:`~sdfnets.config.sections.computation` settings
+    (how a step is computed, not which step: they leave every value the same)."""
+    import dataclasses
+
+    from .. import config
+
+    def strip(obj):
+        return {f.name: strip(getattr(obj, f.name)) for f in dataclasses.fields(obj)
+                if not f.metadata.get("computation")} if dataclasses.is_dataclass(obj) else obj
+
+    return strip(config.resolve(scale))
+
+
+def config_fingerprint(scale: str, files: Iterable[Path] | None = None) -> str:
+    """What the config package gives a notebook at ``scale``: the config it resolves to there (less the
+    computation settings) and the package's code less the defaults and presets that config already holds. So
+    another scale's preset, a comment or a computation setting changed there leaves a notebook's values current."""
+    files = sorted(_lib().joinpath("config").glob("*.py")) if files is None else files
+    h = hashlib.sha256(json.dumps(_resolved(scale), sort_keys=True, default=str).encode())
+    h.update(_config_code(files).encode())
+    return h.hexdigest()
+
+
 def source_hash(notebook: Path, scale: str) -> str:
     """What a notebook's values depend on: its scale, its source and the library files it imports
-    (:func:`imported_files`), so a change elsewhere in the library leaves its values current."""
+    (:func:`imported_files`), so a change elsewhere in the library leaves its values current; the config
+    package counts by :func:`config_fingerprint`, not by its text."""
     h = hashlib.sha256(f"{scale}\n".encode())
     h.update(notebook.read_bytes())
     try:
         files = imported_files(notebook)
     except SyntaxError:  # a notebook being edited: all of the library
         files = None
-    h.update(library_hash(files).encode())
+    if files is None:
+        h.update(library_hash(files).encode())
+        return h.hexdigest()
+    config_dir = _lib() / "config"
+    in_config = [f for f in files if f.is_relative_to(config_dir)]
+    h.update(library_hash([f for f in files if not f.is_relative_to(config_dir)]).encode())
+    if in_config:
+        h.update(config_fingerprint(scale, in_config).encode())
     return h.hexdigest()
 
 
