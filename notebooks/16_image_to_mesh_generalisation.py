@@ -56,6 +56,7 @@ from sdfnets.image2latent import generalise as gen
 from sdfnets.field import sdf_grid
 from sdfnets.multiview import hull, pixelsdf, pixeltrain
 from sdfnets.multiview import release as pixel_release
+from sdfnets.repro.measured import measured
 
 NB = "16_image_to_mesh_generalisation"
 torch.backends.cuda.matmul.allow_tf32 = True  # grids, fits and refinement in TF32 on a GPU (notebook 15 measures the difference)
@@ -78,10 +79,18 @@ print(f"{ds}\nheld-out test shapes {len(test_ids)}, out-of-distribution {len(ood
 # %%
 t0 = time.perf_counter()
 results = {}
+
+
+def measure(key, compute):
+    """``results[key] = compute()``, kept until the notebook finishes: a run cut short and started again takes
+    the rows it had measured (`sdfnets.repro.measured`), as its trainings resume from their checkpoints."""
+    results[key] = measured(NB, SCALE, key, compute)
+
+
 oracle = gen.oracle_rows(ds, test_ids, train_ids, device=parts.decoder.out.weight.device)
-results["oracle retrieval"] = gen.measure(parts, parts.latents[oracle].cpu(), ds, test_ids, res)
-fitted = reconstruct.reconstruct(parts.decoder, ds, test_ids, steps=cfg.deepsdf.recon_steps).cpu()
-results["fitted to SDF samples"] = gen.measure(parts, fitted, ds, test_ids, res)
+measure("oracle retrieval", lambda: gen.measure(parts, parts.latents[oracle].cpu(), ds, test_ids, res))
+measure("fitted to SDF samples", lambda: gen.measure(
+    parts, reconstruct.reconstruct(parts.decoder, ds, test_ids, steps=cfg.deepsdf.recon_steps).cpu(), ds, test_ids, res))
 for name in results:
     print(f"{name}: F {results[name]['fscore']:.3f}")
 print(f"references in {time.perf_counter() - t0:.0f} s")
@@ -95,10 +104,10 @@ inputs, samples = {}, {}
 for c in conditions:
     f, told, images, vids = inputs[c] = gen.view_inputs(ds, feats, cam_poses, test_ids, c, seed=SEED)
     samples[c] = gen.sample_latents(parts.model, f, told, seed=SEED)
-    results[f"diffusion, {c.name}"] = gen.measure(parts, samples[c], ds, test_ids, res)
+    measure(f"diffusion, {c.name}", lambda: gen.measure(parts, samples[c], ds, test_ids, res))
     if c.poses == "known" and c.views in (1, 4):
         rows = metrics.retrieve(feats, test_ids, vids, train_ids)
-        results[f"retrieval, {c.name}"] = gen.measure(parts, parts.latents[rows].cpu(), ds, test_ids, res)
+        measure(f"retrieval, {c.name}", lambda: gen.measure(parts, parts.latents[rows].cpu(), ds, test_ids, res))
     print(c.name, {k: round(v["fscore"], 3) for k, v in results.items() if c.name in k},
           f"{time.perf_counter() - t0:.0f} s")
 
@@ -113,14 +122,14 @@ for c in conditions:
 for k in (1, 2, 4, 8):
     c = gen.Condition(k, "known")
     _, told, images, _ = inputs[c]
-    results[f"visual hull, {c.name}"] = hull.measure(ds, test_ids, images, told.numpy(), yfov, res)
+    measure(f"visual hull, {c.name}", lambda: hull.measure(ds, test_ids, images, told.numpy(), yfov, res))
     print(f"visual hull, {c.name}: F {results[f'visual hull, {c.name}']['fscore']:.3f} "
           f"(DiT {results[f'diffusion, {c.name}']['fscore']:.3f})")
 # the DiT's shape held inside the hull of the same views: the silhouettes cut what they rule out
 c4 = gen.Condition(4, "known")
 dit_grids = (sdf_grid(parts.decoder.field(z), res, device=parts.decoder.device) for z in samples[c4])
-results[f"DiT inside the hull, {c4.name}"] = hull.measure(ds, test_ids, inputs[c4][2], inputs[c4][1].numpy(), yfov,
-                                                          res, within=dit_grids)
+measure(f"DiT inside the hull, {c4.name}", lambda: hull.measure(ds, test_ids, inputs[c4][2], inputs[c4][1].numpy(),
+                                                                yfov, res, within=dit_grids))
 print(f"DiT inside the hull, {c4.name}: F {results[f'DiT inside the hull, {c4.name}']['fscore']:.3f}")
 
 # %% [markdown]
@@ -144,8 +153,8 @@ for k in (1, 2, 4, 8):
     _, told, images, _ = inputs[c]
     for name, net, pc in (("pixel-aligned", pixel, cfg.pixel), ("pixel-aligned, views alone", pixel_views,
                                                                   views_cfg.pixel)):
-        results[f"{name}, {c.name}"] = pixelsdf.measure(net, ds, test_ids, images, told.numpy(), pc.image_size, res,
-                                                        pc.smooth, pc.min_part)
+        measure(f"{name}, {c.name}", lambda: pixelsdf.measure(net, ds, test_ids, images, told.numpy(), pc.image_size,
+                                                              res, pc.smooth, pc.min_part))
     print(f"pixel-aligned, {c.name}: F {results[f'pixel-aligned, {c.name}']['fscore']:.3f}, views alone "
           f"{results[f'pixel-aligned, views alone, {c.name}']['fscore']:.3f} "
           f"(hull {results[f'visual hull, {c.name}']['fscore']:.3f}, DiT {results[f'diffusion, {c.name}']['fscore']:.3f})")
@@ -153,22 +162,23 @@ for k in (1, 2, 4, 8):
 for k in (1, 4):
     c = gen.Condition(k, "default")
     _, told, images, _ = inputs[c]
-    results[f"pixel-aligned, {c.name}"] = pixelsdf.measure(pixel, ds, test_ids, images, told.numpy(),
-                                                            cfg.pixel.image_size, res, cfg.pixel.smooth, cfg.pixel.min_part)
+    measure(f"pixel-aligned, {c.name}", lambda: pixelsdf.measure(pixel, ds, test_ids, images, told.numpy(),
+                                                                  cfg.pixel.image_size, res, cfg.pixel.smooth,
+                                                                  cfg.pixel.min_part))
     print(f"pixel-aligned, {c.name}: F {results[f'pixel-aligned, {c.name}']['fscore']:.3f}")
 if cfg.export_release:  # what `sdfnets image2mesh` and the demo use by default
     from sdfnets import paths  # noqa: E402
 
     for net, pc, prefix, name in ((pixel, cfg.pixel, "pixel-aligned, ", pixel_release.DEFAULT_NAME),
                                   (pixel_views, views_cfg.pixel, "pixel-aligned, views alone, ", pixel_release.VIEWS_NAME)):
-        measured = {k.removeprefix(prefix): round(v["fscore"], 3) for k, v in results.items()
-                    if k.startswith(prefix) and not k.removeprefix(prefix).startswith("views alone")}
+        scores = {k.removeprefix(prefix): round(v["fscore"], 3) for k, v in results.items()
+                  if k.startswith(prefix) and not k.removeprefix(prefix).startswith("views alone")}
         card = pixel_release.model_card(dataclasses.asdict(pc), parameters=sum(p.numel() for p in net.parameters()),
                                         corpus=ds.manifest["corpus"], train_shapes=len(train_ids), name=name,
                                         measured=f"Measured by notebook 16 ({len(test_ids)} held-out shapes, 128³), "
-                                                 "F@0.02: " + ", ".join(f"{k} {v}" for k, v in measured.items()) + ".")
+                                                 "F@0.02: " + ", ".join(f"{k} {v}" for k, v in scores.items()) + ".")
         pixel_release.export(net, dataclasses.asdict(pc), paths.RELEASE_DIR / name, corpus=ds.manifest["corpus"],
-                             train_shapes=len(train_ids), metrics=measured, card=card)
+                             train_shapes=len(train_ids), metrics=scores, card=card)
 
 # %% [markdown]
 # ## Closing the gap: silhouette refinement and best-of-S sampling
@@ -179,21 +189,27 @@ if cfg.export_release:  # what `sdfnets image2mesh` and the demo use by default
 # %%
 for c in (gen.Condition(1, "known"), gen.Condition(4, "known"), gen.Condition(4, "default")):
     f, told, images, _ = inputs[c]
-    z = gen.refine_all(parts, samples[c], images, told, yfov, rcfg)
-    results[f"refined, {c.name}"] = gen.measure(parts, z, ds, test_ids, res)
+    measure(f"refined, {c.name}", lambda: gen.measure(parts, gen.refine_all(parts, samples[c], images, told, yfov, rcfg),
+                                                      ds, test_ids, res))
 c4d = gen.Condition(4, "default")
 f, told, images, vids = inputs[c4d]
-z, found = gen.with_estimated_poses(parts, f, told, images, yfov, rcfg, seed=SEED)
-angles = {"pose search": float(np.median(gen.view_angle_error(found, cam_poses[vids]))),
+
+
+def pose_search():
+    z, found = gen.with_estimated_poses(parts, f, told, images, yfov, rcfg, seed=SEED)
+    return gen.measure(parts, z, ds, test_ids, res) | {
+        "pose_search_median_degrees": float(np.median(gen.view_angle_error(found, cam_poses[vids])))}
+
+
+measure(f"pose search + refined, {c4d.name}", pose_search)
+angles = {"pose search": results[f"pose search + refined, {c4d.name}"]["pose_search_median_degrees"],
           "default poses": float(np.median(gen.view_angle_error(told, cam_poses[vids])))}
-results[f"pose search + refined, {c4d.name}"] = gen.measure(parts, z, ds, test_ids, res) | {
-    "pose_search_median_degrees": angles["pose search"]}
 print(f"median view-direction error: pose search {angles['pose search']:.0f} degrees, default poses "
       f"{angles['default poses']:.0f}")
 c4 = gen.Condition(4, "known")
 f, told, images, _ = inputs[c4]
-z = gen.best_of_all(parts, f, told, images, yfov, rcfg.best_of, seed=SEED)
-results[f"best of {rcfg.best_of}, {c4.name}"] = gen.measure(parts, z, ds, test_ids, res)
+measure(f"best of {rcfg.best_of}, {c4.name}", lambda: gen.measure(
+    parts, gen.best_of_all(parts, f, told, images, yfov, rcfg.best_of, seed=SEED), ds, test_ids, res))
 print(f"refinement and best-of in {time.perf_counter() - t0:.0f} s (cumulative)")
 for k, v in results.items():
     print(f"{k:42s} F {v['fscore']:.3f}  CD-L1 {v['chamfer_l1']:.4f}  IoU {v['iou']:.3f}  one part {v['one_part']:.2f}")
@@ -212,18 +228,20 @@ print(thesis.finding(f"best image-conditioned method here ({best})", f"{results[
 # %%
 f, told, images, vids = gen.view_inputs(ds, feats, cam_poses, ood_ids, c4, seed=SEED)
 z_ood = gen.sample_latents(parts.model, f, told, seed=SEED)
-ood = {"diffusion": gen.measure(parts, z_ood, ds, ood_ids, res)}
-ood["refined"] = gen.measure(parts, gen.refine_all(parts, z_ood, images, told, yfov, rcfg), ds, ood_ids, res)
-ood["retrieval"] = gen.measure(parts, parts.latents[metrics.retrieve(feats, ood_ids, vids, train_ids)].cpu(), ds,
-                               ood_ids, res)
-ood["visual hull"] = hull.measure(ds, ood_ids, images, told.numpy(), yfov, res)
-ood["pixel-aligned"] = pixelsdf.measure(pixel, ds, ood_ids, images, told.numpy(), cfg.pixel.image_size, res,
-                                        cfg.pixel.smooth, cfg.pixel.min_part)
-ood["pixel-aligned, views alone"] = pixelsdf.measure(pixel_views, ds, ood_ids, images, told.numpy(),
-                                                     views_cfg.pixel.image_size, res, views_cfg.pixel.smooth,
-                                                     views_cfg.pixel.min_part)
-ood["oracle retrieval"] = gen.measure(parts, parts.latents[gen.oracle_rows(ds, ood_ids, train_ids)].cpu(), ds, ood_ids,
-                                      res)
+ood_rows = {
+    "diffusion": lambda: gen.measure(parts, z_ood, ds, ood_ids, res),
+    "refined": lambda: gen.measure(parts, gen.refine_all(parts, z_ood, images, told, yfov, rcfg), ds, ood_ids, res),
+    "retrieval": lambda: gen.measure(parts, parts.latents[metrics.retrieve(feats, ood_ids, vids, train_ids)].cpu(), ds,
+                                     ood_ids, res),
+    "visual hull": lambda: hull.measure(ds, ood_ids, images, told.numpy(), yfov, res),
+    "pixel-aligned": lambda: pixelsdf.measure(pixel, ds, ood_ids, images, told.numpy(), cfg.pixel.image_size, res,
+                                              cfg.pixel.smooth, cfg.pixel.min_part),
+    "pixel-aligned, views alone": lambda: pixelsdf.measure(pixel_views, ds, ood_ids, images, told.numpy(),
+                                                           views_cfg.pixel.image_size, res, views_cfg.pixel.smooth,
+                                                           views_cfg.pixel.min_part),
+    "oracle retrieval": lambda: gen.measure(parts, parts.latents[gen.oracle_rows(ds, ood_ids, train_ids)].cpu(), ds,
+                                            ood_ids, res)}
+ood = {name: measured(NB, SCALE, f"out of distribution: {name}", compute) for name, compute in ood_rows.items()}
 ood_views = (images, told.numpy())
 for k, v in ood.items():
     print(f"OOD {k:18s} F {v['fscore']:.3f}  one part {v['one_part']:.2f}  holds together {v['holds_together']:.2f}")

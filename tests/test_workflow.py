@@ -9,10 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from sdfnets import paths
 from sdfnets.repro import workflow as wf
+from sdfnets.repro.measured import forget, measured
 
 SNAKEFILE = paths.REPO_ROOT / "workflow" / "Snakefile"
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
@@ -100,3 +102,31 @@ def test_drift_summary_names_what_moved(tmp_path, monkeypatch):
     assert wf.drift_summary("cpu", lines.append) == 0 and not lines
     (folder / "05_cosine_shell.json").write_text(json.dumps([{"key": "pairwise_cosine", "ok": False}]))
     assert wf.drift_summary("cpu", lines.append) == 3 and "05_cosine_shell: 1" in lines[0]
+
+
+def test_a_notebook_cut_short_takes_what_it_measured_until_it_records_its_values(tmp_path, monkeypatch):
+    monkeypatch.setenv("SDFNETS_FIGURES_DIR", str(tmp_path / "figures"))
+    monkeypatch.setenv("SDFNETS_BUILD_DIR", str(tmp_path / "build"))
+    nb, calls = "04_relu_weight_dataset", []
+
+    def measure(value):
+        calls.append(value)
+        return {"fscore": np.float32(value), "rows": [{"iou": float("nan")}]}
+
+    first = measured(nb, "smoke", "4 views", lambda: measure(0.5))
+    assert first["fscore"] == 0.5 and np.isnan(first["rows"][0]["iou"])  # the kept form, also the first time
+    # run again (the job stopped): the same key is not measured again, a new one is
+    assert measured(nb, "smoke", "4 views", lambda: measure(0.9))["fscore"] == 0.5
+    assert measured(nb, "smoke", "8 views", lambda: measure(0.7))["fscore"] == pytest.approx(0.7)
+    assert calls == [0.5, 0.7]
+    # measured by another source: measured afresh
+    kept = tmp_path / "build" / "measured" / "smoke" / f"{nb}.json"
+    kept.write_text(kept.read_text().replace(json.loads(kept.read_text())["source_hash"], "0" * 64))
+    assert measured(nb, "smoke", "4 views", lambda: measure(0.25))["fscore"] == 0.25
+    # the notebook finished (the runner forgets them): the next run measures everything again
+    forget(nb, "smoke")
+    assert not kept.exists()
+    assert measured(nb, "smoke", "4 views", lambda: measure(0.3))["fscore"] == pytest.approx(0.3)
+    # a name that is no notebook: measured every time, nothing kept
+    assert measured("99_test", "smoke", "k", lambda: measure(1.0)) == measured(
+        "99_test", "smoke", "k", lambda: measure(1.0)) and calls[-2:] == [1.0, 1.0]

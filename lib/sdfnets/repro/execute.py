@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .. import paths
 from ..config import SCALES
-from . import drift
+from . import drift, measured
 from .provenance import device_name, git_commit, is_fresh, source_hash, stamp_path
 
 
@@ -227,6 +227,7 @@ def _run_one(nb: Path, scale: str, force: bool, parameters: dict | None, echo, e
         echo(f"[FAILED] {msg}\n         executed copy: {where}")
         return NotebookResult(nb.stem, "failed", time.perf_counter() - t0, msg)
     secs = time.perf_counter() - t0
+    measured.forget(nb.stem, scale)  # finished: a later run measures afresh
     stamp_path(nb.stem, scale).parent.mkdir(parents=True, exist_ok=True)
     stamp_path(nb.stem, scale).write_text(source_hash(nb, scale) + "\n")
     echo(f"[done]   {nb.stem} in {secs:.1f} s")
