@@ -184,10 +184,11 @@ if cfg.export_release:  # what `sdfnets image2mesh` and the demo use by default
 # ## Closing the gap: silhouette refinement and best-of-S sampling
 # Refinement starts from the DiT's sample and follows the gradient of the silhouette loss through the
 # frozen decoder at the poses the DiT was told (with default poses they are wrong, so the refinement
-# is measured there too); best-of-S keeps one of S samples by silhouette IoU.
+# is measured there too: a single photo of unknown pose is `sdfnets image2mesh --method diffusion --refine`);
+# best-of-S keeps one of S samples by silhouette IoU.
 
 # %%
-for c in (gen.Condition(1, "known"), gen.Condition(4, "known"), gen.Condition(4, "default")):
+for c in (gen.Condition(1, "known"), gen.Condition(1, "default"), gen.Condition(4, "known"), gen.Condition(4, "default")):
     f, told, images, _ = inputs[c]
     measure(f"refined, {c.name}", lambda: gen.measure(parts, gen.refine_all(parts, samples[c], images, told, yfov, rcfg),
                                                       ds, test_ids, res))

@@ -152,8 +152,9 @@ EXPECT = {
                 for r in v["by_n"].values())),
     "16_image_to_mesh_generalisation": lambda v, rec: (
         v["held_out_shapes"] == 1 and v["ood_shapes"] == 1 and v["pipeline"] == "runs of this scale"
-        and len(v["methods"]) == 32 and 0 <= v["pose_search_median_degrees"] <= 180
+        and len(v["methods"]) == 33 and 0 <= v["pose_search_median_degrees"] <= 180
         and {"oracle retrieval", "fitted to SDF samples", "refined, 4 views, known poses", "best of 2, 4 views, known poses",
+             "refined, 1 view, default poses", "pixel-aligned, 1 view, default poses",
              "visual hull, 4 views, known poses", "DiT inside the hull, 4 views, known poses",
              "pixel-aligned, 4 views, known poses", "pixel-aligned, 4 views, default poses",
              "pixel-aligned, views alone, 4 views, known poses"} <= set(v["methods"])
