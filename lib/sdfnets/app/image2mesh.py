@@ -178,8 +178,10 @@ class PixelAlignedToMesh:
     from the views where it projects, at the given poses (default: :func:`default_poses`). Without a chosen
     ``checkpoint``, from :data:`~sdfnets.multiview.release.MANY_VIEWS` views on the network that reads the views
     alone (:data:`~sdfnets.multiview.release.VIEWS_NAME`, where it is there), below that the one that also
-    knows each point's coordinates (:mod:`sdfnets.multiview.release` says why). Deterministic; no latent space,
-    so ``seed`` and ``refine`` do not apply."""
+    knows each point's coordinates (:mod:`sdfnets.multiview.release` says why). From a single view the DiT
+    (``--method diffusion``) reads held-out furniture a little better but unseen kinds of object half as well
+    (``bench/results/blend_views-cpu.json``), and a photo is one of those: this stays the default for every count.
+    Deterministic; no latent space, so ``seed`` and ``refine`` do not apply."""
 
     def __init__(self, checkpoint: str | Path | None = None, device=None):
         from ..multiview import release as pixel_release
