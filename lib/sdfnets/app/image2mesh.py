@@ -180,8 +180,8 @@ class PixelAlignedToMesh:
     alone (:data:`~sdfnets.multiview.release.VIEWS_NAME`, where it is there), below that the one that also
     knows each point's coordinates (:mod:`sdfnets.multiview.release` says why). From a single view the DiT
     (``--method diffusion``) reads furniture like the training shapes better, most of all at the default pose, and
-    unseen kinds of object half as well at the true one (``bench/results/blend_views-cpu.json``); a photo is often
-    both unseen and of unknown pose, so the choice there waits for that row and this stays the default.
+    unseen kinds of object worse at either pose (``bench/results/blend_views-cpu.json``); a photo is often both
+    unseen and of unknown pose, so this stays the default for every count.
     Deterministic; no latent space, so ``seed`` and ``refine`` do not apply."""
 
     def __init__(self, checkpoint: str | Path | None = None, device=None):
