@@ -11,22 +11,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .. import paths
+from ..figures import _jsonable
 from ..io import atomic_write_text
 from .provenance import source_hash
 
 
 def _path(notebook: str, scale: str) -> Path:
     return paths.build_dir() / "measured" / scale / f"{notebook}.json"
-
-
-def _plain(x):
-    import numpy as np
-
-    if isinstance(x, np.generic):
-        return x.item()
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    raise TypeError(f"not JSON serialisable: {type(x).__name__}")
 
 
 def measured(notebook: str, scale: str, key: str, compute: Callable[[], object]):
@@ -42,7 +33,7 @@ def measured(notebook: str, scale: str, key: str, compute: Callable[[], object])
     if want is None or kept.get("source_hash") != want:
         kept = {"source_hash": want, "measured": {}}
     if key not in kept["measured"]:
-        value = json.loads(json.dumps(compute(), default=_plain))
+        value = json.loads(json.dumps(compute(), default=_jsonable))
         if want is None:  # no notebook of that name: nothing to resume
             return value
         kept["measured"][key] = value
