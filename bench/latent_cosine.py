@@ -8,6 +8,12 @@ it), their RMS norm and the per-shape SDF L1. Runs resume and finished variants 
 goes on where it was. Writes ``--out`` after each variant.
 
     python bench/latent_cosine.py --scale full --out bench/results/latent_cosine-gpu.json
+
+A smaller version on a CPU: the cpu scale's procedural shapes and decoder with the full preset's recipe as the
+base (``--deepsdf`` applies to every variant; each variant then changes its setting back):
+
+    python bench/latent_cosine.py --scale cpu --deepsdf '{"shapes_per_step": 32, "lr_schedule": "cosine"}' \
+        --out bench/results/latent_cosine-cpu.json
 """
 
 from __future__ import annotations
@@ -45,12 +51,13 @@ def latent_statistics(z: torch.Tensor) -> dict:
             "rms_norm": float(sq.sqrt())}
 
 
-def distinct_variants(scale: str, names: list[str]) -> dict:
-    """name -> config of each variant that is a run of its own at ``scale`` (where the preset already is the
-    write-up's recipe, the variants are one run, which runs once under the first name)."""
+def distinct_variants(scale: str, names: list[str], base: dict | None = None) -> dict:
+    """name -> config of each variant that is a run of its own at ``scale`` with the deepsdf overrides ``base``
+    (where the base already is the write-up's recipe, the variants are one run, which runs once under the first
+    name)."""
     out, seen = {}, {}
     for name in names:
-        cfg = config.resolve(scale, deepsdf=VARIANTS[name])
+        cfg = config.resolve(scale, deepsdf=(base or {}) | VARIANTS[name])
         if cfg.deepsdf in seen:
             print(f"{name}: the same run as {seen[cfg.deepsdf]!r} at this scale; skipped", flush=True)
             continue
@@ -64,6 +71,8 @@ def main() -> None:
     ap.add_argument("--scale", default="full")
     ap.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated names of VARIANTS")
     ap.add_argument("--max-steps", type=int, default=None, help="stop each unfinished run there (it resumes)")
+    ap.add_argument("--deepsdf", type=json.loads, default={},
+                    help='overrides of the deepsdf section under every variant, e.g. \'{"epochs": 400}\'')
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
     names = [v for v in args.variants.split(",") if v]
@@ -71,13 +80,17 @@ def main() -> None:
     if unknown:
         raise SystemExit(f"unknown variant(s) {sorted(unknown)}; choose from {list(VARIANTS)}")
     out = json.loads(args.out.read_text()) if args.out.exists() else {"variants": {}}
-    base = config.resolve(args.scale)
+    if out["variants"] and (out.get("scale"), out.get("deepsdf", {})) != (args.scale, args.deepsdf):
+        raise SystemExit(f"{args.out} holds runs at scale {out.get('scale')!r} with deepsdf {out.get('deepsdf', {})}; "
+                         "write another --out")
+    base = config.resolve(args.scale, deepsdf=args.deepsdf)
     ds = load_or_build(base.data)
     train_ids, _, _ = with_ood(ds, base.image2latent.ood_category)
-    out |= {"what": " ".join(__doc__.split("\n\n")[0].split()), "scale": args.scale, "shapes": len(train_ids),
+    out |= {"what": " ".join(__doc__.split("\n\n")[0].split()), "scale": args.scale, "deepsdf": args.deepsdf,
+            "shapes": len(train_ids),
             "epochs": base.deepsdf.epochs, "device": device_name(), "commit": git_commit()}
     bank = None
-    for name, cfg in distinct_variants(args.scale, names).items():
+    for name, cfg in distinct_variants(args.scale, names, args.deepsdf).items():
         if name in out["variants"]:
             continue
         t0 = time.perf_counter()
