@@ -45,6 +45,12 @@ def test_a_value_that_moves_changes_the_pages(monkeypatch):
     assert "0.98765" in results.phase_table() and results.phase_table() != before_table
 
 
+def test_a_variants_table_has_a_column_for_every_value_any_variant_recorded():
+    rows = results._variants_table({"a": {"steps": 600, "cosine": -0.011612}, "b": {"cosine": 0.25, "note": "x"}})
+    assert rows[0] == "| variant | steps | cosine | note |"
+    assert rows[2:] == ["| a | 600 | -0.0116 |  |", "| b |  | 0.25 | x |"]
+
+
 def test_every_headline_names_a_recorded_value():
     """A key that no committed values file holds would print a dash forever: each names a real number."""
     for stem, rows in results.HEADLINES.items():
