@@ -115,8 +115,9 @@ def main() -> None:
                     grids = (pixelsdf.sdf_grid(model, images[j], told[j], cfg.pixel.image_size, res)
                              for j in range(len(ids)))
                     found = hull.measure(ds, ids, images, told, yfov, res, within=grids)
-                out["rows"][row] = {m: found[m] for m in KEEP} | {"seconds": round(time.perf_counter() - t0, 1)}
-                print(row, {m: round(v, 3) for m, v in out["rows"][row].items()}, flush=True)
+                out["rows"][row] = {m: found[m] for m in KEEP} | {"seconds": round(time.perf_counter() - t0, 1),
+                                                                     "commit": git_commit()}
+                print(row, {m: round(v, 3) for m, v in out["rows"][row].items() if m in KEEP}, flush=True)
                 args.out.parent.mkdir(parents=True, exist_ok=True)
                 args.out.write_text(json.dumps(out, indent=1))
 

@@ -495,7 +495,7 @@ def bench_page() -> str:
                 "| row | F@0.02 | CD-L1 | IoU | one part | run | commit |", "|---|---:|---:|---:|---:|---|---|"]
         for name, r in rec["rows"].items():
             run = r.get("run") or next((k for k in rec.get("runs", {}) if name.startswith(k + ",")), "")
-            commit = rec.get("runs", {}).get(run, {}).get("commit", rec.get("commit", "?"))
+            commit = r.get("commit") or rec.get("runs", {}).get(run, {}).get("commit", rec.get("commit", "?"))
             out.append(f"| {name} | {r['fscore']:.3f} | {r['chamfer_l1']:.3f} | {r['iou']:.3f} | "
                        f"{r['one_part']:.2f} | {run} | `{str(commit)[:7]}` |")
         for run, info in rec.get("runs", {}).items():
