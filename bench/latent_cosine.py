@@ -87,8 +87,7 @@ def main() -> None:
     ds = load_or_build(base.data)
     train_ids, _, _ = with_ood(ds, base.image2latent.ood_category)
     out |= {"what": " ".join(__doc__.split("\n\n")[0].split()), "scale": args.scale, "deepsdf": args.deepsdf,
-            "shapes": len(train_ids),
-            "epochs": base.deepsdf.epochs, "device": device_name(), "commit": git_commit()}
+            "shapes": len(train_ids), "epochs": base.deepsdf.epochs, "device": device_name(), "commit": git_commit()}
     bank = None
     for name, cfg in distinct_variants(args.scale, names, args.deepsdf).items():
         if name in out["variants"]:

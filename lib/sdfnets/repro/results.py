@@ -511,7 +511,10 @@ def bench_page() -> str:
 def _variants_table(variants: dict) -> list[str]:
     """One row per variant, one column per value any of them recorded (numbers to 3 significant digits)."""
     keys = list(dict.fromkeys(k for v in variants.values() for k in v))
-    show = lambda x: f"{x:.3g}" if isinstance(x, float) else str(x)  # noqa: E731
+
+    def show(x) -> str:
+        return f"{x:.3g}" if isinstance(x, float) else str(x)
+
     return (["| variant | " + " | ".join(k.replace("_", " ") for k in keys) + " |", "|---|" + "---:|" * len(keys)]
             + [f"| {name} | " + " | ".join(show(v.get(k, "")) for k in keys) + " |" for name, v in variants.items()])
 
