@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -38,6 +39,8 @@ def main() -> None:
     ap.add_argument("--pixel", type=json.loads, default={}, help='overrides of the pixel section, e.g. \'{"steps": 40000}\'')
     ap.add_argument("--release", type=Path, default=None, help="measure this released pixel-aligned network "
                     "(e.g. checkpoints/pixelsdf-sweethome3d.safetensors) instead of training one")
+    ap.add_argument("--variant", default=None, help="train a pooling variant of bench/pixel_variants.py instead of "
+                    "the library's network (max, two-stage)")
     ap.add_argument("--label", default="pixel", help="the pixel-aligned rows' name (one per --pixel variant)")
     ap.add_argument("--poses", default="known", choices=("known", "default", "search"),
                     help="the views' true poses, the default ones a user without camera data gets, or those the "
@@ -71,8 +74,14 @@ def main() -> None:
         out.setdefault("pixel_training", {})[args.label] = {"release": str(args.release)}
     elif any(m.startswith("pixel") for m in methods):
         t0 = time.perf_counter()
-        model, run = pixeltrain.train(cfg, ds, train_ids, max_steps=args.max_steps)
-        out.setdefault("pixel_training", {})[args.label] = {"overrides": args.pixel,"steps": run.steps, "of": cfg.pixel.steps, "seconds": round(run.seconds, 1),
+        if args.variant:
+            sys.path.insert(0, str(Path(__file__).parent))
+            import pixel_variants
+
+            model, run = pixel_variants.train(cfg, ds, train_ids, args.variant, max_steps=args.max_steps)
+        else:
+            model, run = pixeltrain.train(cfg, ds, train_ids, max_steps=args.max_steps)
+        out.setdefault("pixel_training", {})[args.label] = {"overrides": args.pixel, "variant": args.variant,"steps": run.steps, "of": cfg.pixel.steps, "seconds": round(run.seconds, 1),
                                  "final_loss": run.history[-1][1] if run.history else None, "steps_per_second": round(run.steps_per_second, 2),
                                  "wall_seconds_this_job": round(time.perf_counter() - t0, 1)}
         print("pixel-aligned training:", out["pixel_training"][args.label], flush=True)
