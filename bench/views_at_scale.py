@@ -11,6 +11,7 @@ resumes, so ``--max-steps`` splits it over several jobs). Writes after each row 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -48,10 +49,12 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=1, help="rounds of the pose search")
     ap.add_argument("--train-shapes", type=int, default=None,
                     help="train the pixel-aligned network on N training shapes only, evenly spread (a smaller version)")
+    ap.add_argument("--seed", type=int, default=0, help="the pixel-aligned training's seed (its initialisation and "
+                    "draws; the data and the views measured stay the same)")
     ap.add_argument("--resolution", type=int, default=None, help="grid resolution (default: the notebook's)")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
-    cfg = config.resolve(args.scale, pixel=args.pixel)
+    cfg = dataclasses.replace(config.resolve(args.scale, pixel=args.pixel), seed=args.seed)
     ds = load_or_build(cfg.data)
     train_ids, test_ids, ood_ids = with_ood(ds, cfg.image2latent.ood_category)
     yfov = float(ds.renders(test_ids[0])["yfov"])
@@ -81,7 +84,7 @@ def main() -> None:
             model, run = pixel_variants.train(cfg, ds, train_ids, args.variant, max_steps=args.max_steps)
         else:
             model, run = pixeltrain.train(cfg, ds, train_ids, max_steps=args.max_steps)
-        out.setdefault("pixel_training", {})[args.label] = {"overrides": args.pixel, "variant": args.variant,"steps": run.steps, "of": cfg.pixel.steps, "seconds": round(run.seconds, 1),
+        out.setdefault("pixel_training", {})[args.label] = {"overrides": args.pixel, "variant": args.variant, "seed": args.seed, "steps": run.steps, "of": cfg.pixel.steps, "seconds": round(run.seconds, 1),
                                  "final_loss": run.history[-1][1] if run.history else None, "steps_per_second": round(run.steps_per_second, 2),
                                  "wall_seconds_this_job": round(time.perf_counter() - t0, 1)}
         print("pixel-aligned training:", out["pixel_training"][args.label], flush=True)
