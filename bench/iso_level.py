@@ -1,0 +1,73 @@
+"""Where the pixel-aligned network puts the surface: its mesh taken at other levels of its SDF than zero (a
+negative level erodes the shape, a positive one dilates it), on notebook 16's held-out shapes from the same
+views. A network whose best level is not zero is biased (thin parts eroded by the clamped loss, say); the level
+would then be chosen on training shapes, not on these. The network is loaded (or trained) as
+``bench/views_at_scale.py`` does; the grid is computed once per shape and cleaned (``pixel.min_part``) after
+the shift.
+
+    python bench/iso_level.py --scale full --train-shapes 200 --resolution 64 --pixel '{...}' --out X.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from sdfnets import config, metrics
+from sdfnets.data import load_or_build
+from sdfnets.data.splits import random_views, with_ood
+from sdfnets.devices import device_name
+from sdfnets.field import clean_grid
+from sdfnets.multiview import pixelsdf, pixeltrain
+from sdfnets.repro.provenance import git_commit
+
+KEEP = ("fscore", "chamfer_l1", "iou", "one_part", "holds_together")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--scale", default="full")
+    ap.add_argument("--pixel", type=json.loads, default={}, help="overrides of the pixel section (the network's run)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--train-shapes", type=int, default=None)
+    ap.add_argument("--resolution", type=int, default=None)
+    ap.add_argument("--views", type=int, default=4)
+    ap.add_argument("--levels", default="-0.01,-0.005,0,0.005,0.01")
+    ap.add_argument("--label", default="pixel")
+    ap.add_argument("--out", type=Path, required=True)
+    args = ap.parse_args()
+    cfg = dataclasses.replace(config.resolve(args.scale, pixel=args.pixel), seed=args.seed)
+    ds = load_or_build(cfg.data)
+    train_ids, test_ids, _ = with_ood(ds, cfg.image2latent.ood_category)
+    if args.train_shapes:
+        train_ids = train_ids[:: max(1, len(train_ids) // args.train_shapes)][: args.train_shapes]
+    res = args.resolution or cfg.image2latent.mesh_resolution
+    model, _ = pixeltrain.train(cfg, ds, train_ids)
+    vids = random_views(len(test_ids), args.views, cfg.data.num_views, seed=0).numpy()
+    renders = [ds.renders(int(i)) for i in test_ids]
+    grids = [pixelsdf.sdf_grid(model, r["images"][v], r["poses"][v], cfg.pixel.image_size, res)
+             for r, v in zip(renders, vids)]
+    truth = [ds.sdf(int(i)) for i in test_ids]
+    out = json.loads(args.out.read_text()) if args.out.exists() else {"rows": {}}
+    out.setdefault("what", " ".join(__doc__.split("\n\n")[0].split()))
+    out |= {"scale": args.scale, "commit": git_commit(), "device": device_name(), "resolution": res,
+            "held_out_shapes": len(test_ids)}
+    for level in (float(x) for x in args.levels.split(",")):
+        t0 = time.perf_counter()
+        jobs = ((clean_grid(g - level, 0.0, cfg.pixel.min_part), t, int(i)) for g, t, i in zip(grids, truth, test_ids))
+        found = metrics.measure_grids(jobs, [int(i) for i in test_ids])
+        row = f"{args.label}, held-out, {args.views} views, level {level:+.3f}"
+        out["rows"][row] = {m: found[m] for m in KEEP} | {"seconds": round(time.perf_counter() - t0, 1),
+                                                             "commit": git_commit()}
+        print(row, {m: round(found[m], 3) for m in KEEP}, flush=True)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
