@@ -51,6 +51,12 @@ def test_a_variants_table_has_a_column_for_every_value_any_variant_recorded():
     assert rows[2:] == ["| a | 600 | -0.0116 |  |", "| b |  | 0.25 | x |"]
 
 
+def test_a_number_missing_or_not_measured_shows_as_a_dash():
+    assert results._number(0.12345, "{:.3f}") == "0.123"
+    assert results._number(float("nan"), "{:.3f}") == "—"  # an empty mesh has no Chamfer distance
+    assert results._number(None, "{:.2f}") == "—"
+
+
 def test_every_headline_names_a_recorded_value():
     """A key that no committed values file holds would print a dash forever: each names a real number."""
     for stem, rows in results.HEADLINES.items():

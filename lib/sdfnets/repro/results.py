@@ -496,8 +496,9 @@ def bench_page() -> str:
         for name, r in rec["rows"].items():
             run = r.get("run") or next((k for k in rec.get("runs", {}) if name.startswith(k + ",")), "")
             commit = r.get("commit") or rec.get("runs", {}).get(run, {}).get("commit", rec.get("commit", "?"))
-            out.append(f"| {name} | {r['fscore']:.3f} | {r['chamfer_l1']:.3f} | {r['iou']:.3f} | "
-                       f"{r['one_part']:.2f} | {run} | `{str(commit)[:7]}` |")
+            cells = " | ".join(_number(r.get(k), f) for k, f in (("fscore", "{:.3f}"), ("chamfer_l1", "{:.3f}"),
+                                                                  ("iou", "{:.3f}"), ("one_part", "{:.2f}")))
+            out.append(f"| {name} | {cells} | {run} | `{str(commit)[:7]}` |")
         for run, info in rec.get("runs", {}).items():
             out.append(f"\n- **{run}** (`{info.get('commit', '?')}`): {info.get('note', '')}")
     for path, rec in variants:
@@ -506,6 +507,11 @@ def bench_page() -> str:
                 f"{rec.get('device', '?')}, commit `{str(rec.get('commit') or rec.get('git_commit', '?'))[:7]}`.", ""]
         out += _variants_table(rec["variants"])
     return "\n".join(out) + "\n"
+
+
+def _number(value, fmt: str) -> str:
+    """A measured number for a table; "—" where there is none (an empty mesh has no Chamfer distance)."""
+    return "—" if value is None or value != value else fmt.format(value)
 
 
 def _variants_table(variants: dict) -> list[str]:
