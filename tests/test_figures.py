@@ -124,6 +124,19 @@ def test_the_config_counts_by_what_it_resolves_to_at_the_notebooks_scale(tmp_pat
     assert _config_code(files) != code
 
 
+def test_the_config_code_reads_the_same_on_every_python_version():
+    """Records made on a GPU node's Python must be fresh on another's: the syntax tree's text leaves out the
+    fields newer versions add empty (``type_params``) and does not go through ``ast.unparse`` (f-strings)."""
+    import ast
+
+    from sdfnets.repro.provenance import _ast_text
+
+    assert _ast_text(ast.parse("class A:\n    x: int = 1")) == (
+        "Module(body=[ClassDef(name='A', body=[AnnAssign(target=Name(id='x', ctx=Store()), "
+        "annotation=Name(id='int', ctx=Load()), value=Constant(value=1), simple=1)])])")
+    assert _ast_text(ast.parse("f'{a!r}'")) == _ast_text(ast.parse('f"{a!r}"'))
+
+
 @pytest.mark.skipif(not (paths.REPO_ROOT / ".git").exists(), reason="needs the repository's history")
 def test_stale_values_name_the_files_changed_since_their_commit(tmp_path, monkeypatch):
     import subprocess

@@ -85,6 +85,18 @@ def imported_files(source: Path) -> list[Path]:
     return sorted(seen)
 
 
+def _ast_text(node) -> str:
+    """A syntax tree as text that reads the same on every Python version: ``ast.dump`` adds fields as the
+    language grows (``type_params`` since 3.12) or leaves empty ones out (3.13), and ``ast.unparse`` quotes
+    f-strings differently since 3.12; here fields that are None or empty are left out on every version."""
+    if isinstance(node, ast.AST):
+        fields = (f"{name}={_ast_text(value)}" for name, value in ast.iter_fields(node) if value not in (None, []))
+        return f"{type(node).__name__}({', '.join(fields)})"
+    if isinstance(node, list):
+        return f"[{', '.join(_ast_text(v) for v in node)}]"
+    return repr(node)
+
+
 def _config_code(files: Iterable[Path]) -> str:
     """SHA-256 of the config package's code without what :func:`config_fingerprint` reads from the resolved
     config instead: the sections' field defaults, the preset table, docstrings, comments and layout."""
@@ -105,7 +117,7 @@ def _config_code(files: Iterable[Path]) -> str:
                                                                       for t in targets):
                 node.value = ast.Constant(None)  # the preset table
         h.update(p.name.encode())
-        h.update(ast.dump(tree).encode())
+        h.update(_ast_text(tree).encode())
     return h.hexdigest()
 
 
