@@ -29,6 +29,12 @@ from sdfnets.repro.provenance import git_commit
 KEEP = ("fscore", "chamfer_l1", "iou", "one_part", "holds_together")
 
 
+def _measured(value: float) -> float | None:
+    """A metric as JSON keeps it: None where there is none (an empty mesh has no Chamfer distance; NaN is not
+    JSON)."""
+    return None if value != value else value
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--scale", default="full")
@@ -62,7 +68,7 @@ def main() -> None:
         jobs = ((clean_grid(g - level, 0.0, cfg.pixel.min_part), t, int(i)) for g, t, i in zip(grids, truth, test_ids))
         found = metrics.measure_grids(jobs, [int(i) for i in test_ids])
         row = f"{args.label}, held-out, {args.views} views, level {level:+.3f}"
-        out["rows"][row] = {m: found[m] for m in KEEP} | {"seconds": round(time.perf_counter() - t0, 1),
+        out["rows"][row] = {m: _measured(found[m]) for m in KEEP} | {"seconds": round(time.perf_counter() - t0, 1),
                                                              "commit": git_commit()}
         print(row, {m: round(found[m], 3) for m in KEEP}, flush=True)
         args.out.parent.mkdir(parents=True, exist_ok=True)

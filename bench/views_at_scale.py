@@ -31,6 +31,12 @@ from sdfnets.repro.provenance import git_commit
 KEEP = ("fscore", "chamfer_l1", "iou", "normal_consistency", "one_part", "holds_together")
 
 
+def _measured(value: float) -> float | None:
+    """A metric as JSON keeps it: None where there is none (an empty mesh has no Chamfer distance; NaN is not
+    JSON)."""
+    return None if value != value else value
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--scale", default="full")
@@ -127,9 +133,9 @@ def main() -> None:
                     grids = (pixelsdf.sdf_grid(model, images[j], told[j], cfg.pixel.image_size, res)
                              for j in range(len(ids)))
                     found = hull.measure(ds, ids, images, told, yfov, res, within=grids)
-                out["rows"][row] = {m: found[m] for m in KEEP} | {"seconds": round(time.perf_counter() - t0, 1),
+                out["rows"][row] = {m: _measured(found[m]) for m in KEEP} | {"seconds": round(time.perf_counter() - t0, 1),
                                                                      "commit": git_commit()}
-                print(row, {m: round(v, 3) for m, v in out["rows"][row].items() if m in KEEP}, flush=True)
+                print(row, {m: round(found[m], 3) for m in KEEP}, flush=True)
                 args.out.parent.mkdir(parents=True, exist_ok=True)
                 args.out.write_text(json.dumps(out, indent=1))
 
