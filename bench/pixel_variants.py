@@ -107,8 +107,9 @@ def train(cfg, dataset, ids, variant: str, *, device=None, max_steps: int | None
             "ids": [int(i) for i in ids], "variant": variant}
     r = loop.load_or_train(lambda: Trainer(cfg, dataset, ids, device, variant),
                            loop.run_dir("pixelsdf", f"pixelsdf-{variant}", body), desc=f"pixel-aligned SDF ({variant})",
-                           checkpoint_every=cfg.pixel.checkpoint_every, log_every=max(1, min(100, cfg.pixel.steps // 20)),
-                           max_steps=max_steps, device=device, extra={"config": cfg.to_dict(), "variant": variant})
+                           checkpoint_every=cfg.pixel.checkpoint_every,
+                           log_every=max(1, min(100, cfg.pixel.steps // 20)), max_steps=max_steps, device=device,
+                           extra={"config": cfg.to_dict(), "variant": variant})
     yfov = float(dataset.renders(int(ids[0]))["yfov"])
     model = VARIANTS[variant].from_settings(dataclasses.asdict(cfg.pixel), yfov).to(device)
     model.load_state_dict(r.state["model"])

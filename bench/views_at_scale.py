@@ -90,9 +90,12 @@ def main() -> None:
             model, run = pixel_variants.train(cfg, ds, train_ids, args.variant, max_steps=args.max_steps)
         else:
             model, run = pixeltrain.train(cfg, ds, train_ids, max_steps=args.max_steps)
-        out.setdefault("pixel_training", {})[args.label] = {"overrides": args.pixel, "variant": args.variant, "seed": args.seed, "steps": run.steps, "of": cfg.pixel.steps, "seconds": round(run.seconds, 1),
-                                 "final_loss": run.history[-1][1] if run.history else None, "steps_per_second": round(run.steps_per_second, 2),
-                                 "wall_seconds_this_job": round(time.perf_counter() - t0, 1)}
+        out.setdefault("pixel_training", {})[args.label] = {
+            "overrides": args.pixel, "variant": args.variant, "seed": args.seed, "steps": run.steps,
+            "of": cfg.pixel.steps, "seconds": round(run.seconds, 1),
+            "final_loss": run.history[-1][1] if run.history else None,
+            "steps_per_second": round(run.steps_per_second, 2),
+            "wall_seconds_this_job": round(time.perf_counter() - t0, 1)}
         print("pixel-aligned training:", out["pixel_training"][args.label], flush=True)
         if not run.finished:
             methods = [m for m in methods if not m.startswith("pixel")]
@@ -133,8 +136,8 @@ def main() -> None:
                     grids = (pixelsdf.sdf_grid(model, images[j], told[j], cfg.pixel.image_size, res)
                              for j in range(len(ids)))
                     found = hull.measure(ds, ids, images, told, yfov, res, within=grids)
-                out["rows"][row] = {m: _measured(found[m]) for m in KEEP} | {"seconds": round(time.perf_counter() - t0, 1),
-                                                                     "commit": git_commit()}
+                out["rows"][row] = {m: _measured(found[m]) for m in KEEP} | {
+                    "seconds": round(time.perf_counter() - t0, 1), "commit": git_commit()}
                 print(row, {m: round(found[m], 3) for m in KEEP}, flush=True)
                 args.out.parent.mkdir(parents=True, exist_ok=True)
                 args.out.write_text(json.dumps(out, indent=1))
