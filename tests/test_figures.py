@@ -126,7 +126,8 @@ def test_the_config_counts_by_what_it_resolves_to_at_the_notebooks_scale(tmp_pat
 
 def test_the_config_code_reads_the_same_on_every_python_version():
     """Records made on a GPU node's Python must be fresh on another's: the syntax tree's text leaves out the
-    fields newer versions add empty (``type_params``) and does not go through ``ast.unparse`` (f-strings)."""
+    fields that one version writes empty and another not at all (``ast.dump`` gives ``bases=[]`` on 3.11,
+    ``type_params=[]`` too on 3.12, neither on 3.13)."""
     import ast
 
     from sdfnets.repro.provenance import _ast_text
@@ -134,7 +135,6 @@ def test_the_config_code_reads_the_same_on_every_python_version():
     assert _ast_text(ast.parse("class A:\n    x: int = 1")) == (
         "Module(body=[ClassDef(name='A', body=[AnnAssign(target=Name(id='x', ctx=Store()), "
         "annotation=Name(id='int', ctx=Load()), value=Constant(value=1), simple=1)])])")
-    assert _ast_text(ast.parse("f'{a!r}'")) == _ast_text(ast.parse('f"{a!r}"'))
 
 
 @pytest.mark.skipif(not (paths.REPO_ROOT / ".git").exists(), reason="needs the repository's history")
