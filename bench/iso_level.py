@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -26,13 +27,10 @@ from sdfnets.field import clean_grid
 from sdfnets.multiview import pixelsdf, pixeltrain
 from sdfnets.repro.provenance import git_commit
 
+sys.path.insert(0, str(Path(__file__).parent))
+from views_at_scale import json_number, spread  # noqa: E402
+
 KEEP = ("fscore", "chamfer_l1", "iou", "one_part", "holds_together")
-
-
-def _measured(value: float) -> float | None:
-    """A metric as JSON keeps it: None where there is none (an empty mesh has no Chamfer distance; NaN is not
-    JSON)."""
-    return None if value != value else value
 
 
 def main() -> None:
@@ -50,8 +48,7 @@ def main() -> None:
     cfg = dataclasses.replace(config.resolve(args.scale, pixel=args.pixel), seed=args.seed)
     ds = load_or_build(cfg.data)
     train_ids, test_ids, _ = with_ood(ds, cfg.image2latent.ood_category)
-    if args.train_shapes:
-        train_ids = train_ids[:: max(1, len(train_ids) // args.train_shapes)][: args.train_shapes]
+    train_ids = spread(train_ids, args.train_shapes)
     res = args.resolution or cfg.image2latent.mesh_resolution
     model, _ = pixeltrain.train(cfg, ds, train_ids)
     vids = random_views(len(test_ids), args.views, cfg.data.num_views, seed=0).numpy()
@@ -68,8 +65,8 @@ def main() -> None:
         jobs = ((clean_grid(g - level, 0.0, cfg.pixel.min_part), t, int(i)) for g, t, i in zip(grids, truth, test_ids))
         found = metrics.measure_grids(jobs, [int(i) for i in test_ids])
         row = f"{args.label}, held-out, {args.views} views, level {level:+.3f}"
-        out["rows"][row] = {m: _measured(found[m]) for m in KEEP} | {"seconds": round(time.perf_counter() - t0, 1),
-                                                             "commit": git_commit()}
+        out["rows"][row] = {m: json_number(found[m]) for m in KEEP} | {
+            "seconds": round(time.perf_counter() - t0, 1), "commit": git_commit()}
         print(row, {m: round(found[m], 3) for m in KEEP}, flush=True)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(out, indent=1))

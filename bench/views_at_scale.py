@@ -31,10 +31,15 @@ from sdfnets.repro.provenance import git_commit
 KEEP = ("fscore", "chamfer_l1", "iou", "normal_consistency", "one_part", "holds_together")
 
 
-def _measured(value: float) -> float | None:
+def json_number(value: float) -> float | None:
     """A metric as JSON keeps it: None where there is none (an empty mesh has no Chamfer distance; NaN is not
     JSON)."""
     return None if value != value else value
+
+
+def spread(ids, n: int | None):
+    """``n`` of ``ids`` evenly spread (the smaller version's training shapes); all of them without ``n``."""
+    return ids[:: max(1, len(ids) // n)][:n] if n else ids
 
 
 def main() -> None:
@@ -65,8 +70,7 @@ def main() -> None:
     train_ids, test_ids, ood_ids = with_ood(ds, cfg.image2latent.ood_category)
     yfov = float(ds.renders(test_ids[0])["yfov"])
     res = args.resolution or cfg.image2latent.mesh_resolution
-    if args.train_shapes:
-        train_ids = train_ids[:: max(1, len(train_ids) // args.train_shapes)][: args.train_shapes]
+    train_ids = spread(train_ids, args.train_shapes)
     out = json.loads(args.out.read_text()) if args.out.exists() else {"rows": {}}
     out.setdefault("what", " ".join(__doc__.split("\n\n")[0].split()))  # a file's own description is kept
     out |= {"scale": args.scale, "commit": git_commit(), "device": device_name(),
@@ -136,7 +140,7 @@ def main() -> None:
                     grids = (pixelsdf.sdf_grid(model, images[j], told[j], cfg.pixel.image_size, res)
                              for j in range(len(ids)))
                     found = hull.measure(ds, ids, images, told, yfov, res, within=grids)
-                out["rows"][row] = {m: _measured(found[m]) for m in KEEP} | {
+                out["rows"][row] = {m: json_number(found[m]) for m in KEEP} | {
                     "seconds": round(time.perf_counter() - t0, 1), "commit": git_commit()}
                 print(row, {m: round(found[m], 3) for m in KEEP}, flush=True)
                 args.out.parent.mkdir(parents=True, exist_ok=True)
