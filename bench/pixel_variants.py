@@ -9,6 +9,10 @@ without knowing what the other views see. The variants:
 - ``two-stage``: each view's feature made again knowing the views' mean and variance, then pooled with
   learned weights per view and by variance (IBRNet's aggregation, Wang et al., CVPR 2021).
 
+And one of the data, with the library's network: ``mirror`` shows half the batch's shapes mirrored (x -> -x in
+the world: the views flipped left to right, each camera mirrored with them, the SDF samples mirrored), twice
+the shapes from the same renders — a render of the mirrored shape from the mirrored camera is the flipped render.
+
 Each trains through the library's trainer (the same batches, loss, augmentation and checkpoints) under a run
 folder of its own.
 """
@@ -85,7 +89,19 @@ class TwoStage(_Variant):
         return list(_pool(h2, w))
 
 
-VARIANTS = {"max": MaxPooled, "two-stage": TwoStage}
+VARIANTS = {"max": MaxPooled, "two-stage": TwoStage, "mirror": PixelSDF}
+
+
+def mirrored(views, poses, points, flip):
+    """The shapes ``flip`` [B] marks seen mirrored in the world's x: their views [B, K, C, S, S] flipped left to
+    right, their camera-to-world poses [B, K, 4, 4] M P M (M = diag(-1, 1, 1, 1): the world's x and the
+    camera's own x, its image's horizontal, both reflected, so P stays a rotation), their points [B, N, 3]
+    reflected."""
+    m = torch.tensor([-1.0, 1.0, 1.0, 1.0], device=poses.device)
+    views = torch.where(flip[:, None, None, None, None], views.flip(-1), views)
+    poses = torch.where(flip[:, None, None, None], m[:, None] * poses * m, poses)
+    points = torch.where(flip[:, None, None], points * m[:3], points)
+    return views, poses, points
 
 
 class Trainer(pixeltrain.Trainer):
@@ -96,6 +112,14 @@ class Trainer(pixeltrain.Trainer):
         torch.manual_seed(cfg.seed)
         self.model = VARIANTS[variant].from_settings(dataclasses.asdict(cfg.pixel), self.yfov).to(self.device)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.pixel.lr, capturable=self.graphed)
+        self.variant = variant
+
+    def _batch(self):
+        views, poses, points, sdf, shown = super()._batch()
+        if self.variant == "mirror":
+            flip = (torch.rand(len(views), generator=self.gen) < 0.5).to(self.device)
+            views, poses, points = mirrored(views, poses, points, flip)
+        return views, poses, points, sdf, shown
 
 
 def train(cfg, dataset, ids, variant: str, *, device=None, max_steps: int | None = None):

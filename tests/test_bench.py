@@ -45,3 +45,39 @@ def test_latent_statistics_find_a_shared_offset():
     # the cpu preset already draws the write-up's 4 shapes per step at a constant rate: one run, not four
     assert list(mod.distinct_variants("cpu", list(mod.VARIANTS))) == ["preset"]
     assert len(mod.distinct_variants("full", list(mod.VARIANTS))) == 4
+
+
+def test_a_mirrored_shape_is_seen_in_the_flipped_views_where_the_shape_was():
+    import importlib.util
+
+    import torch
+    import torch.nn.functional as F
+
+    from sdfnets.data.cameras import project
+
+    sys.path.insert(0, str(paths.BENCH_DIR))
+    spec = importlib.util.spec_from_file_location("pixel_variants", paths.BENCH_DIR / "pixel_variants.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    g = torch.Generator().manual_seed(0)
+    rot = torch.linalg.qr(torch.randn(2, 3, 3, 3, generator=g)).Q
+    rot = rot * torch.linalg.det(rot)[..., None, None]  # proper rotations
+    poses = torch.eye(4).repeat(2, 3, 1, 1)
+    poses[..., :3, :3] = rot
+    poses[..., :3, 3] = (rot @ torch.tensor([0.0, 0.0, 2.5]))  # looking at the origin from 2.5 away
+    views = torch.rand(2, 3, 4, 16, 16, generator=g)
+    points = torch.rand(2, 50, 3, generator=g) - 0.5
+    mv, mp, mpts = mod.mirrored(views, poses, points, torch.tensor([True, False]))
+    assert torch.allclose(torch.linalg.det(mp[..., :3, :3]), torch.ones(2, 3))
+    assert torch.equal(mv[1], views[1]) and torch.equal(mp[1], poses[1]) and torch.equal(mpts[1], points[1])
+
+    def seen(v, p, x):
+        uv, cam = project(x, p, 0.9)
+        return F.grid_sample(v.flatten(0, 1), uv.flatten(0, 1)[:, :, None], align_corners=False)[..., 0], cam
+
+    before, cam = seen(views, poses, points)
+    after, mcam = seen(mv, mp, mpts)
+    assert torch.allclose(after, before, atol=1e-5)  # each mirrored point reads what the point read
+    assert torch.allclose(mcam[0, ..., 0], -cam[0, ..., 0], atol=1e-5)  # in the camera's frame: x reflected
+    assert torch.allclose(mcam[0, ..., 1:], cam[0, ..., 1:], atol=1e-5)
+    assert not torch.allclose(seen(views, mp, mpts)[0][:3], before[:3], atol=1e-2)  # views not flipped: not so
