@@ -8,12 +8,14 @@ make from them (the pixel-aligned default and phase 12's diffusion), and the tru
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from sdfnets import paths
+from sdfnets.figures import compact_png
 from sdfnets.app.image2mesh import load_image, pipeline
 from sdfnets.data.cameras import default_poses
 from sdfnets.data.pack import Pack
@@ -21,6 +23,14 @@ from sdfnets.data.render import Renderer
 
 UID, VIEWS, SIZE = "BlendSwap-CC-BY/0087", 4, 224  # an armchair of the test split
 OUT = Path(__file__).resolve().parent / "armchair"
+
+
+def save_sheet(sheet: Image.Image, path: Path) -> None:
+    """A sheet as the figures are saved: a 256-colour palette PNG (about half the bytes)."""
+    buf = io.BytesIO()
+    sheet.save(buf, format="PNG")
+    buf.seek(0)
+    compact_png(buf, path)
 
 
 def main() -> None:
@@ -46,7 +56,7 @@ def main() -> None:
                     (VIEWS * cell, "image2mesh"), ((VIEWS + 1) * cell, "diffusion"),
                     ((VIEWS + 2) * cell, "true shape")):
         draw.text((x + 6, row.height + 5), text, fill="black", font=ImageFont.load_default(13))
-    sheet.save(OUT / "expected.png", optimize=True)
+    save_sheet(sheet, OUT / "expected.png")
     (OUT / "SOURCE.md").write_text(
         f"Rendered from `{UID}` (\"{shape['name']}\", {shape['category']}) of `data/packs/`, by {shape['creator']}, "
         f"{shape['license']}: see the pack's credits. `expected.png`: the {VIEWS} views, the meshes "
@@ -86,7 +96,7 @@ def photos() -> None:
     draw, cell = ImageDraw.Draw(sheet), grid.width // 4
     for i, text in enumerate(("the photo", "model input", "image2mesh", "diffusion")):
         draw.text((i * cell + 6, grid.height + 5), text, fill="black", font=ImageFont.load_default(13))
-    sheet.save(PHOTOS / "expected.png", optimize=True)
+    save_sheet(sheet, PHOTOS / "expected.png")
     (PHOTOS / "SOURCE.md").write_text(
         "Real photos from scikit-image's sample data (`skimage.data`), each \"No copyright restrictions. CC0 by the "
         "photographer\": " + "; ".join(f"`{n}.jpg`: {t}" for n, t in PHOTO_SOURCES.items()) + ". `expected.png`: "
