@@ -15,11 +15,11 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from sdfnets import paths
-from sdfnets.figures import compact_png
 from sdfnets.app.image2mesh import load_image, pipeline
 from sdfnets.data.cameras import default_poses
 from sdfnets.data.pack import Pack
 from sdfnets.data.render import Renderer
+from sdfnets.figures import compact_png
 
 UID, VIEWS, SIZE = "BlendSwap-CC-BY/0087", 4, 224  # an armchair of the test split
 OUT = Path(__file__).resolve().parent / "armchair"
