@@ -28,7 +28,7 @@ from sdfnets.multiview import pixelsdf, pixeltrain
 from sdfnets.repro.provenance import git_commit
 
 sys.path.insert(0, str(Path(__file__).parent))
-from views_at_scale import json_number, spread  # noqa: E402
+from views_at_scale import spread, write_row  # noqa: E402
 
 KEEP = ("fscore", "chamfer_l1", "iou", "one_part", "holds_together")
 
@@ -65,11 +65,7 @@ def main() -> None:
         jobs = ((clean_grid(g - level, 0.0, cfg.pixel.min_part), t, int(i)) for g, t, i in zip(grids, truth, test_ids))
         found = metrics.measure_grids(jobs, [int(i) for i in test_ids])
         row = f"{args.label}, held-out, {args.views} views, level {level:+.3f}"
-        out["rows"][row] = {m: json_number(found[m]) for m in KEEP} | {
-            "seconds": round(time.perf_counter() - t0, 1), "commit": git_commit()}
-        print(row, {m: round(found[m], 3) for m in KEEP}, flush=True)
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(out, indent=1))
+        write_row(out, args.out, row, found, t0, KEEP)
 
 
 if __name__ == "__main__":

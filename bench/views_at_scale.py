@@ -42,6 +42,16 @@ def spread(ids, n: int | None):
     return ids[:: max(1, len(ids) // n)][:n] if n else ids
 
 
+def write_row(out: dict, path: Path, row: str, found: dict, t0: float, keep=KEEP) -> None:
+    """Add a measured row (the metrics ``keep``, its seconds since ``t0`` and commit) to ``out``, print it and
+    write the whole file: a run stopped early keeps every row it measured."""
+    out["rows"][row] = {m: json_number(found[m]) for m in keep} | {
+        "seconds": round(time.perf_counter() - t0, 1), "commit": git_commit()}
+    print(row, {m: round(found[m], 3) for m in keep}, flush=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out, indent=1))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--scale", default="full")
@@ -140,11 +150,7 @@ def main() -> None:
                     grids = (pixelsdf.sdf_grid(model, images[j], told[j], cfg.pixel.image_size, res)
                              for j in range(len(ids)))
                     found = hull.measure(ds, ids, images, told, yfov, res, within=grids)
-                out["rows"][row] = {m: json_number(found[m]) for m in KEEP} | {
-                    "seconds": round(time.perf_counter() - t0, 1), "commit": git_commit()}
-                print(row, {m: round(found[m], 3) for m in KEEP}, flush=True)
-                args.out.parent.mkdir(parents=True, exist_ok=True)
-                args.out.write_text(json.dumps(out, indent=1))
+                write_row(out, args.out, row, found, t0)
 
 
 if __name__ == "__main__":
