@@ -42,6 +42,14 @@ def spread(ids, n: int | None):
     return ids[:: max(1, len(ids) // n)][:n] if n else ids
 
 
+def shape_sets(test_ids, ood_ids, train_ids, ks, seen: int | None = None) -> list[tuple[str, list, list]]:
+    """The shapes measured, each set with its name and numbers of views: the held-out shapes from every K, the
+    out-of-distribution ones from 4, and with ``seen`` that many of the network's own training shapes (evenly
+    spread) from every K."""
+    sets = [("held-out", list(test_ids), list(ks)), ("ood", list(ood_ids), [4])]
+    return sets + ([("training", list(spread(list(train_ids), seen)), list(ks))] if seen else [])
+
+
 def write_row(out: dict, path: Path, row: str, found: dict, t0: float, keep=KEEP) -> None:
     """Add a measured row (the metrics ``keep``, its seconds since ``t0`` and commit) to ``out``, print it and
     write the whole file: a run stopped early keeps every row it measured."""
@@ -73,6 +81,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0, help="the pixel-aligned training's seed (its initialisation and "
                     "draws; the data and the views measured stay the same)")
     ap.add_argument("--resolution", type=int, default=None, help="grid resolution (default: the notebook's)")
+    ap.add_argument("--seen", type=int, default=None, help="also measure on N of the network's own training shapes, "
+                    "evenly spread (rows named 'training'): how much of the gap to the held-out rows is one of "
+                    "generalisation")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
     cfg = dataclasses.replace(config.resolve(args.scale, pixel=args.pixel), seed=args.seed)
@@ -115,7 +126,7 @@ def main() -> None:
             methods = [m for m in methods if not m.startswith("pixel")]
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(json.dumps(out, indent=1))
-    for name, ids, ks in (("held-out", test_ids, [int(k) for k in args.views.split(",")]), ("ood", ood_ids, [4])):
+    for name, ids, ks in shape_sets(test_ids, ood_ids, train_ids, [int(k) for k in args.views.split(",")], args.seen):
         for k in ks:
             vids = random_views(len(ids), k, cfg.data.num_views, seed=0).numpy()
             renders = [ds.renders(int(i)) for i in ids]

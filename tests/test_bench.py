@@ -81,3 +81,40 @@ def test_a_mirrored_shape_is_seen_in_the_flipped_views_where_the_shape_was():
     assert torch.allclose(mcam[0, ..., 0], -cam[0, ..., 0], atol=1e-5)  # in the camera's frame: x reflected
     assert torch.allclose(mcam[0, ..., 1:], cam[0, ..., 1:], atol=1e-5)
     assert not torch.allclose(seen(views, mp, mpts)[0][:3], before[:3], atol=1e-2)  # views not flipped: not so
+
+
+def test_views_at_scale_measures_seen_training_shapes_only_when_asked():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("views_at_scale", paths.BENCH_DIR / "views_at_scale.py")
+    views_at_scale = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(views_at_scale)
+    train, test, ood = list(range(100, 300)), [1, 2, 3], [7, 8]
+    assert [s[0] for s in views_at_scale.shape_sets(test, ood, train, [4, 1])] == ["held-out", "ood"]
+    sets = views_at_scale.shape_sets(test, ood, train, [4, 1], seen=8)
+    name, ids, ks = sets[-1]
+    assert name == "training" and ks == [4, 1] and len(ids) == 8 and set(ids) <= set(train)
+    assert ids == sorted(ids) and ids[0] == 100 and ids[-1] >= 270  # spread over the whole list, not its head
+
+
+def test_pixel_errors_split_samples_by_hull_and_shape():
+    import importlib.util
+
+    import numpy as np
+
+    sys.path.insert(0, str(paths.BENCH_DIR))
+    spec = importlib.util.spec_from_file_location("pixel_errors", paths.BENCH_DIR / "pixel_errors.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    from sdfnets.field import BOUND
+
+    occ = np.zeros((5, 5, 5), bool)
+    occ[1:4, 1:4, 1:4] = True  # the hull: the middle 3³ voxels, |x| <= BOUND / 2 on every axis
+    pts = np.array([[0.0, 0, 0], [0.0, 0, 0], [0.9 * BOUND, 0, 0], [0.0, 0.5 * BOUND, 0]])
+    sdf = np.array([-0.1, 0.05, 0.3, 0.02])  # inside; in the hull but empty; outside the hull; in the hull
+    assert mod.regions(pts, sdf, occ).tolist() == [2, 1, 0, 1]
+    err = np.array([1.0, 2.0, 0.0, 1.0])
+    s = mod.summarise(mod.regions(pts, sdf, occ), err, np.array([False, True, False, False]), "near ")
+    hull_only = s["inside the hull, outside the shape"]
+    assert hull_only == {"near samples": 0.5, "near mean_error": 1.5, "near wrong_side": 0.5, "near error_share": 0.75}
+    assert s["outside the hull"]["near error_share"] == 0.0 and s["inside the shape"]["near mean_error"] == 1.0
