@@ -9,6 +9,12 @@ without knowing what the other views see. The variants:
 - ``two-stage``: each view's feature made again knowing the views' mean and variance, then pooled with
   learned weights per view and by variance (IBRNet's aggregation, Wang et al., CVPR 2021).
 
+- ``depth`` (``depth-light``: its loss weighted 0.1): each view's feature map also predicts the view's depth (a 1 x 1 convolution, trained against the
+  shape's rendered depth beside the SDF loss), and each point is given how far behind that predicted surface it
+  lies in each view: a point in front of the surface a view sees is empty, which silhouettes cannot say inside
+  the visual hull (``bench/pixel_errors.py``: there the network gets the side of the surface wrong about half the
+  time). Only the views are needed at inference; the depth maps are rendered for the training shapes.
+
 And one of the data, with the library's network: ``mirror`` shows half the batch's shapes mirrored (x -> -x in
 the world: the views flipped left to right, each camera mirrored with them, the SDF samples mirrored), twice
 the shapes from the same renders — a render of the mirrored shape from the mirrored camera is the flipped render.
@@ -21,12 +27,14 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import torch
 from torch import nn
 
 from sdfnets.config import run_settings
 from sdfnets.data.cameras import CAMERA_DISTANCE, project
-from sdfnets.multiview import pixeltrain
+from sdfnets.field import clamped_l1
+from sdfnets.multiview import augment, pixeltrain
 from sdfnets.multiview.pixelsdf import PixelSDF
 from sdfnets.train import loop
 
@@ -52,13 +60,17 @@ class _Variant(PixelSDF):
     def pool(self, h: torch.Tensor, valid: torch.Tensor) -> list[torch.Tensor]:
         raise NotImplementedError
 
+    def per_view(self, sampled: torch.Tensor, cam: torch.Tensor) -> torch.Tensor:
+        """What the shared MLP reads of each view: its sampled maps and the point in the camera's frame."""
+        return torch.cat([sampled, self.pe(cam)], -1)
+
     def forward(self, maps, poses, points, valid=None, shown=None):
         b, k = maps.shape[:2]
         uv, cam = project(points, poses, self.yfov)
         sampled = torch.nn.functional.grid_sample(maps.flatten(0, 1), uv.flatten(0, 1)[:, :, None], align_corners=False)
         sampled = sampled[..., 0].transpose(1, 2).unflatten(0, (b, k))
         cam = torch.cat([cam[..., :2], cam[..., 2:] + CAMERA_DISTANCE], -1)
-        h = self.point(torch.cat([sampled, self.pe(cam)], -1))  # [B, K, N, F]
+        h = self.point(self.per_view(sampled, cam))  # [B, K, N, F]
         valid = torch.ones(b, k, device=h.device) if valid is None else valid.float()
         pooled = self.pool(h, valid[..., None, None])
         if self.world:
@@ -89,7 +101,93 @@ class TwoStage(_Variant):
         return list(_pool(h2, w))
 
 
-VARIANTS = {"max": MaxPooled, "two-stage": TwoStage, "mirror": PixelSDF}
+NO_DEPTH = -10.0  # the depth channel's value where a view sees no surface (depths lie within 1 of 0)
+
+
+class DepthAware(_Variant):
+    """Mean-and-variance pooling as the library's, with each view's depth predicted from its features
+    (:meth:`encode`, in the camera's distance minus the object centre's) and each point's depth behind it."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        first = self.point[0]
+        self.point[0] = nn.Linear(first.in_features + 2, first.out_features)  # + predicted depth, depth behind it
+        self.depth = nn.Conv2d(first.in_features - 1 - self.pe.out_dim, 1, 1)
+        self.target = None
+
+    def pool(self, h, valid):
+        return list(_pool(h, valid / valid.sum(1, keepdim=True).clamp_min(1)))
+
+    def encode(self, views):
+        """As the library's, the predicted depth map appended; views with a fifth channel (training: the rendered
+        depth, :data:`NO_DEPTH` where nothing is seen) leave it, at the maps' size, in ``target`` for the loss."""
+        maps = super().encode(views[:, :, :4])
+        b, k = maps.shape[:2]
+        pred = self.depth(maps[:, :, :-1].flatten(0, 1)).unflatten(0, (b, k))
+        if views.shape[2] > 4:
+            seen = (views[:, :, 4:] > NO_DEPTH / 2).float().flatten(0, 1)
+            size = maps.shape[-2:]
+            area = torch.nn.functional.interpolate(seen, size=size, mode="area")
+            depth = torch.nn.functional.interpolate(views[:, :, 4:].flatten(0, 1) * seen, size=size, mode="area")
+            self.target = ((depth / area.clamp_min(1e-6)).unflatten(0, (b, k)), (area > 0.5).unflatten(0, (b, k)))
+        return torch.cat([maps, pred], 2)
+
+    def per_view(self, sampled, cam):
+        behind = -cam[..., 2:] - CAMERA_DISTANCE - sampled[..., -1:]  # > 0: behind the surface the view sees
+        return torch.cat([sampled, behind, self.pe(cam)], -1)
+
+    def depth_loss(self, pred_maps: torch.Tensor) -> torch.Tensor:
+        """L1 of the predicted depth against the rendered one where the view sees the shape."""
+        target, seen = self.target
+        err = (pred_maps[:, :, -1:].float() - target).abs() * seen
+        return err.sum() / seen.sum().clamp_min(1)
+
+
+def rendered_depth(dataset, ids, size: int) -> torch.Tensor:
+    """Depth [S, V, 1, size, size] of every view of the shapes ``ids`` (the renders' cameras, the camera's
+    distance minus the object centre's; :data:`NO_DEPTH` where the view sees nothing), rendered again from the
+    meshes (the dataset keeps the views' colours and silhouettes, not their depth)."""
+    import pyrender
+    from tqdm.auto import tqdm
+
+    from sdfnets.data.render import Renderer
+
+    out = []
+    with Renderer(size) as r:
+        for i in tqdm(ids, desc="depth maps", leave=False):
+            r.set_mesh(dataset.mesh(int(i)))
+            views = []
+            for pose in dataset.renders(int(i))["poses"]:
+                r.scene.set_pose(r.cam_node, pose)
+                views.append(r.gl.render(r.scene, flags=pyrender.RenderFlags.DEPTH_ONLY))
+            d = torch.as_tensor(np.stack(views))
+            out.append(torch.where(d > 0, d - CAMERA_DISTANCE, torch.full_like(d, NO_DEPTH)))
+    return torch.stack(out)[:, :, None]
+
+
+@torch.no_grad()
+def depth_error(model: DepthAware, dataset, ids, size: int, views: int = 16) -> dict:
+    """How well a trained depth-aware network predicts its views' depth: the mean L1 over the pixels that see
+    the shape of the first ``views`` views of each shape ``ids``, beside two constants: the object centre's depth
+    (what a network that reads nothing could say) and each view's own mean depth (a constant told the answer's
+    mean)."""
+    from sdfnets.multiview.pixelsdf import views_tensor
+
+    model_err, centre_err, mean_err = [], [], []
+    for i, depth in zip(ids, rendered_depth(dataset, ids, size)):
+        v = views_tensor(torch.as_tensor(dataset.renders(int(i))["images"][:views]), size)
+        maps = model.encode(torch.cat([v, depth[:views]], 1)[None])
+        target, seen = model.target
+        mean = (target * seen).sum((-1, -2), keepdim=True) / seen.sum((-1, -2), keepdim=True).clamp_min(1)
+        model_err.append(float(model.depth_loss(maps)))
+        centre_err.append(float((target.abs() * seen).sum() / seen.sum().clamp_min(1)))
+        mean_err.append(float(((target - mean).abs() * seen).sum() / seen.sum().clamp_min(1)))
+    return {"depth_l1": float(np.mean(model_err)), "centre_depth_l1": float(np.mean(centre_err)),
+            "view_mean_depth_l1": float(np.mean(mean_err))}
+
+
+VARIANTS = {"max": MaxPooled, "two-stage": TwoStage, "depth": DepthAware, "depth-light": DepthAware, "mirror": PixelSDF}
+DEPTH_WEIGHT = {"depth": 1.0, "depth-light": 0.1}  # the depth loss' weight beside the SDF's
 
 
 def mirrored(views, poses, points, flip):
@@ -113,13 +211,33 @@ class Trainer(pixeltrain.Trainer):
         self.model = VARIANTS[variant].from_settings(dataclasses.asdict(cfg.pixel), self.yfov).to(self.device)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.pixel.lr, capturable=self.graphed)
         self.variant = variant
+        if variant in DEPTH_WEIGHT:  # the depth as a fifth channel of the views: the augmentation (:meth:`_batch`) sees four
+            self.augment, self.cfg = self.cfg.augment, dataclasses.replace(self.cfg, augment=0.0)
+            depth = rendered_depth(dataset, self.ids, self.cfg.image_size).to(self.device, self.views.dtype)
+            self.views = torch.cat([self.views, depth], 2)
 
     def _batch(self):
         views, poses, points, sdf, shown = super()._batch()
+        if self.variant in DEPTH_WEIGHT and self.augment:
+            views = torch.cat([augment.photo_like(views[:, :, :4], self.gen, self.augment), views[:, :, 4:]], 2)
         if self.variant == "mirror":
             flip = (torch.rand(len(views), generator=self.gen) < 0.5).to(self.device)
             views, poses, points = mirrored(views, poses, points, flip)
         return views, poses, points, sdf, shown
+
+
+    def _step(self, views, poses, pts, target, shown) -> None:
+        """The library's step; the depth variant adds its depth loss to the SDF loss."""
+        if self.variant not in DEPTH_WEIGHT:
+            return super()._step(views, poses, pts, target, shown)
+        with self.autocast:
+            maps = self.model.encode(views)
+            pred = self.model(maps, poses, pts, shown=shown)
+        loss = clamped_l1(pred.float(), target, self.cfg.clamp).mean()
+        self.opt.zero_grad(set_to_none=not self.graphed)
+        (loss + DEPTH_WEIGHT[self.variant] * self.model.depth_loss(maps)).backward()
+        self.opt.step()
+        self._loss += loss.detach()
 
 
 def train(cfg, dataset, ids, variant: str, *, device=None, max_steps: int | None = None):

@@ -118,3 +118,29 @@ def test_pixel_errors_split_samples_by_hull_and_shape():
     hull_only = s["inside the hull, outside the shape"]
     assert hull_only == {"near samples": 0.5, "near mean_error": 1.5, "near wrong_side": 0.5, "near error_share": 0.75}
     assert s["outside the hull"]["near error_share"] == 0.0 and s["inside the shape"]["near mean_error"] == 1.0
+
+
+def test_depth_aware_variant_reads_views_with_or_without_their_depth():
+    import importlib.util
+
+    import torch
+
+    sys.path.insert(0, str(paths.BENCH_DIR))
+    spec = importlib.util.spec_from_file_location("pixel_variants", paths.BENCH_DIR / "pixel_variants.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    model = mod.DepthAware(8, 16, 32, 0.9)
+    torch.nn.init.zeros_(model.depth.weight)
+    torch.nn.init.constant_(model.depth.bias, 0.25)  # every view predicts depth 0.25 behind the object's centre
+    views = torch.rand(1, 2, 5, 32, 32) * 2 - 1
+    views[:, :, 4] = 0.25
+    views[:, 0, 4, :16] = mod.NO_DEPTH  # half of the first view sees nothing: left out of the loss
+    maps = model.encode(views)
+    assert maps.shape == (1, 2, 2 * 8 + 2, 8, 8)  # features, silhouette, predicted depth
+    assert float(model.depth_loss(maps)) == 0.0 and model.target[1][0, 0].float().mean() == 0.5
+    views[:, 1, 4] = 0.75
+    assert float(model.depth_loss(model.encode(views))) == pytest.approx(0.5 * 64 / (32 + 64))
+    poses = torch.eye(4).repeat(1, 2, 1, 1)
+    poses[..., 2, 3] = 2.5
+    out = model(model.encode(views[:, :, :4]), poses, torch.rand(1, 10, 3) - 0.5)  # inference: the views alone
+    assert out.shape == (1, 10)
