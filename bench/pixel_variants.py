@@ -1,4 +1,4 @@
-"""Other ways of pooling the views in the pixel-aligned SDF network (:mod:`sdfnets.multiview.pixelsdf`), tried
+"""Other ways of pooling (or reading) the views in the pixel-aligned SDF network (:mod:`sdfnets.multiview.pixelsdf`), tried
 through ``bench/views_at_scale.py --variant NAME`` before any of them goes into the library.
 
 The library's network pools each view's point feature by mean and variance once, so a view's feature is made
@@ -7,13 +7,13 @@ without knowing what the other views see. The variants:
 - ``max``: the maximum over the views beside mean and variance (a point outside one view's silhouette is
   outside the shape: a minimum or maximum says that directly, a mean only by its value);
 - ``two-stage``: each view's feature made again knowing the views' mean and variance, then pooled with
-  learned weights per view and by variance (IBRNet's aggregation, Wang et al., CVPR 2021).
-
-- ``depth`` (``depth-light``: its loss weighted 0.1): each view's feature map also predicts the view's depth (a 1 x 1 convolution, trained against the
-  shape's rendered depth beside the SDF loss), and each point is given how far behind that predicted surface it
-  lies in each view: a point in front of the surface a view sees is empty, which silhouettes cannot say inside
-  the visual hull (``bench/pixel_errors.py``: there the network gets the side of the surface wrong about half the
-  time). Only the views are needed at inference; the depth maps are rendered for the training shapes.
+  learned weights per view and by variance (IBRNet's aggregation, Wang et al., CVPR 2021);
+- ``depth`` (``depth-light``: its loss weighted 0.1): each view's feature map also predicts the view's depth (a
+  1 x 1 convolution, trained against the shape's rendered depth beside the SDF loss), and each point is given how
+  far behind that predicted surface it lies in each view: a point in front of the surface a view sees is empty,
+  which silhouettes cannot say inside the visual hull (``bench/pixel_errors.py``: there the network gets the side
+  of the surface wrong about half the time). Only the views are needed at inference; the depth maps are rendered
+  for the training shapes.
 
 And one of the data, with the library's network: ``mirror`` shows half the batch's shapes mirrored (x -> -x in
 the world: the views flipped left to right, each camera mirrored with them, the SDF samples mirrored), twice
@@ -211,7 +211,7 @@ class Trainer(pixeltrain.Trainer):
         self.model = VARIANTS[variant].from_settings(dataclasses.asdict(cfg.pixel), self.yfov).to(self.device)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.pixel.lr, capturable=self.graphed)
         self.variant = variant
-        if variant in DEPTH_WEIGHT:  # the depth as a fifth channel of the views: the augmentation (:meth:`_batch`) sees four
+        if variant in DEPTH_WEIGHT:  # the depth as the views' fifth channel (the augmentation sees four: _batch)
             self.augment, self.cfg = self.cfg.augment, dataclasses.replace(self.cfg, augment=0.0)
             depth = rendered_depth(dataset, self.ids, self.cfg.image_size).to(self.device, self.views.dtype)
             self.views = torch.cat([self.views, depth], 2)
@@ -224,7 +224,6 @@ class Trainer(pixeltrain.Trainer):
             flip = (torch.rand(len(views), generator=self.gen) < 0.5).to(self.device)
             views, poses, points = mirrored(views, poses, points, flip)
         return views, poses, points, sdf, shown
-
 
     def _step(self, views, poses, pts, target, shown) -> None:
         """The library's step; the depth variant adds its depth loss to the SDF loss."""
