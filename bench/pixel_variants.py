@@ -1,5 +1,6 @@
 """Other ways of pooling (or reading) the views in the pixel-aligned SDF network
-(:mod:`sdfnets.multiview.pixelsdf`), tried through ``bench/views_at_scale.py --variant NAME`` before any of them goes into the library.
+(:mod:`sdfnets.multiview.pixelsdf`), tried through ``bench/views_at_scale.py --variant NAME`` before any of them
+goes into the library.
 
 The library's network pools each view's point feature by mean and variance once, so a view's feature is made
 without knowing what the other views see. The variants:
