@@ -9,12 +9,13 @@ without knowing what the other views see. The variants:
   outside the shape: a minimum or maximum says that directly, a mean only by its value);
 - ``two-stage``: each view's feature made again knowing the views' mean and variance, then pooled with
   learned weights per view and by variance (IBRNet's aggregation, Wang et al., CVPR 2021);
-- ``depth`` (``depth-light``: its loss weighted 0.1): each view's feature map also predicts the view's depth (a
-  1 x 1 convolution, trained against the shape's rendered depth beside the SDF loss), and each point is given how
-  far behind that predicted surface it lies in each view: a point in front of the surface a view sees is empty,
-  which silhouettes cannot say inside the visual hull (``bench/pixel_errors.py``: there the network gets the side
-  of the surface wrong about half the time). Only the views are needed at inference; the depth maps are rendered
-  for the training shapes.
+- ``depth``: each view's feature map also predicts the view's depth (a 1 x 1 convolution, trained against the
+  shape's rendered depth beside the SDF loss; ``depth-light``: that loss weighted 0.1), and each point is given
+  how far behind that predicted surface it lies in each view: a point in front of the surface a view sees is
+  empty, which silhouettes cannot say inside the visual hull (``bench/pixel_errors.py``: there the network gets
+  the side of the surface wrong about half the time). Only the views are needed at inference; the depth maps are
+  rendered for the training shapes. ``depth-given`` is told the true depth instead, at inference too (RGB-D
+  views): what reading the views' depth could give at best.
 
 And one of the data, with the library's network: ``mirror`` shows half the batch's shapes mirrored (x -> -x in
 the world: the views flipped left to right, each camera mirrored with them, the SDF samples mirrored), twice
@@ -105,6 +106,16 @@ class TwoStage(_Variant):
 NO_DEPTH = -10.0  # the depth channel's value where a view sees no surface (depths lie within 1 of 0)
 
 
+def seen_depth(depth: torch.Tensor, size) -> tuple[torch.Tensor, torch.Tensor]:
+    """Depth maps [B, K, 1, S, S] (:data:`NO_DEPTH` where nothing is seen) at the feature maps' ``size``: the mean
+    depth of each cell's pixels that see the shape, and whether most of them do."""
+    b, k = depth.shape[:2]
+    seen = (depth > NO_DEPTH / 2).float().flatten(0, 1)
+    area = torch.nn.functional.interpolate(seen, size=size, mode="area")
+    mean = torch.nn.functional.interpolate(depth.flatten(0, 1) * seen, size=size, mode="area") / area.clamp_min(1e-6)
+    return mean.unflatten(0, (b, k)), (area > 0.5).unflatten(0, (b, k))
+
+
 class DepthAware(_Variant):
     """Mean-and-variance pooling as the library's, with each view's depth predicted from its features
     (:meth:`encode`, in the camera's distance minus the object centre's) and each point's depth behind it."""
@@ -126,11 +137,7 @@ class DepthAware(_Variant):
         b, k = maps.shape[:2]
         pred = self.depth(maps[:, :, :-1].flatten(0, 1)).unflatten(0, (b, k))
         if views.shape[2] > 4:
-            seen = (views[:, :, 4:] > NO_DEPTH / 2).float().flatten(0, 1)
-            size = maps.shape[-2:]
-            area = torch.nn.functional.interpolate(seen, size=size, mode="area")
-            depth = torch.nn.functional.interpolate(views[:, :, 4:].flatten(0, 1) * seen, size=size, mode="area")
-            self.target = ((depth / area.clamp_min(1e-6)).unflatten(0, (b, k)), (area > 0.5).unflatten(0, (b, k)))
+            self.target = seen_depth(views[:, :, 4:], maps.shape[-2:])
         return torch.cat([maps, pred], 2)
 
     def per_view(self, sampled, cam):
@@ -142,6 +149,42 @@ class DepthAware(_Variant):
         target, seen = self.target
         err = (pred_maps[:, :, -1:].float() - target).abs() * seen
         return err.sum() / seen.sum().clamp_min(1)
+
+
+class DepthGiven(DepthAware):
+    """The depth-aware network told each view's true depth instead of predicting it (at inference too: views with
+    depth, RGB-D): how far the SDF could go if the views' depth could be read. Cells that see nothing are given a
+    surface beyond the object (:data:`BEYOND`), so every point there is in front of it."""
+
+    def encode(self, views):
+        maps = PixelSDF.encode(self, views[:, :, :4])
+        depth, seen = seen_depth(views[:, :, 4:], maps.shape[-2:])
+        return torch.cat([maps, torch.where(seen, depth, torch.full_like(depth, BEYOND)).to(maps.dtype)], 2)
+
+
+BEYOND = 2.0  # depth (from the object's centre) given where a view sees nothing: behind the unit sphere
+
+
+def measure_with_depth(model: DepthGiven, dataset, ids, images, poses, vids, image_size: int, resolution: int,
+                       smooth: float = 0.0, min_part: float = 0.0) -> dict:
+    """:func:`sdfnets.multiview.pixelsdf.measure` for the network given the views' depth: each shape's views
+    (``images`` [M, K, H, W, 3], the dataset's views ``vids`` [M, K], told ``poses`` [M, K, 4, 4]) with their
+    depth rendered again."""
+    from sdfnets import metrics
+    from sdfnets.field import clean_grid, sdf_grid_sparse
+    from sdfnets.multiview.pixelsdf import views_tensor
+
+    @torch.no_grad()
+    def grid(j: int, i: int) -> np.ndarray:
+        depth = rendered_depth(dataset, [i], image_size)[0, vids[j]]
+        maps = model.encode(torch.cat([views_tensor(torch.as_tensor(images[j]), image_size), depth], 1)[None])
+        told = torch.as_tensor(np.asarray(poses[j])).float()[None]
+        g = sdf_grid_sparse(lambda pts: model(maps, told, pts[None])[0], resolution)
+        return clean_grid(g, smooth, min_part) if smooth or min_part else g
+
+    ids = [int(i) for i in ids]
+    return metrics.measure_grids(((grid(j, i), dataset.sdf(i), i) for j, i in enumerate(ids)), ids,
+                                 desc="pixel-aligned SDF, depth given")
 
 
 def rendered_depth(dataset, ids, size: int) -> torch.Tensor:
@@ -187,8 +230,10 @@ def depth_error(model: DepthAware, dataset, ids, size: int, views: int = 16) -> 
             "view_mean_depth_l1": float(np.mean(mean_err))}
 
 
-VARIANTS = {"max": MaxPooled, "two-stage": TwoStage, "depth": DepthAware, "depth-light": DepthAware, "mirror": PixelSDF}
+VARIANTS = {"max": MaxPooled, "two-stage": TwoStage, "depth": DepthAware, "depth-light": DepthAware,
+            "depth-given": DepthGiven, "mirror": PixelSDF}
 DEPTH_WEIGHT = {"depth": 1.0, "depth-light": 0.1}  # the depth loss' weight beside the SDF's
+WITH_DEPTH = {*DEPTH_WEIGHT, "depth-given"}  # the variants trained on views with their depth
 
 
 def mirrored(views, poses, points, flip):
@@ -212,14 +257,14 @@ class Trainer(pixeltrain.Trainer):
         self.model = VARIANTS[variant].from_settings(dataclasses.asdict(cfg.pixel), self.yfov).to(self.device)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.pixel.lr, capturable=self.graphed)
         self.variant = variant
-        if variant in DEPTH_WEIGHT:  # the depth as the views' fifth channel (the augmentation sees four: _batch)
+        if variant in WITH_DEPTH:  # the depth as the views' fifth channel (the augmentation sees four: _batch)
             self.augment, self.cfg = self.cfg.augment, dataclasses.replace(self.cfg, augment=0.0)
             depth = rendered_depth(dataset, self.ids, self.cfg.image_size).to(self.device, self.views.dtype)
             self.views = torch.cat([self.views, depth], 2)
 
     def _batch(self):
         views, poses, points, sdf, shown = super()._batch()
-        if self.variant in DEPTH_WEIGHT and self.augment:
+        if self.variant in WITH_DEPTH and self.augment:
             views = torch.cat([augment.photo_like(views[:, :, :4], self.gen, self.augment), views[:, :, 4:]], 2)
         if self.variant == "mirror":
             flip = (torch.rand(len(views), generator=self.gen) < 0.5).to(self.device)

@@ -156,7 +156,11 @@ def main() -> None:
                     found = hull.measure(ds, ids, images, told, yfov, res)
                 elif method in ("pixel", "pixel-raw"):  # raw: the grid as the network gives it, no clean-up
                     tidy = (cfg.pixel.smooth, cfg.pixel.min_part) if method == "pixel" else (0.0, 0.0)
-                    found = pixelsdf.measure(model, ds, ids, images, told, cfg.pixel.image_size, res, *tidy)
+                    if args.variant == "depth-given":  # RGB-D views: their depth rendered again
+                        found = pixel_variants.measure_with_depth(model, ds, ids, images, told, vids,
+                                                                  cfg.pixel.image_size, res, *tidy)
+                    else:
+                        found = pixelsdf.measure(model, ds, ids, images, told, cfg.pixel.image_size, res, *tidy)
                 else:  # "pixel+hull": the network's SDF held inside the hull of the same views
                     grids = (pixelsdf.sdf_grid(model, images[j], told[j], cfg.pixel.image_size, res)
                              for j in range(len(ids)))

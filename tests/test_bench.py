@@ -137,10 +137,15 @@ def test_depth_aware_variant_reads_views_with_or_without_their_depth():
     views[:, 0, 4, :16] = mod.NO_DEPTH  # half of the first view sees nothing: left out of the loss
     maps = model.encode(views)
     assert maps.shape == (1, 2, 2 * 8 + 2, 8, 8)  # features, silhouette, predicted depth
-    assert float(model.depth_loss(maps)) == 0.0 and model.target[1][0, 0].float().mean() == 0.5
+    assert float(model.depth_loss(maps).detach()) == 0.0 and model.target[1][0, 0].float().mean() == 0.5
     views[:, 1, 4] = 0.75
-    assert float(model.depth_loss(model.encode(views))) == pytest.approx(0.5 * 64 / (32 + 64))
+    assert float(model.depth_loss(model.encode(views)).detach()) == pytest.approx(0.5 * 64 / (32 + 64))
     poses = torch.eye(4).repeat(1, 2, 1, 1)
     poses[..., 2, 3] = 2.5
     out = model(model.encode(views[:, :, :4]), poses, torch.rand(1, 10, 3) - 0.5)  # inference: the views alone
     assert out.shape == (1, 10)
+    given = mod.DepthGiven(8, 16, 32, 0.9)
+    maps = given.encode(views)
+    assert given(maps, poses, torch.rand(1, 10, 3) - 0.5).shape == (1, 10)
+    depth = maps[:, :, -1]  # the true depth, beyond the object where a view sees nothing
+    assert depth[0, 0, :4].eq(mod.BEYOND).all() and depth[0, 0, 4:].eq(0.25).all() and depth[0, 1].eq(0.75).all()
