@@ -115,7 +115,7 @@ def main() -> None:
                 out["variants"][f"{row}: {region}"] = v
                 print(f"{row}: {region}", {m: round(x, 3) for m, x in v.items() if x is not None}, flush=True)
             args.out.parent.mkdir(parents=True, exist_ok=True)
-            args.out.write_text(json.dumps(out, indent=1))
+            args.out.write_text(json.dumps(out))  # one line: the file is read by the bench page, not by hand
 
 
 if __name__ == "__main__":
