@@ -29,7 +29,7 @@ from sdfnets.data import load_or_build
 from sdfnets.data.render import foreground
 from sdfnets.data.splits import random_views, with_ood
 from sdfnets.devices import device_name
-from sdfnets.field import BOUND
+from sdfnets.field import BOUND, clamped_l1
 from sdfnets.multiview import hull, pixelsdf, release
 from sdfnets.repro.provenance import git_commit
 
@@ -76,11 +76,11 @@ def measure(model, ds, ids, k: int, image_size: int, clamp: float, near: float, 
         pick = rng.choice(len(s["points"]), samples, replace=False)
         pts, true = s["points"][pick], s["sdf"][pick]
         maps = model.encode(pixelsdf.views_tensor(torch.as_tensor(images), image_size)[None])
-        pred = model(maps, torch.as_tensor(poses).float()[None], torch.as_tensor(pts)[None])[0].numpy()
+        pred = model(maps, torch.as_tensor(poses).float()[None], torch.as_tensor(pts)[None])[0]
         occ = hull.carve(foreground(images), poses, yfov)
         rows["region"].append(regions(pts, true, occ))
-        rows["err"].append(np.abs(np.clip(pred, -clamp, clamp) - np.clip(true, -clamp, clamp)))
-        rows["wrong"].append((pred <= 0) != (true <= 0))
+        rows["err"].append(clamped_l1(pred, torch.as_tensor(true), clamp).numpy())  # the training loss, per sample
+        rows["wrong"].append((pred.numpy() <= 0) != (true <= 0))
         rows["near"].append(np.abs(true) < near)
     region, err, wrong, is_near = (np.concatenate(v) for v in rows.values())
     near_only = summarise(region[is_near], err[is_near], wrong[is_near], "near ")
