@@ -130,3 +130,17 @@ def test_a_notebook_cut_short_takes_what_it_measured_until_it_records_its_values
     # a name that is no notebook: measured every time, nothing kept
     assert measured("99_test", "smoke", "k", lambda: measure(1.0)) == measured(
         "99_test", "smoke", "k", lambda: measure(1.0)) and calls[-2:] == [1.0, 1.0]
+
+
+def test_a_notebook_with_current_values_but_no_figures_here_runs_again_to_draw_them():
+    from sdfnets.repro.provenance import source_hash
+
+    nb = paths.NOTEBOOKS_DIR / "00_data_foundation.py"
+    values = paths.values_path(nb.stem, "smoke")
+    values.parent.mkdir(parents=True, exist_ok=True)
+    values.write_text(json.dumps({"source_hash": source_hash(nb, "smoke"), "values": {}}))
+    assert not Path(wf.done_stamp(nb, "smoke")).exists()
+    figure = paths.figures_dir() / "smoke" / nb.stem / "gallery.png"
+    figure.parent.mkdir(parents=True)
+    figure.write_bytes(b"png")
+    assert Path(wf.done_stamp(nb, "smoke")).exists()

@@ -67,12 +67,20 @@ def done_stamp(notebook: Path, scale: str, force: bool = False) -> str:
     from .provenance import is_fresh
 
     stamp = _stamp(notebook, scale)
-    if not force and is_fresh(notebook, scale):
+    if not force and is_fresh(notebook, scale) and _has_figures(notebook, scale):
         if not stamp.exists():
             _write_stamp(notebook, scale)
     else:
         stamp.unlink(missing_ok=True)
     return str(stamp)
+
+
+def _has_figures(notebook: Path, scale: str) -> bool:
+    """Whether the notebook's figures are on disk at this scale. The repository keeps the figures of one scale per
+    notebook (full where it has a full record) and the values of every scale: a notebook whose values are
+    current but whose figures are not here runs again to draw them."""
+    folder = paths.figures_dir() / scale / notebook.stem
+    return folder.is_dir() and any(folder.iterdir())
 
 
 def _stamp(notebook: Path, scale: str) -> Path:
