@@ -166,17 +166,18 @@ BEYOND = 2.0  # depth (from the object's centre) given where a view sees nothing
 
 
 def measure_with_depth(model: DepthGiven, dataset, ids, images, poses, vids, image_size: int, resolution: int,
-                       smooth: float = 0.0, min_part: float = 0.0) -> dict:
+                       smooth: float = 0.0, min_part: float = 0.0, depth_of=None) -> dict:
     """:func:`sdfnets.multiview.pixelsdf.measure` for the network given the views' depth: each shape's views
     (``images`` [M, K, H, W, 3], the dataset's views ``vids`` [M, K], told ``poses`` [M, K, 4, 4]) with their
-    depth rendered again."""
+    depth rendered again, or as ``depth_of(j, i)`` gives it for the ``j``-th shape, ``i`` ([K, 1, S, S], an
+    estimate: ``bench/depth_from_views.py``)."""
     from sdfnets import metrics
     from sdfnets.field import clean_grid, sdf_grid_sparse
     from sdfnets.multiview.pixelsdf import views_tensor
 
     @torch.no_grad()
     def grid(j: int, i: int) -> np.ndarray:
-        depth = rendered_depth(dataset, [i], image_size)[0, vids[j]]
+        depth = rendered_depth(dataset, [i], image_size)[0, vids[j]] if depth_of is None else depth_of(j, i)
         maps = model.encode(torch.cat([views_tensor(torch.as_tensor(images[j]), image_size), depth], 1)[None])
         told = torch.as_tensor(np.asarray(poses[j])).float()[None]
         g = sdf_grid_sparse(lambda pts: model(maps, told, pts[None])[0], resolution)

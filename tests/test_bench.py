@@ -149,3 +149,27 @@ def test_depth_aware_variant_reads_views_with_or_without_their_depth():
     assert given(maps, poses, torch.rand(1, 10, 3) - 0.5).shape == (1, 10)
     depth = maps[:, :, -1]  # the true depth, beyond the object where a view sees nothing
     assert depth[0, 0, :4].eq(mod.BEYOND).all() and depth[0, 0, 4:].eq(0.25).all() and depth[0, 1].eq(0.75).all()
+
+
+def test_the_depth_estimator_is_scored_where_a_view_sees_the_shape_and_gives_no_depth_outside_it():
+    import importlib.util
+
+    import torch
+
+    sys.path.insert(0, str(paths.BENCH_DIR))
+    spec = importlib.util.spec_from_file_location("depth_from_views", paths.BENCH_DIR / "depth_from_views.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    depth = torch.full((2, 1, 8, 8), mod.NO_DEPTH)
+    depth[0, :, :4] = 0.5  # a quarter of the pixels see the shape
+    pred = torch.zeros(2, 1, 8, 8)
+    pred[0, :, :2] = 0.5  # right on half of them, 0.5 off on the rest; anything where nothing is seen
+    assert float(mod.seen_l1(pred + 100 * (depth < 0), depth)) == 0.25
+    net = mod.DepthUNet(width=8, levels=3)
+    views = torch.rand(2, 4, 20, 20) * 2 - 1  # a size the halvings do not divide
+    views[:, 3] = 0.0
+    views[0, 3, 5:15, 5:15] = 1.0  # the first view's silhouette
+    assert net(views).shape == (2, 1, 20, 20)
+    given = mod.predicted_depth(net, views)
+    inside = views[:, 3:] > 0.5
+    assert given[~inside].eq(mod.NO_DEPTH).all() and given[inside].gt(mod.NO_DEPTH / 2).all()
