@@ -153,7 +153,8 @@ def depth_errors(model: DepthUNet, dataset, ids, size: int, views: int = 16) -> 
         d = depth[:views]
         seen = (d > NO_DEPTH / 2).float()
         m = (d * seen).sum((-1, -2), keepdim=True) / seen.sum((-1, -2), keepdim=True).clamp_min(1)
-        err.append(float(seen_l1(predicted_depth(model, v), d)))
+        with torch.no_grad():  # the estimate as trained, where the rendered depth sees the shape (the
+            err.append(float(seen_l1(model(v), d)))  # silhouette's edge at this size is not the depth's)
         centre.append(float(seen_l1(torch.zeros_like(d), d)))
         mean.append(float(seen_l1(m.expand_as(d), d)))
     return {"depth_l1": float(np.mean(err)), "centre_depth_l1": float(np.mean(centre)),
@@ -164,7 +165,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scale", default="full")
     ap.add_argument("--pixel", type=json.loads, default={}, help="the depth-given network's pixel section overrides")
-    ap.add_argument("--train-shapes", type=int, default=None)
+    ap.add_argument("--train-shapes", type=int, default=None, help="the depth-given network's training shapes "
+                    "(N evenly spread, as bench/views_at_scale.py --train-shapes)")
+    ap.add_argument("--estimator-shapes", type=int, default=None,
+                    help="train the estimator on N evenly spread training shapes (default: the network's)")
     ap.add_argument("--size", type=int, default=96)
     ap.add_argument("--width", type=int, default=24)
     ap.add_argument("--steps", type=int, default=4000)
@@ -179,7 +183,7 @@ def main() -> None:
     cfg = config.resolve(args.scale, pixel=args.pixel)
     ds = load_or_build(cfg.data)
     train_ids, test_ids, ood_ids = with_ood(ds, cfg.image2latent.ood_category)
-    train_ids = spread(train_ids, args.train_shapes)
+    all_train, train_ids = train_ids, spread(train_ids, args.train_shapes)
     out = json.loads(args.out.read_text()) if args.out.exists() else {"rows": {}}
     out.setdefault("what", " ".join(__doc__.split("\n\n")[0].split()))
     out |= {"scale": args.scale, "commit": git_commit(), "device": device_name(), "resolution": args.resolution,
@@ -187,11 +191,12 @@ def main() -> None:
     t0 = time.perf_counter()
     if args.size != cfg.pixel.image_size:
         raise SystemExit(f"--size {args.size}: the depth-given network reads views of {cfg.pixel.image_size} px")
-    model, run = train(cfg, ds, train_ids, max_steps=args.max_steps, size=args.size, width=args.width,
+    estimator_ids = spread(all_train, args.estimator_shapes) if args.estimator_shapes else train_ids
+    model, run = train(cfg, ds, estimator_ids, max_steps=args.max_steps, size=args.size, width=args.width,
                        steps=args.steps, batch=args.batch, lr=args.lr, augment=args.augment)
     out.setdefault("estimators", {})[args.label] = {
         "size": args.size, "width": args.width, "steps": run.steps, "of": args.steps, "batch": args.batch,
-        "lr": args.lr, "augment": args.augment, "seconds": round(run.seconds, 1),
+        "shapes": len(estimator_ids), "lr": args.lr, "augment": args.augment, "seconds": round(run.seconds, 1),
         "final_loss": run.history[-1][1] if run.history else None}
     print("depth estimator:", out["estimators"][args.label], f"({time.perf_counter() - t0:.0f} s this job)", flush=True)
     if not run.finished:
