@@ -32,7 +32,7 @@ from sdfnets import config
 from sdfnets.data import load_or_build
 from sdfnets.data.splits import random_views, with_ood
 from sdfnets.devices import default_device, device_name
-from sdfnets.multiview import augment
+from sdfnets.multiview import augment, pixeltrain
 from sdfnets.multiview.pixelsdf import views_tensor
 from sdfnets.repro.provenance import git_commit
 from sdfnets.train import loop
@@ -71,8 +71,7 @@ class DepthUNet(nn.Module):
 
 def seen_l1(pred: torch.Tensor, depth: torch.Tensor) -> torch.Tensor:
     """Mean L1 where the view sees the shape (``depth`` > :data:`NO_DEPTH` / 2)."""
-    seen = (depth > NO_DEPTH / 2).float()
-    return ((pred - depth).abs() * seen).sum() / seen.sum().clamp_min(1)
+    return pixel_variants.masked_l1(pred, depth, (depth > NO_DEPTH / 2).float())
 
 
 def predicted_depth(model: DepthUNet, views: torch.Tensor) -> torch.Tensor:
@@ -118,15 +117,9 @@ class DepthTrainer:
         value, self._loss, self._count = self._loss / max(self._count, 1), 0.0, 0
         return value
 
-    def state(self) -> dict:
-        return {"model": self.model.state_dict(), "optimizer": self.opt.state_dict(), "step": self.step,
-                "generator": self.gen.get_state()}
-
-    def load_state(self, state: dict) -> None:
-        self.model.load_state_dict(state["model"])
-        self.opt.load_state_dict(state["optimizer"])
-        self.step = state["step"]
-        self.gen.set_state(state["generator"])
+    # the checkpoint protocol of the pixel-aligned trainer: the same model, optimiser, step and generator
+    state = pixeltrain.Trainer.state
+    load_state = pixeltrain.Trainer.load_state
 
 
 def train(cfg, dataset, ids, *, max_steps: int | None = None, **settings):
@@ -151,12 +144,11 @@ def depth_errors(model: DepthUNet, dataset, ids, size: int, views: int = 16) -> 
     for i, depth in zip(ids, pixel_variants.rendered_depth(dataset, ids, size)):
         v = views_tensor(torch.as_tensor(dataset.renders(int(i))["images"][:views]), size)
         d = depth[:views]
-        seen = (d > NO_DEPTH / 2).float()
-        m = (d * seen).sum((-1, -2), keepdim=True) / seen.sum((-1, -2), keepdim=True).clamp_min(1)
         with torch.no_grad():  # the estimate as trained, where the rendered depth sees the shape (the
             err.append(float(seen_l1(model(v), d)))  # silhouette's edge at this size is not the depth's)
-        centre.append(float(seen_l1(torch.zeros_like(d), d)))
-        mean.append(float(seen_l1(m.expand_as(d), d)))
+        c, m = pixel_variants.constant_errors(d, (d > NO_DEPTH / 2).float())
+        centre.append(c)
+        mean.append(m)
     return {"depth_l1": float(np.mean(err)), "centre_depth_l1": float(np.mean(centre)),
             "view_mean_depth_l1": float(np.mean(mean))}
 

@@ -116,6 +116,18 @@ def seen_depth(depth: torch.Tensor, size) -> tuple[torch.Tensor, torch.Tensor]:
     return mean.unflatten(0, (b, k)), (area > 0.5).unflatten(0, (b, k))
 
 
+def masked_l1(pred: torch.Tensor, target: torch.Tensor, seen: torch.Tensor) -> torch.Tensor:
+    """Mean L1 of ``pred`` against ``target`` over the cells ``seen`` (those that see the shape)."""
+    return ((pred - target).abs() * seen).sum() / seen.sum().clamp_min(1)
+
+
+def constant_errors(target: torch.Tensor, seen: torch.Tensor) -> tuple[float, float]:
+    """What two constants score on depth maps [..., S, S]: the object centre's depth (a reading of nothing) and
+    each map's own mean depth where it sees the shape (a constant told the answer's mean)."""
+    mean = (target * seen).sum((-1, -2), keepdim=True) / seen.sum((-1, -2), keepdim=True).clamp_min(1)
+    return float(masked_l1(torch.zeros_like(target), target, seen)), float(masked_l1(mean.expand_as(target), target, seen))
+
+
 class DepthAware(_Variant):
     """Mean-and-variance pooling as the library's, with each view's depth predicted from its features
     (:meth:`encode`, in the camera's distance minus the object centre's) and each point's depth behind it."""
@@ -147,8 +159,7 @@ class DepthAware(_Variant):
     def depth_loss(self, pred_maps: torch.Tensor) -> torch.Tensor:
         """L1 of the predicted depth against the rendered one where the view sees the shape."""
         target, seen = self.target
-        err = (pred_maps[:, :, -1:].float() - target).abs() * seen
-        return err.sum() / seen.sum().clamp_min(1)
+        return masked_l1(pred_maps[:, :, -1:].float(), target, seen)
 
 
 class DepthGiven(DepthAware):
@@ -222,11 +233,10 @@ def depth_error(model: DepthAware, dataset, ids, size: int, views: int = 16) -> 
     for i, depth in zip(ids, rendered_depth(dataset, ids, size)):
         v = views_tensor(torch.as_tensor(dataset.renders(int(i))["images"][:views]), size)
         maps = model.encode(torch.cat([v, depth[:views]], 1)[None])
-        target, seen = model.target
-        mean = (target * seen).sum((-1, -2), keepdim=True) / seen.sum((-1, -2), keepdim=True).clamp_min(1)
         model_err.append(float(model.depth_loss(maps)))
-        centre_err.append(float((target.abs() * seen).sum() / seen.sum().clamp_min(1)))
-        mean_err.append(float(((target - mean).abs() * seen).sum() / seen.sum().clamp_min(1)))
+        centre, mean = constant_errors(*model.target)
+        centre_err.append(centre)
+        mean_err.append(mean)
     return {"depth_l1": float(np.mean(model_err)), "centre_depth_l1": float(np.mean(centre_err)),
             "view_mean_depth_l1": float(np.mean(mean_err))}
 
