@@ -14,6 +14,13 @@ base (``--deepsdf`` applies to every variant; each variant then changes its sett
 
     python bench/latent_cosine.py --scale cpu --deepsdf '{"shapes_per_step": 32, "lr_schedule": "cosine"}' \
         --out bench/results/latent_cosine-cpu.json
+
+The same at the full shape count (the corpus' 586 training shapes, so a shape comes back as rarely between its steps
+as at full: about every 146 steps at 4 shapes per step) with a small decoder and fewer epochs, on a CPU:
+
+    python bench/latent_cosine.py --scale full --deepsdf '{"recipe": "thesis", "hidden": 128, "num_layers": 8, \
+        "points_per_shape": 1024, "epochs": 200, "compile": false, "checkpoint_every": 2000}' \
+        --out bench/results/latent_cosine-corpus-cpu.json
 """
 
 from __future__ import annotations
