@@ -144,9 +144,12 @@ def depth_errors(model: DepthUNet, dataset, ids, size: int, views: int = 16) -> 
     for i, depth in zip(ids, pixel_variants.rendered_depth(dataset, ids, size)):
         v = views_tensor(torch.as_tensor(dataset.renders(int(i))["images"][:views]), size)
         d = depth[:views]
-        with torch.no_grad():  # the estimate as trained, where the rendered depth sees the shape (the
-            err.append(float(seen_l1(model(v), d)))  # silhouette's edge at this size is not the depth's)
-        c, m = pixel_variants.constant_errors(d, (d > NO_DEPTH / 2).float())
+        # scored where the rendered depth sees the shape, on the estimate as trained (the silhouette's edge at
+        # this size is not the depth's)
+        seen = (d > NO_DEPTH / 2).float()
+        with torch.no_grad():
+            err.append(float(pixel_variants.masked_l1(model(v), d, seen)))
+        c, m = pixel_variants.constant_errors(d, seen)
         centre.append(c)
         mean.append(m)
     return {"depth_l1": float(np.mean(err)), "centre_depth_l1": float(np.mean(centre)),

@@ -1,4 +1,4 @@
-"""Why phase 11's latents are near-orthogonal here (mean pairwise cosine 0.004 at full) where the write-up's
+"""Why phase 11's latents are near-orthogonal here (mean pairwise cosine near 0 at full) where the write-up's
 have 0.12: the full preset keeps the write-up's latent initialisation (N(0, 0.01²)), regulariser (1e-5) and
 learning rates (5e-4 decoder, 1e-3 latents) but draws 32 shapes per step with a cosine-decayed learning rate;
 the write-up drew 4 at a constant one. Each variant is phase 11 on the training shapes with one of those two
