@@ -21,6 +21,15 @@ as at full: about every 146 steps at 4 shapes per step) with a small decoder and
     python bench/latent_cosine.py --scale full --deepsdf '{"recipe": "thesis", "hidden": 128, "num_layers": 8, \
         "points_per_shape": 1024, "epochs": 200, "compile": false, "checkpoint_every": 2000}' \
         --out bench/results/latent_cosine-corpus-cpu.json
+
+With ``--milestones`` a variant's latents are measured along its training as well (it stops at each step count
+and resumes), which tells whether the cosine grows with the length of training: the write-up's 1,500 epochs at 4
+shapes per step are about 220,000 steps on the training shapes, e.g.
+
+    python bench/latent_cosine.py --scale full --variants "write-up's batch and constant rate" \
+        --deepsdf '{"recipe": "thesis", "hidden": 128, "num_layers": 8, "points_per_shape": 1024, "epochs": 1500, \
+        "compile": false, "checkpoint_every": 5000}' --milestones 5000,10000,20000,40000,80000,160000 \
+        --out bench/results/latent_cosine-steps-cpu.json
 """
 
 from __future__ import annotations
@@ -80,6 +89,7 @@ def main() -> None:
     ap.add_argument("--max-steps", type=int, default=None, help="stop each unfinished run there (it resumes)")
     ap.add_argument("--deepsdf", type=json.loads, default={},
                     help='overrides of the deepsdf section under every variant, e.g. \'{"epochs": 400}\'')
+    ap.add_argument("--milestones", default="", help="comma-separated step counts at which to measure the latents too")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
     names = [v for v in args.variants.split(",") if v]
@@ -95,11 +105,22 @@ def main() -> None:
     train_ids, _, _ = with_ood(ds, base.image2latent.ood_category)
     out |= {"what": " ".join(__doc__.split("\n\n")[0].split()), "scale": args.scale, "deepsdf": args.deepsdf,
             "shapes": len(train_ids), "epochs": base.deepsdf.epochs, "device": device_name(), "commit": git_commit()}
+    milestones = sorted(int(m) for m in args.milestones.split(",") if m)
     bank = None
     for name, cfg in distinct_variants(args.scale, names, args.deepsdf).items():
         if name in out["variants"]:
             continue
         t0 = time.perf_counter()
+        along = out.setdefault("trajectories", {}).setdefault(name, {})
+        for m in milestones:
+            if str(m) in along or (args.max_steps is not None and m > args.max_steps):
+                continue
+            run = train(cfg, ds, train_ids, max_steps=m, progress=False)
+            along[str(m)] = {"epochs": run.steps * cfg.deepsdf.shapes_per_step / len(train_ids),
+                             "train_seconds": round(run.seconds, 1), **latent_statistics(run.latents)}
+            print(name, run.steps, along[str(m)], flush=True)
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps(out, indent=1) + "\n")
         run = train(cfg, ds, train_ids, max_steps=args.max_steps)
         total = steps_for(cfg.deepsdf, len(train_ids))[1]
         if run.steps < total:
