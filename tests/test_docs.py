@@ -51,6 +51,12 @@ def test_a_variants_table_has_a_column_for_every_value_any_variant_recorded():
     assert rows[2:] == ["| a | 600 | -0.0116 |  |", "| b |  | 0.25 | x |"]
 
 
+def test_a_trajectory_is_a_table_by_step_count_in_numeric_order():
+    rows = results._trajectory_tables({"b4": {"20000": {"cosine": 0.0123}, "5000": {"cosine": 0.0159}}})
+    assert rows[:3] == ["", "Along the training of b4:", ""]
+    assert rows[3:] == ["| steps | cosine |", "|---|---:|", "| 5,000 | 0.0159 |", "| 20,000 | 0.0123 |"]
+
+
 def test_a_number_missing_or_not_measured_shows_as_a_dash():
     assert results._number(0.12345, "{:.3f}") == "0.123"
     assert results._number(float("nan"), "{:.3f}") == "—"  # an empty mesh has no Chamfer distance

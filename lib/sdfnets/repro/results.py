@@ -506,7 +506,17 @@ def bench_page() -> str:
                 str(rec.get("what") or rec.get("note") or ""), "",
                 f"{rec.get('device', '?')}, commit `{str(rec.get('commit') or rec.get('git_commit', '?'))[:7]}`.", ""]
         out += _variants_table(rec["variants"])
+        out += _trajectory_tables(rec.get("trajectories", {}))
     return "\n".join(out) + "\n"
+
+
+def _trajectory_tables(trajectories: dict) -> list[str]:
+    """Per variant measured along its training (step count -> values), one table with a row per step count."""
+    out = []
+    for name, along in trajectories.items():
+        rows = {f"{int(k):,}": v for k, v in sorted(along.items(), key=lambda kv: int(kv[0]))}
+        out += ["", f"Along the training of {name}:", ""] + _variants_table(rows, "steps")
+    return out
 
 
 def _number(value, fmt: str) -> str:
@@ -514,14 +524,14 @@ def _number(value, fmt: str) -> str:
     return "—" if value is None or value != value else fmt.format(value)
 
 
-def _variants_table(variants: dict) -> list[str]:
+def _variants_table(variants: dict, first: str = "variant") -> list[str]:
     """One row per variant, one column per value any of them recorded (numbers to 3 significant digits)."""
     keys = list(dict.fromkeys(k for v in variants.values() for k in v))
 
     def show(x) -> str:
         return f"{x:.3g}" if isinstance(x, float) else str(x)
 
-    return (["| variant | " + " | ".join(k.replace("_", " ") for k in keys) + " |", "|---|" + "---:|" * len(keys)]
+    return ([f"| {first} | " + " | ".join(k.replace("_", " ") for k in keys) + " |", "|---|" + "---:|" * len(keys)]
             + [f"| {name} | " + " | ".join(show(v.get(k, "")) for k in keys) + " |" for name, v in variants.items()])
 
 
