@@ -30,6 +30,9 @@ shapes per step are about 220,000 steps on the training shapes, e.g.
         --deepsdf '{"recipe": "thesis", "hidden": 128, "num_layers": 8, "points_per_shape": 1024, "epochs": 1500, \
         "compile": false, "checkpoint_every": 5000}' --milestones 5000,10000,20000,40000,80000,160000 \
         --out bench/results/latent_cosine-steps-cpu.json
+
+``--all-shapes`` trains on every shape of the corpus (the write-up's 976, its test split included) instead of the
+training split.
 """
 
 from __future__ import annotations
@@ -89,6 +92,8 @@ def main() -> None:
     ap.add_argument("--max-steps", type=int, default=None, help="stop each unfinished run there (it resumes)")
     ap.add_argument("--deepsdf", type=json.loads, default={},
                     help='overrides of the deepsdf section under every variant, e.g. \'{"epochs": 400}\'')
+    ap.add_argument("--all-shapes", action="store_true",
+                    help="train on every shape of the corpus (the write-up's 976: test and OOD shapes too)")
     ap.add_argument("--milestones", default="", help="comma-separated step counts at which to measure the latents too")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
@@ -97,14 +102,17 @@ def main() -> None:
     if unknown:
         raise SystemExit(f"unknown variant(s) {sorted(unknown)}; choose from {list(VARIANTS)}")
     out = json.loads(args.out.read_text()) if args.out.exists() else {"variants": {}}
-    if out["variants"] and (out.get("scale"), out.get("deepsdf", {})) != (args.scale, args.deepsdf):
+    if out["variants"] and (out.get("scale"), out.get("deepsdf", {}), out.get("all_shapes", False)) != (
+            args.scale, args.deepsdf, args.all_shapes):
         raise SystemExit(f"{args.out} holds runs at scale {out.get('scale')!r} with deepsdf {out.get('deepsdf', {})}; "
                          "write another --out")
     base = config.resolve(args.scale, deepsdf=args.deepsdf)
     ds = load_or_build(base.data)
     train_ids, _, _ = with_ood(ds, base.image2latent.ood_category)
+    if args.all_shapes:
+        train_ids = list(range(len(ds)))
     out |= {"what": " ".join(__doc__.split("\n\n")[0].split()), "scale": args.scale, "deepsdf": args.deepsdf,
-            "shapes": len(train_ids), "epochs": base.deepsdf.epochs, "device": device_name(), "commit": git_commit()}
+            "all_shapes": args.all_shapes, "shapes": len(train_ids), "epochs": base.deepsdf.epochs, "device": device_name(), "commit": git_commit()}
     milestones = sorted(int(m) for m in args.milestones.split(",") if m)
     bank = None
     for name, cfg in distinct_variants(args.scale, names, args.deepsdf).items():
