@@ -120,7 +120,7 @@ def main() -> None:
         if name in out["variants"]:
             continue
         t0 = time.perf_counter()
-        along = out.setdefault("trajectories", {}).setdefault(name, {})
+        along = out.setdefault("trajectories", {}).setdefault(name, {}) if milestones else {}
         for m in milestones:
             if str(m) in along or (args.max_steps is not None and m > args.max_steps):
                 continue

@@ -52,7 +52,7 @@ def test_a_variants_table_has_a_column_for_every_value_any_variant_recorded():
 
 
 def test_a_trajectory_is_a_table_by_step_count_in_numeric_order():
-    rows = results._trajectory_tables({"b4": {"20000": {"cosine": 0.0123}, "5000": {"cosine": 0.0159}}})
+    rows = results._trajectory_tables({"b4": {"20000": {"cosine": 0.0123}, "5000": {"cosine": 0.0159}}, "none": {}})
     assert rows[:3] == ["", "Along the training of b4:", ""]
     assert rows[3:] == ["| steps | cosine |", "|---|---:|", "| 5,000 | 0.0159 |", "| 20,000 | 0.0123 |"]
 

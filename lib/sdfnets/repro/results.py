@@ -504,7 +504,9 @@ def bench_page() -> str:
     for path, rec in variants:
         out += ["", f"## Variants compared: [{path.stem}](results/{path.name})", "",
                 str(rec.get("what") or rec.get("note") or ""), "",
-                f"{rec.get('device', '?')}, commit `{str(rec.get('commit') or rec.get('git_commit', '?'))[:7]}`.", ""]
+                f"{rec.get('device', '?')}, commit `{str(rec.get('commit') or rec.get('git_commit', '?'))[:7]}`"
+                + (f", {rec['shapes']} shapes{' (every shape of the corpus)' if rec.get('all_shapes') else ''}"
+                   if "shapes" in rec else "") + ".", ""]
         out += _variants_table(rec["variants"])
         out += _trajectory_tables(rec.get("trajectories", {}))
     return "\n".join(out) + "\n"
@@ -514,6 +516,8 @@ def _trajectory_tables(trajectories: dict) -> list[str]:
     """Per variant measured along its training (step count -> values), one table with a row per step count."""
     out = []
     for name, along in trajectories.items():
+        if not along:
+            continue
         rows = {f"{int(k):,}": v for k, v in sorted(along.items(), key=lambda kv: int(kv[0]))}
         out += ["", f"Along the training of {name}:", ""] + _variants_table(rows, "steps")
     return out
