@@ -28,11 +28,15 @@ shapes per step are about 220,000 steps on the training shapes, e.g.
 
     python bench/latent_cosine.py --scale full --variants "write-up's batch and constant rate" \
         --deepsdf '{"recipe": "thesis", "hidden": 128, "num_layers": 8, "points_per_shape": 1024, "epochs": 1500, \
-        "compile": false, "checkpoint_every": 5000}' --milestones 5000,10000,20000,40000,80000,160000 \
+        "compile": false, "checkpoint_every": 5000}' --milestones 5000,10000,20000,40000,80000,120000,160000 \
         --out bench/results/latent_cosine-steps-cpu.json
 
 ``--all-shapes`` trains on every shape of the corpus, its test and out-of-distribution shapes included, instead of
 the training split: the write-up fitted all of its 976 shapes.
+
+    python bench/latent_cosine.py --scale full --all-shapes --variants "write-up's batch and constant rate" \
+        --deepsdf '{"recipe": "thesis", "hidden": 128, "num_layers": 8, "points_per_shape": 1024, "epochs": 200, \
+        "compile": false, "checkpoint_every": 2000}' --out bench/results/latent_cosine-all-shapes-cpu.json
 """
 
 from __future__ import annotations
@@ -104,8 +108,8 @@ def main() -> None:
     out = json.loads(args.out.read_text()) if args.out.exists() else {"variants": {}}
     if out["variants"] and (out.get("scale"), out.get("deepsdf", {}), out.get("all_shapes", False)) != (
             args.scale, args.deepsdf, args.all_shapes):
-        raise SystemExit(f"{args.out} holds runs at scale {out.get('scale')!r} with deepsdf {out.get('deepsdf', {})}; "
-                         "write another --out")
+        raise SystemExit(f"{args.out} holds runs at scale {out.get('scale')!r} with deepsdf {out.get('deepsdf', {})} "
+                         f"(all shapes: {out.get('all_shapes', False)}); write another --out")
     base = config.resolve(args.scale, deepsdf=args.deepsdf)
     ds = load_or_build(base.data)
     train_ids, _, _ = with_ood(ds, base.image2latent.ood_category)
