@@ -15,7 +15,13 @@ without knowing what the other views see. The variants:
   empty, which silhouettes cannot say inside the visual hull (``bench/pixel_errors.py``: there the network gets
   the side of the surface wrong about half the time). Only the views are needed at inference; the depth maps are
   rendered for the training shapes. ``depth-given`` is told the true depth instead, at inference too (RGB-D
-  views): what reading the views' depth could give at best.
+  views): what reading the views' depth could give at best;
+- ``rotated``: each view's shared MLP also gives a few 3-vectors, read as directions in that camera's frame and
+  turned into the world's by the camera's rotation before they are pooled (their mean and spread over the views,
+  the ray from each camera beside them). The library's features stay in each camera's frame, so a direction one
+  view reads (a surface's normal from its shading: the renders are lit from the camera) cannot be compared with
+  what another view reads of the same point; turned into one frame, views that see the same surface agree, and
+  views whose rays meet different surfaces do not.
 
 And one of the data, with the library's network: ``mirror`` shows half the batch's shapes mirrored (x -> -x in
 the world: the views flipped left to right, each camera mirrored with them, the SDF samples mirrored), twice
@@ -66,6 +72,10 @@ class _Variant(PixelSDF):
         """What the shared MLP reads of each view: its sampled maps and the point in the camera's frame."""
         return torch.cat([sampled, self.pe(cam)], -1)
 
+    def in_world(self, h: torch.Tensor, rot: torch.Tensor, cam: torch.Tensor, valid: torch.Tensor) -> list[torch.Tensor]:
+        """Pooled features that need the cameras' rotations [B, K, 3, 3] (none here; :class:`Rotated`)."""
+        return []
+
     def forward(self, maps, poses, points, valid=None, shown=None):
         b, k = maps.shape[:2]
         uv, cam = project(points, poses, self.yfov)
@@ -74,7 +84,7 @@ class _Variant(PixelSDF):
         cam = torch.cat([cam[..., :2], cam[..., 2:] + CAMERA_DISTANCE], -1)
         h = self.point(self.per_view(sampled, cam))  # [B, K, N, F]
         valid = torch.ones(b, k, device=h.device) if valid is None else valid.float()
-        pooled = self.pool(h, valid[..., None, None])
+        pooled = self.pool(h, valid[..., None, None]) + self.in_world(h, poses[..., :3, :3], cam, valid)
         if self.world:
             own = self.pe(points)
             pooled.append(own if shown is None else own * shown[:, None, None].to(own.dtype))
@@ -101,6 +111,34 @@ class TwoStage(_Variant):
         h2 = self.again(torch.cat([h, mean[:, None].expand_as(h), var[:, None].expand_as(h)], -1))
         w = self.weight(h2).float().masked_fill(valid == 0, float("-inf")).softmax(1).to(h2.dtype)
         return list(_pool(h2, w))
+
+
+class Rotated(_Variant):
+    """Mean-and-variance pooling as the library's, beside ``vectors`` 3-vectors per view made from each view's
+    feature in its camera's frame and pooled in the world's (:meth:`in_world`), with the camera's ray to the point."""
+
+    vectors = 8
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.vec = nn.Linear(self.point[-2].out_features, 3 * self.vectors)
+        first = self.sdf[0]
+        self.sdf[0] = nn.Linear(first.in_features + 4 * (self.vectors + 1), first.out_features)
+
+    def pool(self, h, valid):
+        return list(_pool(h, valid / valid.sum(1, keepdim=True).clamp_min(1)))
+
+    def in_world(self, h, rot, cam, valid):
+        """The vectors [B, K, N, V + 1, 3] (the learned ones and the unit ray) turned by each camera's rotation,
+        then their mean over the views (3 numbers each) and spread (the mean squared distance to that mean)."""
+        ray = torch.cat([cam[..., :2], cam[..., 2:] - CAMERA_DISTANCE], -1)  # from the camera, not the centre
+        ray = ray / ray.norm(dim=-1, keepdim=True).clamp_min(1e-6)
+        v = torch.cat([self.vec(h).unflatten(-1, (self.vectors, 3)), ray[..., None, :]], -2)
+        v = torch.einsum("bkij,bknvj->bknvi", rot.to(v.dtype), v)
+        w = (valid / valid.sum(1, keepdim=True).clamp_min(1))[..., None, None, None]
+        mean = (v * w).sum(1)
+        spread = (((v - mean[:, None]) ** 2).sum(-1, keepdim=True) * w).sum(1)
+        return [mean.flatten(-2), spread.flatten(-2)]
 
 
 NO_DEPTH = -10.0  # the depth channel's value where a view sees no surface (depths lie within 1 of 0)
@@ -242,7 +280,7 @@ def depth_error(model: DepthAware, dataset, ids, size: int, views: int = 16) -> 
 
 
 VARIANTS = {"max": MaxPooled, "two-stage": TwoStage, "depth": DepthAware, "depth-light": DepthAware,
-            "depth-given": DepthGiven, "mirror": PixelSDF}
+            "depth-given": DepthGiven, "mirror": PixelSDF, "rotated": Rotated}
 DEPTH_WEIGHT = {"depth": 1.0, "depth-light": 0.1}  # the depth loss' weight beside the SDF's
 WITH_DEPTH = {*DEPTH_WEIGHT, "depth-given"}  # the variants trained on views with their depth
 

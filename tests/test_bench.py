@@ -151,6 +151,50 @@ def test_depth_aware_variant_reads_views_with_or_without_their_depth():
     assert depth[0, 0, :4].eq(mod.BEYOND).all() and depth[0, 0, 4:].eq(0.25).all() and depth[0, 1].eq(0.75).all()
 
 
+def test_rotated_variant_pools_its_vectors_in_the_world_frame():
+    import importlib.util
+
+    import torch
+
+    sys.path.insert(0, str(paths.BENCH_DIR))
+    spec = importlib.util.spec_from_file_location("pixel_variants", paths.BENCH_DIR / "pixel_variants.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    from sdfnets.data.cameras import CAMERA_DISTANCE, project
+
+    torch.manual_seed(0)
+    model = mod.Rotated(8, 16, 32, 0.9)
+    rot = torch.linalg.qr(torch.randn(1, 3, 3, 3)).Q
+    rot = rot * torch.linalg.det(rot)[..., None, None]  # three cameras, proper rotations
+    poses = torch.eye(4).repeat(1, 3, 1, 1)
+    poses[..., :3, :3] = rot
+    poses[..., :3, 3] = rot @ torch.tensor([0.0, 0.0, CAMERA_DISTANCE])  # looking at the origin
+    points = torch.rand(1, 20, 3) - 0.5
+    h = torch.rand(1, 3, 20, 16)
+    valid = torch.ones(1, 3)
+
+    def pooled(p, x):
+        _, cam = project(x, p, 0.9)
+        cam = torch.cat([cam[..., :2], cam[..., 2:] + CAMERA_DISTANCE], -1)
+        k = p.shape[1]
+        return model.in_world(h[:, :k], p[..., :3, :3], cam, valid[:, :k])
+
+    mean, spread = pooled(poses, points)
+    assert mean.shape == (1, 20, 3 * 9) and spread.shape == (1, 20, 9)
+    rays = points[:, None] - poses[:, :, None, :3, 3]  # the last vector: each camera's ray to the point
+    assert torch.allclose(mean.unflatten(-1, (9, 3))[..., -1, :], (rays / rays.norm(dim=-1, keepdim=True)).mean(1),
+                          atol=1e-5)
+    g = torch.linalg.qr(torch.randn(3, 3)).Q
+    g = g * torch.linalg.det(g)  # the whole scene turned: cameras and points
+    turned = poses.clone()
+    turned[..., :3, :] = g @ poses[..., :3, :]
+    mean2, spread2 = pooled(turned, points @ g.T)
+    assert torch.allclose(mean2.unflatten(-1, (9, 3)), mean.unflatten(-1, (9, 3)) @ g.T, atol=1e-5)  # turn with it
+    assert torch.allclose(spread2, spread, atol=1e-5)  # the views' agreement does not depend on the frame
+    assert torch.allclose(pooled(poses[:, :1], points)[1], torch.zeros(1, 20, 9), atol=1e-6)  # one view agrees
+    assert model(torch.rand(1, 3, 17, 8, 8), poses, points).shape == (1, 20)
+
+
 def test_the_depth_estimator_is_scored_where_a_view_sees_the_shape_and_gives_no_depth_outside_it():
     import importlib.util
 
