@@ -2,10 +2,14 @@
 negative level erodes the shape, a positive one dilates it), on notebook 16's held-out shapes from the same
 views. A network whose best level is not zero is biased (thin parts eroded by the clamped loss, say); the level
 would then be chosen on training shapes, not on these. The network is loaded (or trained) as
-``bench/views_at_scale.py`` does; the grid is computed once per shape and cleaned (``pixel.min_part``) after
-the shift.
+``bench/views_at_scale.py`` does, or a released one (``--release``); the grid is computed once per shape and
+cleaned after the shift, each inside region under ``min_part`` of the largest dropped (``--min-parts``: the
+config's ``pixel.min_part`` and others, to see what a stricter clean-up costs in F for the meshes it makes one
+part).
 
     python bench/iso_level.py --scale full --train-shapes 200 --resolution 64 --pixel '{...}' --out X.json
+    python bench/iso_level.py --scale full --release checkpoints/pixelsdf-views-sweethome3d.safetensors \
+        --levels 0 --min-parts 0.05,0.2,0.5,1 --label release --out X.json
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ def main() -> None:
     ap.add_argument("--resolution", type=int, default=None)
     ap.add_argument("--views", type=int, default=4)
     ap.add_argument("--levels", default="-0.01,-0.005,0,0.005,0.01")
+    ap.add_argument("--min-parts", default=None, help="clean-ups measured (default: the config's pixel.min_part)")
+    ap.add_argument("--release", type=Path, default=None, help="measure this released network instead of training one")
     ap.add_argument("--label", default="pixel")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
@@ -50,7 +56,13 @@ def main() -> None:
     train_ids, test_ids, _ = with_ood(ds, cfg.image2latent.ood_category)
     train_ids = spread(train_ids, args.train_shapes)
     res = args.resolution or cfg.image2latent.mesh_resolution
-    model, _ = pixeltrain.train(cfg, ds, train_ids)
+    if args.release is not None:
+        from sdfnets.multiview import release
+
+        model, meta = release.load(args.release)
+        cfg = config.resolve(args.scale, pixel={k: meta["pixel"][k] for k in ("width", "feature", "hidden", "image_size")})
+    else:
+        model, _ = pixeltrain.train(cfg, ds, train_ids)
     vids = random_views(len(test_ids), args.views, cfg.data.num_views, seed=0).numpy()
     renders = [ds.renders(int(i)) for i in test_ids]
     grids = [pixelsdf.sdf_grid(model, r["images"][v], r["poses"][v], cfg.pixel.image_size, res)
@@ -60,12 +72,16 @@ def main() -> None:
     out.setdefault("what", " ".join(__doc__.split("\n\n")[0].split()))
     out |= {"scale": args.scale, "commit": git_commit(), "device": device_name(), "resolution": res,
             "held_out_shapes": len(test_ids)}
+    parts = [float(x) for x in args.min_parts.split(",")] if args.min_parts else [cfg.pixel.min_part]
     for level in (float(x) for x in args.levels.split(",")):
-        t0 = time.perf_counter()
-        jobs = ((clean_grid(g - level, 0.0, cfg.pixel.min_part), t, int(i)) for g, t, i in zip(grids, truth, test_ids))
-        found = metrics.measure_grids(jobs, [int(i) for i in test_ids])
-        row = f"{args.label}, held-out, {args.views} views, level {level:+.3f}"
-        write_row(out, args.out, row, found, t0, KEEP)
+        for part in parts:
+            row = f"{args.label}, held-out, {args.views} views, level {level:+.3f}"
+            row += "" if args.min_parts is None else f", parts under {part:g} of the largest dropped"
+            if row in out["rows"]:
+                continue
+            t0 = time.perf_counter()
+            jobs = ((clean_grid(g - level, 0.0, part), t, int(i)) for g, t, i in zip(grids, truth, test_ids))
+            write_row(out, args.out, row, metrics.measure_grids(jobs, [int(i) for i in test_ids]), t0, KEEP)
 
 
 if __name__ == "__main__":
