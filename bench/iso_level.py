@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from sdfnets import config, metrics
 from sdfnets.data import load_or_build
@@ -48,6 +49,8 @@ def main() -> None:
     ap.add_argument("--levels", default="-0.01,-0.005,0,0.005,0.01")
     ap.add_argument("--min-parts", default=None, help="clean-ups measured (default: the config's pixel.min_part)")
     ap.add_argument("--release", type=Path, default=None, help="measure this released network instead of training one")
+    ap.add_argument("--bf16", action="store_true", help="on the CPU, evaluate the grid under bfloat16 autocast as "
+                    "pixelsdf.sdf_grid does on a GPU")
     ap.add_argument("--label", default="pixel")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
@@ -65,8 +68,9 @@ def main() -> None:
         model, _ = pixeltrain.train(cfg, ds, train_ids)
     vids = random_views(len(test_ids), args.views, cfg.data.num_views, seed=0).numpy()
     renders = [ds.renders(int(i)) for i in test_ids]
-    grids = [pixelsdf.sdf_grid(model, r["images"][v], r["poses"][v], cfg.pixel.image_size, res)
-             for r, v in zip(renders, vids)]
+    with torch.autocast("cpu", torch.bfloat16, enabled=args.bf16):
+        grids = [pixelsdf.sdf_grid(model, r["images"][v], r["poses"][v], cfg.pixel.image_size, res)
+                 for r, v in zip(renders, vids)]
     truth = [ds.sdf(int(i)) for i in test_ids]
     out = json.loads(args.out.read_text()) if args.out.exists() else {"rows": {}}
     out.setdefault("what", " ".join(__doc__.split("\n\n")[0].split()))
