@@ -54,8 +54,8 @@ def _pool(h: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]
 
 
 class _Variant(PixelSDF):
-    """:class:`PixelSDF` with its pooling replaced (:meth:`pool`); the SDF MLP's input widened to ``pooled``
-    features of the views."""
+    """:class:`PixelSDF` with its pooling open to change (:meth:`pool`, :meth:`in_world`); the SDF MLP's input
+    widened to ``pooled`` features of the views."""
 
     pooled = 2
 
@@ -66,7 +66,8 @@ class _Variant(PixelSDF):
         self.sdf[0] = nn.Linear(self.pooled * feature + (first.in_features - 2 * feature), first.out_features)
 
     def pool(self, h: torch.Tensor, valid: torch.Tensor) -> list[torch.Tensor]:
-        raise NotImplementedError
+        """The library's pooling: mean and variance over the views that exist (``valid`` [B, K, 1, 1])."""
+        return list(_pool(h, valid / valid.sum(1, keepdim=True).clamp_min(1)))
 
     def per_view(self, sampled: torch.Tensor, cam: torch.Tensor) -> torch.Tensor:
         """What the shared MLP reads of each view: its sampled maps and the point in the camera's frame."""
@@ -125,9 +126,6 @@ class Rotated(_Variant):
         first = self.sdf[0]
         self.sdf[0] = nn.Linear(first.in_features + 4 * (self.vectors + 1), first.out_features)
 
-    def pool(self, h, valid):
-        return list(_pool(h, valid / valid.sum(1, keepdim=True).clamp_min(1)))
-
     def in_world(self, h, rot, cam, valid):
         """The vectors [B, K, N, V + 1, 3] (the learned ones and the unit ray) turned by each camera's rotation,
         then their mean over the views (3 numbers each) and spread (the mean squared distance to that mean)."""
@@ -176,9 +174,6 @@ class DepthAware(_Variant):
         self.point[0] = nn.Linear(first.in_features + 2, first.out_features)  # + predicted depth, depth behind it
         self.depth = nn.Conv2d(first.in_features - 1 - self.pe.out_dim, 1, 1)
         self.target = None
-
-    def pool(self, h, valid):
-        return list(_pool(h, valid / valid.sum(1, keepdim=True).clamp_min(1)))
 
     def encode(self, views):
         """As the library's, the predicted depth map appended; views with a fifth channel (training: the rendered
