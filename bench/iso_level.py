@@ -59,24 +59,25 @@ def main() -> None:
     train_ids, test_ids, _ = with_ood(ds, cfg.image2latent.ood_category)
     train_ids = spread(train_ids, args.train_shapes)
     res = args.resolution or cfg.image2latent.mesh_resolution
-    if args.release is not None:
+    if args.release is not None:  # the network with the pixel settings it was trained and released with
         from sdfnets.multiview import release
 
         model, meta = release.load(args.release)
-        cfg = config.resolve(args.scale, pixel={k: meta["pixel"][k] for k in ("width", "feature", "hidden", "image_size")})
+        pixel = meta["pixel"]
     else:
         model, _ = pixeltrain.train(cfg, ds, train_ids)
+        pixel = dataclasses.asdict(cfg.pixel)
     vids = random_views(len(test_ids), args.views, cfg.data.num_views, seed=0).numpy()
     renders = [ds.renders(int(i)) for i in test_ids]
     with torch.autocast("cpu", torch.bfloat16, enabled=args.bf16):
-        grids = [pixelsdf.sdf_grid(model, r["images"][v], r["poses"][v], cfg.pixel.image_size, res)
+        grids = [pixelsdf.sdf_grid(model, r["images"][v], r["poses"][v], pixel["image_size"], res)
                  for r, v in zip(renders, vids)]
     truth = [ds.sdf(int(i)) for i in test_ids]
     out = json.loads(args.out.read_text()) if args.out.exists() else {"rows": {}}
     out.setdefault("what", " ".join(__doc__.split("\n\n")[0].split()))
     out |= {"scale": args.scale, "commit": git_commit(), "device": device_name(), "resolution": res,
             "held_out_shapes": len(test_ids)}
-    parts = [float(x) for x in args.min_parts.split(",")] if args.min_parts else [cfg.pixel.min_part]
+    parts = [float(x) for x in args.min_parts.split(",")] if args.min_parts else [pixel["min_part"]]
     for level in (float(x) for x in args.levels.split(",")):
         for part in parts:
             row = f"{args.label}, held-out, {args.views} views, level {level:+.3f}"
